@@ -1,0 +1,115 @@
+"""The one place that knows which Keras backend runs.
+
+Keras reads ``KERAS_BACKEND`` once, at import time, so the backend must be chosen
+before anything imports ``keras``. Everything backend-specific in ddbench goes
+through this module (or the engine modules it names), never ``if backend == ...``
+scattered through the code.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+
+SUPPORTED = ("tensorflow", "jax", "torch")
+DEFAULT = "tensorflow"
+
+
+class BackendError(RuntimeError):
+    """The requested backend cannot be used in this process."""
+
+
+def select(name: str | None) -> str:
+    """Choose the Keras backend for this process; must run before ``import keras``.
+
+    ``None`` keeps ``KERAS_BACKEND`` if set, else the ddbench default (TensorFlow).
+    """
+    if name is None:
+        name = os.environ.get("KERAS_BACKEND", DEFAULT)
+    if name not in SUPPORTED:
+        raise BackendError(f"backend {name!r} is not supported; allowed: {', '.join(SUPPORTED)}")
+    if "keras" in sys.modules:
+        import keras
+
+        active = keras.backend.backend()
+        if active != name:
+            raise BackendError(
+                f"Keras is already imported with backend {active!r}; "
+                f"set KERAS_BACKEND={name} before starting Python"
+            )
+        return name
+    os.environ["KERAS_BACKEND"] = name
+    return name
+
+
+def name() -> str:
+    """The active backend (imports Keras with the selected backend)."""
+    import keras
+
+    return keras.backend.backend()
+
+
+def set_seed(seed: int) -> None:
+    """Seed Python, NumPy and the backend's global generators."""
+    import keras
+
+    keras.utils.set_random_seed(int(seed))
+
+
+def clear_session() -> None:
+    """Free graph/compilation state between bundles."""
+    import keras
+
+    keras.backend.clear_session()
+
+
+def device() -> str:
+    """A human description of the accelerator (or CPU) the backend computes on."""
+    backend = name()
+    try:
+        if backend == "jax":
+            import jax
+
+            devs = jax.devices()
+            return f"{len(devs)}x {devs[0].device_kind}" if devs else "cpu"
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            gpus = tf.config.list_physical_devices("GPU")
+            if gpus:
+                details = tf.config.experimental.get_device_details(gpus[0])
+                return f"{len(gpus)}x {details.get('device_name', 'GPU')}"
+        if backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return f"{torch.cuda.device_count()}x {torch.cuda.get_device_name(0)}"
+    except Exception:  # a description must never break a run
+        pass
+    return f"cpu ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
+
+
+def versions() -> dict[str, str]:
+    """Versions of the numerical stack, for provenance."""
+    import keras
+    import numpy
+
+    out = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__}
+    backend = name()
+    try:
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            out["tensorflow"] = tf.__version__
+        elif backend == "jax":
+            import jax
+
+            out["jax"] = jax.__version__
+        elif backend == "torch":
+            import torch
+
+            out["torch"] = torch.__version__
+    except Exception:
+        pass
+    return out

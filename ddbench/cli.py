@@ -1,0 +1,266 @@
+"""The ``ddbench`` command line (Typer + rich).
+
+Keras is imported only by the commands that train or load models, after
+``--backend`` has set ``KERAS_BACKEND``; ``--help``, ``validate`` and ``list`` stay fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from . import __version__
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+board_app = typer.Typer(help="Show and compare leaderboards.", no_args_is_help=True)
+app.add_typer(board_app, name="leaderboard")
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+VERDICT_STYLE = {"holds": "bold green", "fails": "bold red", "inconclusive": "yellow", "not_applicable": "dim"}
+
+
+class Kind(str, Enum):
+    datasets = "datasets"
+    families = "families"
+    probes = "probes"
+    hypotheses = "hypotheses"
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"ddbench {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
+    """ddbench: spec -> grid -> train -> probe -> hypotheses -> leaderboard."""
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _load(path: Path) -> Any:
+    from .validate import SpecError, load_spec
+
+    try:
+        return load_spec(path)
+    except SpecError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2)
+
+
+def _select_backend(name: Optional[str]) -> None:
+    from .backend import BackendError, select
+
+    try:
+        select(name)
+    except BackendError as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def run(
+    spec_path: Path = typer.Argument(..., help="The YAML spec.", exists=False),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory (default: the spec's output_dir or runs/<name>)."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend: tensorflow (default), jax or torch."),
+    trainer: Optional[str] = typer.Option(None, "--trainer", help="auto, fit (reference, one model at a time) or packed."),
+    retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Retry cells that failed in an earlier run."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
+    spec = _load(spec_path)
+    _select_backend(backend)
+    from .runner import run as run_spec
+    from .store import RunLocked, SpecChanged
+    from .validate import check_grid
+
+    for w in check_grid(spec):
+        err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    from .progress import RichProgress
+
+    progress = RichProgress(console, enabled=not quiet)
+    try:
+        result = run_spec(spec, run_dir=output, progress=progress, retry_failed=retry_failed, trainer=trainer)
+    except (RunLocked, SpecChanged, ValueError) as exc:
+        _fail(str(exc))
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: finished cells are saved; run the same command again to resume.")
+        raise typer.Exit(130)
+    from .leaderboard.render import print_board
+
+    print_board(result.leaderboard, console)
+    for note in result.warnings:
+        err.print(f"[yellow]warning:[/] {note}", highlight=False)
+    counts = result.counts
+    console.print(
+        f"\n{result.run_dir}/leaderboard.json  ({counts['done']} done, {counts['failed']} failed, "
+        f"{counts['diverged']} diverged; {result.wall_seconds:.0f} s this run)"
+    )
+    if counts["failed"]:
+        err.print(f"[red]{counts['failed']} cell(s) failed[/]; see `ddbench status {result.run_dir} --failures`")
+        raise typer.Exit(3)
+
+
+@app.command()
+def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs.")) -> None:
+    """Check specs without training: every problem with its YAML path, value and what is allowed."""
+    from .validate import SpecError, check_grid, load_spec
+
+    bad = 0
+    for path in spec_paths:
+        try:
+            spec = load_spec(path)
+        except SpecError as exc:
+            bad += 1
+            err.print(str(exc), highlight=False, markup=False)
+            continue
+        from .plan import plan_cells
+
+        n = len(plan_cells(spec))
+        console.print(f"[green]ok[/] {path}: {n} cells ({len(spec.model.widths)} widths x "
+                      f"{len(spec.dataset.noise.rates)} noise rates x {len(spec.seeds)} seeds), hash {spec.spec_hash()}",
+                      highlight=False)
+        for w in check_grid(spec):
+            err.print(f"  [yellow]warning:[/] {w}", highlight=False)
+    if bad:
+        raise typer.Exit(2)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a spec."""
+    from .spec import Spec
+
+    console.print_json(json.dumps(Spec.model_json_schema()))
+
+
+@app.command("list")
+def list_plugins(kind: Kind = typer.Argument(..., help="datasets, families, probes or hypotheses.")) -> None:
+    """List the installed plugins of one kind (built-in and from entry points)."""
+    from . import registry
+
+    reg = registry.ALL[kind.value]
+    table = Table(title=f"ddbench {kind.value}")
+    for col in ("name", "version", "description", "from"):
+        table.add_column(col)
+    for name, plugin in reg.items():
+        desc = getattr(plugin, "description", "")
+        claims = getattr(plugin, "claims", None)
+        if claims:
+            desc += "\n" + "\n".join(f"  claim {k}: {v}" for k, v in claims.items())
+        table.add_row(name, plugin.plugin_version, desc, reg.origin(name))
+    console.print(table)
+
+
+@app.command()
+def status(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    failures: bool = typer.Option(False, "--failures", "-f", help="Print the traceback of every failed cell."),
+) -> None:
+    """Counts of cells by status, and the failures of a run."""
+    from .store import RunStore
+
+    try:
+        store = RunStore.open_existing(run_dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    counts = store.counts()
+    total = sum(counts.values())
+    console.print(f"{run_dir}: spec {store.meta('spec', {}).get('name', '?')} (hash {store.meta('spec_hash')}), {total} cells")
+    table = Table()
+    table.add_column("status")
+    table.add_column("cells", justify="right")
+    for s, n in counts.items():
+        table.add_row(s, str(n))
+    console.print(table)
+    bad = [r for r in store.records() if r.status in ("failed", "diverged")]
+    for r in bad:
+        console.print(f"[red]{r.status}[/] {r.label} (key {r.key}, attempts {r.attempts})", highlight=False)
+        if failures and r.error:
+            console.print(r.error, markup=False, highlight=False)
+    store.close()
+
+
+@app.command()
+def export(
+    run_dir: Path = typer.Argument(..., help="A run directory."),
+    csv: Path = typer.Option(None, "--csv", help="Write one row per cell to this CSV file (default: RUN_DIR/cells.csv)."),
+) -> None:
+    """Export a run's cells (status and final metrics) to CSV."""
+    from .store import RunStore
+
+    try:
+        store = RunStore.open_existing(run_dir)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    path = store.export_csv(csv or Path(run_dir) / "cells.csv")
+    store.close()
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def analyse(
+    spec_path: Path = typer.Argument(..., help="The spec the run was made with."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory."),
+) -> None:
+    """Recompute verdicts and the leaderboard from finished cells, without training."""
+    spec = _load(spec_path)
+    _select_backend(None)
+    from .leaderboard.render import print_board
+    from .runner import reanalyse
+
+    try:
+        board = reanalyse(spec.run_dir(output), spec)
+    except FileNotFoundError as exc:
+        _fail(str(exc))
+    print_board(board, console)
+
+
+@board_app.command("show")
+def board_show(path: Path = typer.Argument(..., help="A leaderboard.json.")) -> None:
+    """Print a leaderboard: verdicts and the error curves."""
+    from .leaderboard.render import print_board
+    from .leaderboard.schema import LeaderboardError, read_leaderboard
+
+    try:
+        board = read_leaderboard(path)
+    except LeaderboardError as exc:
+        _fail(str(exc))
+    print_board(board, console)
+
+
+@board_app.command("compare")
+def board_compare(
+    a: Path = typer.Argument(..., help="Leaderboard A (e.g. a published one in leaderboards/)."),
+    b: Path = typer.Argument(..., help="Leaderboard B (e.g. your run)."),
+) -> None:
+    """Line up two leaderboards by spec and claim: agreements, flips and metric differences."""
+    from .leaderboard.compare import IncompatibleLeaderboards, compare, print_comparison
+    from .leaderboard.schema import LeaderboardError, read_leaderboard
+
+    try:
+        cmp = compare(read_leaderboard(a), read_leaderboard(b))
+    except (LeaderboardError, IncompatibleLeaderboards) as exc:
+        _fail(str(exc))
+    print_comparison(cmp, console)
+    if not cmp.agree:
+        raise typer.Exit(1)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

@@ -1,0 +1,137 @@
+"""The data containers every stage shares, and the dataset plugin contract.
+
+A dataset plugin returns clean arrays (:class:`Dataset`); :func:`load_train_data`
+applies the subset rule and the seeded label noise and keeps what probes need:
+the noisy mask and the true labels (:class:`TrainData`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from .noise import inject_label_noise, noise_rng
+
+if TYPE_CHECKING:
+    from ..spec import DatasetSpec
+
+
+@dataclass
+class Dataset:
+    """Clean data as a loader returns it (inputs float32, labels int64)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class TrainData:
+    """What a trainer and the probes see for one (dataset, noise rate, noise seed)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray  # labels trained on (noisy where ``noisy``)
+    y_true: np.ndarray  # the original labels
+    noisy: np.ndarray  # bool mask of points whose label was changed
+    x_test: np.ndarray
+    y_test: np.ndarray
+    num_classes: int
+    noise_rate: float
+    noise_kind: str
+    noise_seed: int
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def fingerprint(self) -> str:
+        """Hash of the exact training set and labels used (recorded with results)."""
+        h = hashlib.sha256()
+        for arr in (self.x_train, self.y_train, self.x_test, self.y_test):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        return h.hexdigest()[:16]
+
+
+class DatasetPlugin:
+    """Base class of dataset plugins. Subclass, set ``Config``, implement ``load``."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    description: ClassVar[str] = ""
+    default_n_train: ClassVar[int | None] = None
+    default_n_test: ClassVar[int | None] = None
+    #: known without loading, for validate-time checks (None: unknown until loaded)
+    input_shape: ClassVar[tuple[int, ...] | None] = None
+    num_classes: ClassVar[int | None] = None
+
+    def load(self, config: BaseModel) -> Dataset:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+def cache_dir() -> Path:
+    """Where generated datasets are cached (``DDBENCH_CACHE`` or ~/.cache/ddbench)."""
+    root = Path(os.environ.get("DDBENCH_CACHE", Path.home() / ".cache" / "ddbench"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def take_subset(x: np.ndarray, y: np.ndarray, n: int | None, rule: str, seed: int, num_classes: int, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """The recorded subset rule: the first ``n`` points, or a seeded class-balanced draw."""
+    if n is None or n == len(y):
+        return x, y
+    if n > len(y):
+        raise ValueError(f"{what}={n} but the dataset has only {len(y)} points")
+    if rule == "first":
+        return x[:n], y[:n]
+    rng = np.random.default_rng(seed)
+    per_class = [rng.permutation(np.flatnonzero(y == c)) for c in range(num_classes)]
+    base, extra = divmod(n, num_classes)
+    take = []
+    for c, idx in enumerate(per_class):
+        want = base + (1 if c < extra else 0)
+        if want > len(idx):
+            raise ValueError(f"{what}={n}: class {c} has only {len(idx)} points for a balanced subset")
+        take.append(idx[:want])
+    order = np.sort(np.concatenate(take))
+    return x[order], y[order]
+
+
+def load_train_data(spec: "DatasetSpec", noise_rate: float, noise_seed: int) -> TrainData:
+    """Load the named dataset, apply the subset rule, inject label noise."""
+    from .. import registry
+
+    plugin_cls = registry.datasets.get(spec.name)
+    plugin = plugin_cls()
+    config = plugin.Config.model_validate(spec.options)
+    ds = plugin.load(config)
+    n_train = spec.n_train or plugin.default_n_train
+    n_test = spec.n_test or plugin.default_n_test
+    x_tr, y_tr = take_subset(ds.x_train, ds.y_train, n_train, spec.subset, spec.subset_seed, ds.num_classes, "n_train")
+    x_te, y_te = take_subset(ds.x_test, ds.y_test, n_test, spec.subset, spec.subset_seed + 1, ds.num_classes, "n_test")
+    dataset_id = f"{spec.name}:{sorted(spec.options.items())}:{spec.subset}:{spec.subset_seed}"
+    rng = noise_rng(dataset_id, len(y_tr), noise_rate, noise_seed)
+    y_noisy, mask = inject_label_noise(y_tr, noise_rate, ds.num_classes, spec.noise.kind, rng)
+    return TrainData(
+        x_train=np.ascontiguousarray(x_tr, dtype=np.float32),
+        y_train=y_noisy,
+        y_true=np.asarray(y_tr, dtype=np.int64),
+        noisy=mask,
+        x_test=np.ascontiguousarray(x_te, dtype=np.float32),
+        y_test=np.asarray(y_te, dtype=np.int64),
+        num_classes=ds.num_classes,
+        noise_rate=noise_rate,
+        noise_kind=spec.noise.kind,
+        noise_seed=noise_seed,
+        meta=dict(ds.meta),
+    )

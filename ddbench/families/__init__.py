@@ -1,0 +1,5 @@
+"""Model families: a config plus a width -> a plain Keras 3 model."""
+
+from .base import FamilyPlugin, PENULTIMATE
+
+__all__ = ["FamilyPlugin", "PENULTIMATE"]

@@ -1,0 +1,169 @@
+"""The hypothesis contract, and the one place where evidence becomes verdicts.
+
+A hypothesis plugin reads the :class:`ResultTable` of finished cells and returns
+:class:`Evidence`: for each claim and stratum, a statistic, its bootstrap samples
+and the threshold it must clear. :func:`decide` turns all evidence of a leaderboard
+into verdicts with one multiple-comparison rule (Bonferroni over every tested
+claim x stratum), so plugins cannot each spend the whole error budget.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Iterable
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from ..leaderboard.schema import StratumVerdict, Verdict
+
+
+@dataclass
+class CellView:
+    """A finished cell as hypotheses see it."""
+
+    key: str
+    family: str
+    config: dict[str, Any]
+    grid: dict[str, Any]
+    width: int
+    noise_rate: float
+    noise_seed: int
+    seed: int
+    status: str
+    params: int | None
+    metrics: dict[str, Any]
+    curves: dict[str, list[Any]]
+    probes: dict[str, dict[str, Any]]
+
+    @property
+    def stratum(self) -> dict[str, Any]:
+        """Cells of one stratum differ only by width and seeds."""
+        return {"family": self.family, **self.grid, "noise_rate": self.noise_rate}
+
+
+class ResultTable:
+    """The cells of a run, with lazy access to their per-point arrays."""
+
+    def __init__(self, cells: list[CellView], arrays: Callable[[str], dict[str, np.ndarray]]):
+        self.cells = cells
+        self._arrays = arrays
+        self._cache: dict[str, dict[str, np.ndarray]] = {}
+
+    def done(self) -> list[CellView]:
+        return [c for c in self.cells if c.status == "done"]
+
+    def arrays(self, key: str) -> dict[str, np.ndarray]:
+        if key not in self._cache:
+            self._cache[key] = self._arrays(key)
+        return self._cache[key]
+
+    def strata(self) -> list[tuple[dict[str, Any], list[CellView]]]:
+        """Done cells grouped by stratum, in first-seen order."""
+        groups: dict[str, tuple[dict[str, Any], list[CellView]]] = {}
+        for c in self.done():
+            label = repr(sorted(c.stratum.items()))
+            groups.setdefault(label, (c.stratum, []))[1].append(c)
+        return list(groups.values())
+
+
+@dataclass
+class Evidence:
+    """One claim in one stratum: a statistic and how sure we are of it."""
+
+    claim: str
+    stratum: dict[str, Any]
+    statistic: float | None
+    samples: np.ndarray | None = None  # bootstrap replicates of the statistic
+    threshold: float = 0.0
+    side: str = "greater"  # the claim holds when statistic > threshold ("greater") or < ("less")
+    reason: str = ""  # why not applicable, or a note
+    applicable: bool = True
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class HypothesisPlugin:
+    """Base class of hypotheses. Subclass, set ``Config`` and ``claims``, implement ``evidence``."""
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    description: ClassVar[str] = ""
+    claims: ClassVar[dict[str, str]] = {}  # claim id -> one-line statement
+    requires_probes: ClassVar[tuple[str, ...]] = ()
+    reference: ClassVar[str] = ""
+
+    def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:  # pragma: no cover
+        raise NotImplementedError
+
+
+def verdict_of(statistic: float | None, ci: tuple[float, float] | None, threshold: float, side: str) -> str:
+    if statistic is None or ci is None or not all(math.isfinite(v) for v in ci):
+        return "inconclusive"
+    lo, hi = ci
+    above, below = lo > threshold, hi < threshold
+    if side == "less":
+        above, below = below, above
+    return "holds" if above else "fails" if below else "inconclusive"
+
+
+def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple[list[Verdict], dict[str, Any]]:
+    """Verdicts for all evidence, with Bonferroni-adjusted two-sided percentile CIs."""
+    plugins = list(plugins)
+    tested = sum(1 for _, evs in plugins for e in evs if e.applicable and e.samples is not None)
+    level = 1.0 - alpha / max(tested, 1)
+    verdicts: list[Verdict] = []
+    for plugin, evs in plugins:
+        by_claim: dict[str, list[StratumVerdict]] = {}
+        for e in evs:
+            ci = None
+            if e.applicable and e.samples is not None:
+                finite = np.asarray(e.samples, dtype=float)
+                finite = finite[np.isfinite(finite)]
+                if len(finite):
+                    q = (1.0 - level) / 2
+                    ci = (float(np.quantile(finite, q)), float(np.quantile(finite, 1 - q)))
+            if not e.applicable:
+                v = "not_applicable"
+            else:
+                v = verdict_of(e.statistic, ci, e.threshold, e.side)
+            by_claim.setdefault(e.claim, []).append(
+                StratumVerdict(stratum=e.stratum, verdict=v, statistic=_num(e.statistic), ci=ci,
+                               threshold=e.threshold, reason=e.reason, detail=e.detail)
+            )
+        for claim, strata in by_claim.items():
+            headline = next((s for s in strata if s.stratum.get("pooled")), strata[0] if len(strata) == 1 else None)
+            if headline is None:
+                verdict, stat, ci, thr, reason = _combine(strata)
+            else:
+                verdict, stat, ci, thr, reason = headline.verdict, headline.statistic, headline.ci, headline.threshold, headline.reason
+            verdicts.append(
+                Verdict(
+                    hypothesis=plugin.plugin_name, hypothesis_version=plugin.plugin_version, claim=claim,
+                    description=plugin.claims.get(claim.split(".", 1)[-1], plugin.claims.get(claim, "")),
+                    verdict=verdict, statistic=stat, ci=ci, ci_level=level, threshold=thr, reason=reason, strata=strata,
+                )
+            )
+    return verdicts, {"alpha": alpha, "tests": tested, "ci_level": level, "correction": "bonferroni"}
+
+
+def _combine(strata: list[StratumVerdict]) -> tuple[str, None, None, float | None, str]:
+    """A claim-level verdict when there is no pooled stratum: unanimous or mixed."""
+    applicable = [s for s in strata if s.verdict != "not_applicable"]
+    if not applicable:
+        return "not_applicable", None, None, None, "; ".join(sorted({s.reason for s in strata if s.reason}))
+    kinds = {s.verdict for s in applicable}
+    if len(kinds) == 1:
+        return kinds.pop(), None, None, applicable[0].threshold, "same verdict in every stratum"
+    return "inconclusive", None, None, applicable[0].threshold, "strata disagree: " + ", ".join(
+        f"{_stratum_label(s.stratum)}={s.verdict}" for s in applicable
+    )
+
+
+def _stratum_label(stratum: dict[str, Any]) -> str:
+    return " ".join(f"{k}={v}" for k, v in stratum.items() if k != "family")
+
+
+def _num(x: float | None) -> float | None:
+    return None if x is None or not math.isfinite(x) else float(x)

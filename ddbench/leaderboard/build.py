@@ -1,0 +1,75 @@
+"""Assemble leaderboard.json from a run's store and its hypotheses' verdicts."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from .. import __version__
+from ..hypotheses.base import CellView, ResultTable
+from ..store import CellRecord, RunStore
+from .schema import Leaderboard, Row, Verdict
+
+ROW_METRICS = ("train_error", "train_loss", "test_error", "test_loss", "train_error_clean", "train_error_noisy", "epochs")
+
+
+def cell_views(store: RunStore) -> ResultTable:
+    probes = store.probe_values()
+    views = []
+    for r in store.records():
+        d = r.descriptor
+        views.append(
+            CellView(
+                key=r.key, family=d["family"], config=d["config"], grid=d.get("grid", {}), width=d["width"],
+                noise_rate=d["noise_rate"], noise_seed=d["noise_seed"], seed=d["seed"], status=r.status,
+                params=r.params, metrics=r.metrics, curves=r.curves,
+                probes={name: p["values"] for name, p in probes.get(r.key, {}).items() if p["status"] == "ok"},
+            )
+        )
+    return ResultTable(views, store.arrays)
+
+
+def make_row(rec: CellRecord, probes: dict[str, dict[str, Any]]) -> Row:
+    d = rec.descriptor
+    probe_values = {}
+    for name, p in probes.items():
+        if p["status"] == "ok":
+            probe_values.update({f"{name}.{k}": v for k, v in p["values"].items()})
+        else:
+            probe_values[f"{name}.status"] = p["status"]
+    return Row(
+        key=rec.key, status=rec.status, family=d["family"], width=d["width"], config={**d["config"], **d.get("grid", {})},
+        params=rec.params, noise_rate=d["noise_rate"], noise_seed=d["noise_seed"], seed=d["seed"],
+        **{k: _clean(rec.metrics.get(k)) for k in ROW_METRICS},
+        train_seconds=rec.timings.get("train_seconds"), probes=probe_values,
+        curves={k: [_clean(v) for v in vs] for k, vs in rec.curves.items()},
+        error=(rec.error or "").strip().splitlines()[-1] if rec.error else None,
+    )
+
+
+def _clean(v: Any) -> Any:
+    if isinstance(v, float) and v != v:  # NaN is not JSON
+        return None
+    return v
+
+
+def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], analysis: dict[str, Any],
+                      provenance: dict[str, Any], plugins: dict[str, dict[str, str]]) -> Leaderboard:
+    probes = store.probe_values()
+    rows = [make_row(r, probes.get(r.key, {})) for r in store.records()]
+    return Leaderboard(
+        ddbench_version=__version__,
+        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        backend=provenance.get("backend", "?"),
+        device=provenance.get("device", "?"),
+        versions=provenance.get("versions", {}),
+        spec_name=spec.name,
+        spec_hash=spec.spec_hash(),
+        spec=spec.resolved(),
+        data_fingerprints=store.meta("data_fingerprints", {}),
+        plugins=plugins,
+        analysis=analysis,
+        summary={"cells": store.counts(), "wall_seconds": store.meta("wall_seconds"), "trainer": provenance.get("trainer")},
+        rows=rows,
+        verdicts=verdicts,
+    )

@@ -1,0 +1,482 @@
+"""Human-readable views of a leaderboard: ``leaderboard.md`` and the terminal.
+
+Both views are emitted from one list of :class:`Section` objects built by
+:func:`board_sections`, so the markdown file and ``ddbench leaderboard show`` can
+never disagree. The per-width aggregation (:func:`curve_groups`) is shared with
+:mod:`.plot`, and the verdict flattening (:func:`verdict_entries`) with
+:mod:`.compare`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from .schema import Leaderboard, Row, Verdict
+
+METRICS = ("train_error", "test_error", "train_loss", "test_loss")
+STATUS_ORDER = ("done", "failed", "diverged", "running", "pending")
+DD = "double_descent"
+#: rich styles of the words that carry a judgement (verdicts, comparison statuses)
+STYLES = {
+    "holds": "green", "fails": "red", "inconclusive": "yellow", "not_applicable": "dim",
+    "agree": "green", "flip": "bold red", "changed": "yellow", "only in A": "dim", "only in B": "dim",
+    "yes": "green", "no": "red",
+}
+
+
+# --------------------------------------------------------------------------- neutral document model
+
+
+@dataclass
+class Table:
+    """A table as plain strings; ``colored`` columns get :data:`STYLES` in the terminal."""
+
+    headers: list[str]
+    rows: list[list[str]]
+    colored: tuple[int, ...] = ()
+    numeric: tuple[int, ...] = ()  # right-aligned columns
+
+
+@dataclass
+class Section:
+    """A titled block: bullet lines, then an optional table."""
+
+    title: str
+    lines: list[str] = field(default_factory=list)
+    table: Table | None = None
+    level: int = 2
+
+
+def sections_to_markdown(sections: Sequence[Section]) -> str:
+    out: list[str] = []
+    for s in sections:
+        out += ["#" * s.level + " " + s.title, ""]
+        if s.lines:
+            out += [f"- {line}" for line in s.lines] + [""]
+        if s.table is not None:
+            t = s.table
+            out.append("| " + " | ".join(_md_cell(h) for h in t.headers) + " |")
+            out.append("|" + "|".join("---:" if i in t.numeric else "---" for i in range(len(t.headers))) + "|")
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"
+
+
+def sections_to_rich(sections: Sequence[Section]) -> list[Any]:
+    """Rich renderables; every cell is a ``Text`` so brackets in CIs are not read as markup."""
+    from rich import box
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    out: list[Any] = []
+    for s in sections:
+        out.append(Text(s.title, style="bold underline" if s.level == 1 else "bold"))
+        out += [Text("  " + line) for line in s.lines]
+        if s.table is not None:
+            t = s.table
+            rt = RichTable(box=box.SIMPLE_HEAVY, show_edge=False, pad_edge=False)
+            for i, h in enumerate(t.headers):
+                rt.add_column(h, justify="right" if i in t.numeric else "left", overflow="fold")
+            for row in t.rows:
+                rt.add_row(*[Text(c, style=STYLES.get(c, "")) if i in t.colored else Text(c) for i, c in enumerate(row)])
+            out.append(rt)
+        out.append(Text(""))
+    return out
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+# --------------------------------------------------------------------------- small formatting helpers
+
+
+def canon(v: Any) -> Any:
+    """A hashable, comparison-stable form of a JSON value (floats rounded)."""
+    if isinstance(v, bool) or v is None or isinstance(v, (int, str)):
+        return v
+    if isinstance(v, float):
+        return round(v, 10)
+    if isinstance(v, (list, tuple)):
+        return tuple(canon(x) for x in v)
+    if isinstance(v, dict):
+        return tuple(sorted((str(k), canon(x)) for k, x in v.items()))
+    return repr(v)
+
+
+def _sort_key(v: Any) -> tuple:
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return (0, float(v), "")
+    if isinstance(v, tuple):
+        return (1, 0.0, "", tuple(_sort_key(x) for x in v))
+    return (2, 0.0, repr(v))
+
+
+def fmt_num(x: float | None, digits: int = 4) -> str:
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "—"
+    return f"{x:.{digits}g}"
+
+
+def fmt_ci(ci: Sequence[float] | None) -> str:
+    return "—" if ci is None else f"[{fmt_num(ci[0])}, {fmt_num(ci[1])}]"
+
+
+def fmt_p(p: float) -> str:
+    return f"p={p:g}"
+
+
+def _mean_std(values: list[float], digits: str) -> str:
+    if not values:
+        return "—"
+    m = sum(values) / len(values)
+    if len(values) == 1:
+        return format(m, digits)
+    sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+    return f"{format(m, digits)} ± {format(sd, digits)}"
+
+
+# --------------------------------------------------------------------------- strata and verdict entries
+
+
+def stratum_key(stratum: dict[str, Any]) -> tuple:
+    """Identity of a stratum across leaderboards (a pooled stratum's member count is not part of it)."""
+    return tuple(sorted((k, canon(v)) for k, v in stratum.items() if k != "strata"))
+
+
+def stratum_labels(strata: Iterable[dict[str, Any]]) -> dict[tuple, str]:
+    """Short labels that show only what varies, e.g. ``p=0.15``, ``depth=2 p=0.1``, ``pooled``."""
+    strata = list(strata)
+    plain = [s for s in strata if not (s.get("pooled") or s.get("overall"))]
+    keys: list[str] = []
+    for s in plain:
+        keys += [k for k in s if k not in keys]
+    varying = {k for k in keys if len({canon(s.get(k, "∅")) for s in plain}) > 1}
+    labels: dict[tuple, str] = {}
+    for s in strata:
+        if s.get("overall"):
+            label = "overall"
+        elif s.get("pooled"):
+            label = "pooled" + (f" ({s['strata']} strata)" if isinstance(s.get("strata"), int) else "")
+        else:
+            parts = [str(s[k]) if k == "family" else f"{k}={s[k]}" for k in keys
+                     if k in s and k != "noise_rate" and k in varying]
+            if "noise_rate" in s:
+                parts.append(fmt_p(float(s["noise_rate"])))
+            label = " ".join(parts) or " ".join(f"{k}={v}" for k, v in s.items()) or "all"
+        labels[stratum_key(s)] = label
+    return labels
+
+
+@dataclass
+class VerdictEntry:
+    """One (claim, stratum) verdict, or the claim-level verdict as stratum ``overall``."""
+
+    claim: str
+    stratum: dict[str, Any]
+    verdict: str
+    statistic: float | None
+    ci: tuple[float, float] | None
+    threshold: float | None
+    reason: str
+    detail: dict[str, Any]
+
+    @property
+    def key(self) -> tuple:
+        return stratum_key(self.stratum)
+
+
+def verdict_entries(v: Verdict, *, overall: str = "distinct") -> list[VerdictEntry]:
+    """Flatten a claim into entries per stratum, plus ``overall``.
+
+    ``overall="distinct"`` adds the claim-level verdict only where it is not already a
+    stratum's (no strata, or several strata and no pooled one); ``"always"`` always adds it.
+    """
+    out = [VerdictEntry(v.claim, dict(s.stratum), s.verdict, s.statistic, s.ci, s.threshold, s.reason, dict(s.detail))
+           for s in v.strata]
+    distinct = not v.strata or (len(v.strata) > 1 and not any(s.stratum.get("pooled") for s in v.strata))
+    if overall == "always" or distinct:
+        out.append(VerdictEntry(v.claim, {"overall": True}, v.verdict, v.statistic, v.ci, v.threshold, v.reason, {}))
+    return out
+
+
+def _ordered(entries: Iterable[VerdictEntry]) -> list[VerdictEntry]:
+    """Plain strata first (first-seen order), then pooled, then overall."""
+    return sorted(entries, key=lambda e: 2 if e.stratum.get("overall") else 1 if e.stratum.get("pooled") else 0)
+
+
+def detail_summary(detail: dict[str, Any]) -> str:
+    """The few detail fields a reader wants next to a verdict; absent ones are skipped."""
+    parts = []
+    if "k_star" in detail:
+        parts.append(f"k*={detail['k_star']}" if detail["k_star"] is not None else "k* not reached")
+    if detail.get("peak_width") is not None:
+        peak = f"peak at {detail['peak_width']}"
+        if detail.get("peak_height") is not None:
+            peak += f" (+{fmt_num(detail['peak_height'], 3)})"
+        parts.append(peak)
+    if detail.get("seeds") is not None:
+        parts.append(f"{detail['seeds']} seeds")
+    if detail.get("missing_widths"):
+        parts.append(f"missing widths {detail['missing_widths']}")
+    return ", ".join(parts)
+
+
+# --------------------------------------------------------------------------- per-width curves
+
+
+@dataclass
+class WidthStats:
+    """The cells of one width in one curve group."""
+
+    width: int
+    params: int | None
+    statuses: Counter
+    values: dict[str, list[float]]  # metric -> values of finished cells
+
+    @property
+    def done(self) -> int:
+        return self.statuses.get("done", 0)
+
+    def mean(self, metric: str) -> float | None:
+        vs = self.values.get(metric) or []
+        return sum(vs) / len(vs) if vs else None
+
+    def spread(self, metric: str) -> tuple[float, float] | None:
+        vs = self.values.get(metric) or []
+        return (min(vs), max(vs)) if vs else None
+
+
+@dataclass
+class CurveGroup:
+    """All cells of one noise rate (and family / config axes, where those vary)."""
+
+    family: str
+    axes: dict[str, Any]  # only the config axes that vary across the leaderboard
+    noise_rate: float
+    label: str
+    rows: list[Row]
+    widths: list[WidthStats]
+    k_star: int | None
+    k_star_source: str  # "verdict", "rows" or "none"
+    peaks: dict[str, int] = field(default_factory=dict)  # mark ("peak", "loss peak") -> width
+    peak_heights: dict[str, float] = field(default_factory=dict)
+    verdicts: dict[str, str] = field(default_factory=dict)  # claim -> verdict in this stratum
+
+    @property
+    def finished(self) -> bool:
+        return any(w.done for w in self.widths)
+
+    def marks(self, width: int) -> str:
+        tags = (["k*"] if self.k_star == width else []) + [m for m, w in self.peaks.items() if w == width]
+        return "← " + ", ".join(tags) if tags else ""
+
+
+def varying_config_keys(rows: Iterable[Row]) -> list[str]:
+    rows = list(rows)
+    keys: list[str] = []
+    for r in rows:
+        keys += [k for k in r.config if k not in keys]
+    return [k for k in keys if len({canon(r.config.get(k, "∅")) for r in rows}) > 1]
+
+
+def _threshold(board: Leaderboard) -> float:
+    for src in (board.analysis, (board.spec or {}).get("analysis") or {}):
+        if isinstance(src.get("interpolation_threshold"), (int, float)):
+            return float(src["interpolation_threshold"])
+    return 0.01
+
+
+def _matches(stratum: dict[str, Any], coords: dict[str, Any]) -> bool:
+    if stratum.get("pooled") or stratum.get("overall"):
+        return False
+    return all(k in coords and canon(coords[k]) == canon(v) for k, v in stratum.items())
+
+
+_PEAK_MARKS = {"peak": "peak", "loss_peak": "loss peak"}
+
+
+def curve_groups(board: Leaderboard) -> list[CurveGroup]:
+    """Rows grouped by (family, varying config axes, noise rate), aggregated per width over seeds."""
+    axes = varying_config_keys(board.rows)
+    families = {r.family for r in board.rows}
+    grouped: dict[tuple, list[Row]] = {}
+    for r in board.rows:
+        grouped.setdefault((r.family, tuple(canon(r.config.get(k)) for k in axes), canon(r.noise_rate)), []).append(r)
+    thr = _threshold(board)
+    groups = []
+    for gk in sorted(grouped, key=lambda g: (g[0], _sort_key(g[1]), g[2])):
+        rows = grouped[gk]
+        first = rows[0]
+        axis_values = {k: first.config.get(k) for k in axes}
+        label = " ".join(([first.family] if len(families) > 1 else []) + [f"{k}={v}" for k, v in axis_values.items()]
+                         + [fmt_p(first.noise_rate)])
+        widths = []
+        for w in sorted({r.width for r in rows}):
+            cells = [r for r in rows if r.width == w]
+            done = [r for r in cells if r.status == "done"]
+            widths.append(WidthStats(
+                width=w, params=next((r.params for r in cells if r.params), None),
+                statuses=Counter(r.status for r in cells),
+                values={m: [getattr(r, m) for r in done if getattr(r, m) is not None] for m in METRICS},
+            ))
+        group = CurveGroup(first.family, axis_values, first.noise_rate, label, rows, widths, None, "none")
+        _attach_verdicts(group, board, {**first.config, "family": first.family, "noise_rate": first.noise_rate})
+        if group.k_star_source == "none":
+            hits = [ws.width for ws in widths if ws.mean("train_error") is not None and ws.mean("train_error") <= thr + 1e-12]
+            if hits:
+                group.k_star, group.k_star_source = hits[0], "rows"
+        groups.append(group)
+    return groups
+
+
+def _attach_verdicts(group: CurveGroup, board: Leaderboard, coords: dict[str, Any]) -> None:
+    """k*, peak widths and verdicts of the strata that describe this group (double descent first)."""
+    for v in sorted(board.verdicts, key=lambda v: v.hypothesis != DD):
+        for s in v.strata:
+            if not _matches(s.stratum, coords):
+                continue
+            group.verdicts[v.claim] = s.verdict
+            if "k_star" in s.detail and group.k_star_source == "none":
+                group.k_star, group.k_star_source = s.detail["k_star"], "verdict"
+            if v.hypothesis == DD and s.detail.get("peak_width") is not None:
+                short = v.claim.split(".", 1)[-1]
+                mark = _PEAK_MARKS.get(short, short.replace("_", " "))
+                group.peaks[mark] = int(s.detail["peak_width"])
+                if s.detail.get("peak_height") is not None:
+                    group.peak_heights[mark] = float(s.detail["peak_height"])
+
+
+# --------------------------------------------------------------------------- the board's sections
+
+
+def _status_counts(board: Leaderboard) -> Counter:
+    if board.rows:
+        return Counter(r.status for r in board.rows)
+    cells = board.summary.get("cells") if isinstance(board.summary.get("cells"), dict) else {}
+    return Counter({k: int(v) for k, v in cells.items() if isinstance(v, (int, float))})
+
+
+def fmt_counts(counts: Counter) -> str:
+    order = [s for s in STATUS_ORDER if counts.get(s)] + sorted(s for s in counts if s not in STATUS_ORDER and counts[s])
+    return ", ".join(f"{counts[s]} {s}" for s in order) or "none"
+
+
+def header_section(board: Leaderboard) -> Section:
+    spec = board.spec or {}
+    ds, model = spec.get("dataset") or {}, spec.get("model") or {}
+    lines = [
+        f"spec: {board.spec_name} (hash {board.spec_hash})",
+        f"ddbench {board.ddbench_version}, schema {board.schema_version}",
+        f"backend: {board.backend}; device: {board.device}",
+        f"created: {board.created}",
+        f"cells: {fmt_counts(_status_counts(board))} (of {sum(_status_counts(board).values())})",
+    ]
+    if ds.get("name"):
+        rates = (ds.get("noise") or {}).get("rates")
+        lines.append(f"dataset: {ds['name']}" + (f", n_train {ds['n_train']}" if ds.get("n_train") else "")
+                     + (f", noise rates {rates} ({(ds.get('noise') or {}).get('kind', '?')})" if rates else ""))
+    if model.get("family"):
+        lines.append(f"family: {model['family']}, widths {model.get('widths', '?')}"
+                     + (f", grid {model['grid']}" if model.get("grid") else ""))
+    a = board.analysis
+    if a.get("ci_level") is not None:
+        lines.append(f"CIs at level {fmt_num(a['ci_level'])} ({a.get('correction', '?')} over {a.get('tests', '?')} tests, "
+                     f"alpha {a.get('alpha', '?')})")
+    if board.summary.get("wall_seconds") is not None:
+        lines.append(f"wall time: {fmt_num(board.summary['wall_seconds'])} s")
+    return Section(f"ddbench leaderboard: {board.spec_name}", lines, level=1)
+
+
+def verdict_sections(board: Leaderboard) -> list[Section]:
+    if not board.verdicts:
+        return [Section("Verdicts", ["no hypotheses were tested"])]
+    entries = [e for v in board.verdicts for e in verdict_entries(v, overall="always")]
+    labels = stratum_labels(e.stratum for e in entries)
+    rows = []
+    for v in board.verdicts:
+        for e in _ordered(verdict_entries(v)):
+            thr = "—" if e.threshold is None else fmt_num(e.threshold)
+            rows.append([e.claim, labels[e.key], e.verdict, fmt_num(e.statistic), thr, fmt_ci(e.ci),
+                         detail_summary(e.detail), e.reason])
+    table = Table(["claim", "stratum", "verdict", "statistic", "threshold", "CI", "detail", "reason"], rows,
+                  colored=(2,), numeric=(3, 4))
+    # the matrix: strata x claims, the claim-level verdict as the last row
+    claims = [v.claim for v in board.verdicts]
+    cells: dict[tuple, dict[str, str]] = {}
+    for e in _ordered(entries):
+        cells.setdefault(e.key, {})[e.claim] = e.verdict
+    matrix = Table(["stratum", *claims], [[labels[k], *[cells[k].get(c, "") for c in claims]] for k in cells],
+                   colored=tuple(range(1, len(claims) + 1)))
+    return [Section("Verdicts", [], table), Section("Verdict matrix", [], matrix)]
+
+
+def curve_sections(board: Leaderboard) -> list[Section]:
+    out = []
+    for g in curve_groups(board):
+        lines = []
+        if g.k_star_source == "verdict":
+            lines.append(f"k* = {g.k_star} (interpolation threshold, from the verdicts)" if g.k_star is not None
+                         else "k* not reached: no width interpolates (from the verdicts)")
+        elif g.k_star_source == "rows":
+            lines.append(f"k* = {g.k_star} (smallest width with mean train error ≤ {_threshold(board):g})")
+        elif g.finished:
+            lines.append(f"k* not reached: no width has mean train error ≤ {_threshold(board):g}")
+        for mark, w in g.peaks.items():
+            h = g.peak_heights.get(mark)
+            lines.append(f"{mark} at width {w}" + (f" (+{fmt_num(h, 3)} above both sides)" if h is not None else ""))
+        if g.verdicts:
+            lines.append("verdicts: " + ", ".join(f"{c} {v}" for c, v in g.verdicts.items()))
+        if not g.finished:
+            lines.append("no finished cells")
+        rows = []
+        for ws in g.widths:
+            total = sum(ws.statuses.values())
+            n = str(ws.done) if ws.done == total else (
+                f"{ws.done}/{total} (" + fmt_counts(Counter({k: c for k, c in ws.statuses.items() if k != 'done'})) + ")")
+            rows.append([str(ws.width), "—" if ws.params is None else str(ws.params), n,
+                         _mean_std(ws.values["train_error"], ".4f"), _mean_std(ws.values["test_error"], ".4f"),
+                         _mean_std(ws.values["train_loss"], ".4g"), _mean_std(ws.values["test_loss"], ".4g"),
+                         g.marks(ws.width)])
+        table = Table(["width", "params", "n", "train err", "test err", "train loss", "test loss", ""], rows,
+                      numeric=(0, 1))
+        out.append(Section(f"Error vs width: {g.label}", lines, table))
+    return out
+
+
+def unfinished_section(board: Leaderboard) -> Section | None:
+    bad = [r for r in board.rows if r.status != "done"]
+    if not bad:
+        return None
+    rows = [[r.key, r.family, str(r.width), f"{r.noise_rate:g}", str(r.seed), r.status, str((r.model_extra or {}).get("error") or "")]
+            for r in sorted(bad, key=lambda r: (r.status, r.family, r.noise_rate, r.width, r.seed))]
+    return Section("Cells not finished", [fmt_counts(Counter(r.status for r in bad))],
+                   Table(["key", "family", "width", "p", "seed", "status", "error"], rows, numeric=(2, 3, 4)))
+
+
+def board_sections(board: Leaderboard) -> list[Section]:
+    """Everything both renderers show, in order."""
+    sections = [header_section(board), *verdict_sections(board), *curve_sections(board)]
+    unfinished = unfinished_section(board)
+    return sections + ([unfinished] if unfinished else [])
+
+
+def render_markdown(board: Leaderboard) -> str:
+    """The text of leaderboard.md."""
+    return sections_to_markdown(board_sections(board))
+
+
+def render_rich(board: Leaderboard) -> list[Any]:
+    """Rich renderables for ``ddbench leaderboard show``; verdicts coloured."""
+    return sections_to_rich(board_sections(board))
+
+
+def print_board(board: Leaderboard, console: Any = None) -> None:
+    from rich.console import Console
+
+    console = console or Console()
+    for item in render_rich(board):
+        console.print(item)

@@ -1,0 +1,230 @@
+"""``ddbench run``: spec -> plan -> train -> probe -> store -> hypotheses -> leaderboard.
+
+Resumable by construction: cells are keyed by content hash, each finished cell is
+committed on its own, and cells left 'running' by a killed run go back to pending.
+A cell (or bundle) that raises is recorded as failed with its traceback and the run
+goes on.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__, backend, registry
+from .data import TrainData, load_train_data
+from .hypotheses.base import decide
+from .leaderboard.build import build_leaderboard, cell_views
+from .leaderboard.schema import Leaderboard, write_leaderboard
+from .plan import Bundle, Cell, make_bundles, plan_cells
+from .probes.base import ProbeContext, run_probe
+from .spec import EXECUTION_FIELDS, Spec
+from .store import RunStore
+from .train import get_trainer
+from .train.base import CellOutcome
+
+
+class Progress:
+    """Callbacks for a user interface; the CLI implements them with rich."""
+
+    def start(self, total_cells: int, todo: int) -> None: ...
+    def bundle_started(self, bundle: Bundle) -> None: ...
+    def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None: ...
+    def cell_finished(self, cell: Cell, status: str, metrics: dict[str, Any]) -> None: ...
+    def message(self, text: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class RunResult:
+    run_dir: Path
+    leaderboard: Leaderboard
+    counts: dict[str, int]
+    wall_seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+
+class _Events:
+    """Trainer events -> progress UI and checkpoint files."""
+
+    def __init__(self, progress: Progress, run_dir: Path, checkpoints: bool):
+        self.progress, self.run_dir, self.checkpoints = progress, run_dir, checkpoints
+
+    def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
+        self.progress.epochs_done(bundle, epoch, total)
+
+    def checkpoint(self, cell: Cell, epoch: int, model: Any) -> None:
+        if self.checkpoints:
+            path = cell_dir(self.run_dir, cell) / f"epoch_{epoch:05d}.weights.h5"
+            model.save_weights(path)
+
+
+def cell_dir(run_dir: Path, cell: Cell) -> Path:
+    path = run_dir / "cells" / cell.key
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def provenance(trainer: str) -> dict[str, Any]:
+    return {"backend": backend.name(), "device": backend.device(), "versions": backend.versions(),
+            "trainer": trainer, "ddbench_version": __version__}
+
+
+def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | None = None,
+        retry_failed: bool = True, trainer: str | None = None) -> RunResult:
+    """Train every pending cell of ``spec``, then write the leaderboard."""
+    progress = progress or Progress()
+    out = spec.run_dir(run_dir)
+    store = RunStore(out)
+    store.lock()
+    try:
+        return _run_locked(spec, store, progress, retry_failed, trainer or spec.trainer)
+    finally:
+        store.close()
+        progress.stop()
+
+
+def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: bool, trainer_name: str) -> RunResult:
+    t_start = time.perf_counter()
+    resolved = spec.resolved()
+    store.bind_spec(spec.spec_hash(), {k: v for k, v in resolved.items() if k not in EXECUTION_FIELDS}, __version__)
+    cells = plan_cells(spec)
+    store.sync_cells(cells)
+    if retry_failed:
+        store.reset(("failed",))
+    status = store.statuses()
+    todo = [c for c in cells if status.get(c.key) == "pending"]
+    progress.start(len(cells), len(todo))
+    trainer = get_trainer(trainer_name)
+    prov = provenance(trainer.name)
+    events = _Events(progress, store.dir, spec.training.record.checkpoints)
+    fingerprints = dict(store.meta("data_fingerprints", {}))
+    data_cache: dict[tuple[float, int], TrainData] = {}
+    try:
+        for bundle in make_bundles(todo):
+            key = (bundle.noise_rate, bundle.noise_seed)
+            try:
+                if key not in data_cache:
+                    data_cache.clear()  # keep one stratum's arrays in memory at a time
+                    data_cache[key] = load_train_data(spec.dataset, *key)
+                    fingerprints[f"p={key[0]:g},noise_seed={key[1]}"] = data_cache[key].fingerprint()
+                    store.set_meta(data_fingerprints=fingerprints)
+                data = data_cache[key]
+            except Exception:
+                tb = traceback.format_exc()
+                for cell in bundle.cells:
+                    store.record(cell.key, status="failed", error=tb, provenance=prov)
+                    progress.cell_finished(cell, "failed", {})
+                continue
+            store.mark_running([c.key for c in bundle.cells])
+            progress.bundle_started(bundle)
+            seen: set[str] = set()
+            try:
+                for outcome in trainer.train(bundle, data, spec.training, events):
+                    _finish_cell(spec, store, outcome, data, prov)
+                    seen.add(outcome.cell.key)
+                    progress.cell_finished(outcome.cell, outcome.status, outcome.metrics)
+            except Exception:
+                tb = traceback.format_exc()
+                for cell in bundle.cells:
+                    if cell.key not in seen:
+                        store.record(cell.key, status="failed", error=tb, provenance=prov)
+                        progress.cell_finished(cell, "failed", {})
+            backend.clear_session()
+    except BaseException:
+        # Ctrl-C / SystemExit: cells in flight go back to pending; finished ones are committed.
+        store.db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
+        raise
+    wall = time.perf_counter() - t_start
+    store.set_meta(wall_seconds=(store.meta("wall_seconds") or 0.0) + wall)
+    board, notes = analyse(spec, store, prov)
+    for note in notes:
+        progress.message(note)
+    write_outputs(board, store.dir)
+    return RunResult(store.dir, board, store.counts(), wall, notes)
+
+
+def _finish_cell(spec: Spec, store: RunStore, outcome: CellOutcome, data: TrainData, prov: dict[str, Any]) -> None:
+    """Save weights, run probes, commit the cell."""
+    cell = outcome.cell
+    weights = None
+    if outcome.model is not None:
+        path = cell_dir(store.dir, cell) / "model.keras"
+        try:
+            outcome.model.save(path)
+            weights = str(path.relative_to(store.dir))
+        except Exception:
+            warnings.warn(f"could not save the model of {cell.label}: {traceback.format_exc(limit=1)}")
+        if outcome.status == "done":
+            for i, p in enumerate(spec.probes):
+                plugin = registry.probes.get(p.name)
+                res = run_probe(plugin, p.params, ProbeContext(cell, outcome.model, data, seed=cell.seed * 1000 + i))
+                store.record_probe(cell.key, p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds)
+    store.record(
+        cell.key, status=outcome.status, params=outcome.params, metrics=outcome.metrics, curves=outcome.curves,
+        timings=outcome.timings, provenance=prov, error=outcome.error, weights=weights, arrays=outcome.arrays,
+    )
+
+
+def analyse(spec: Spec, store: RunStore, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:
+    """Run every hypothesis on the finished cells and build the leaderboard."""
+    table = cell_views(store)
+    results = []
+    notes: list[str] = []
+    for h in spec.hypotheses:
+        plugin = registry.hypotheses.get(h.name)
+        try:
+            evs = plugin().evidence(table, plugin.Config.model_validate(h.params), spec.analysis)
+        except Exception:
+            notes.append(f"hypothesis {h.name} raised; recorded as inconclusive:\n{traceback.format_exc()}")
+            from .hypotheses.base import Evidence
+
+            evs = [Evidence(f"{h.name}.error", {"pooled": True}, None, applicable=False,
+                            reason=traceback.format_exc().strip().splitlines()[-1])]
+        results.append((plugin, evs))
+        # a missing precondition (grid does not straddle k*, ...) is something the user should act on
+        notes += [f"{h.name} {_label(e.stratum)}: {e.reason}" for e in evs if not e.applicable and e.statistic is None]
+    verdicts, analysis = decide(results, spec.analysis.alpha)
+    analysis.update(bootstrap=spec.analysis.bootstrap, interpolation_threshold=spec.analysis.interpolation_threshold)
+    used = {
+        "hypotheses": {h.name: registry.hypotheses.get(h.name).plugin_version for h in spec.hypotheses},
+        "probes": {p.name: registry.probes.get(p.name).plugin_version for p in spec.probes},
+        "families": {spec.model.family: registry.families.get(spec.model.family).plugin_version},
+        "datasets": {spec.dataset.name: registry.datasets.get(spec.dataset.name).plugin_version},
+    }
+    board = build_leaderboard(store, spec=spec, verdicts=verdicts, analysis=analysis, provenance=prov, plugins=used)
+    return board, sorted(set(notes))
+
+
+def _label(stratum: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in stratum.items())
+
+
+def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
+    """leaderboard.json, leaderboard.md and the error-vs-width PNG."""
+    from .leaderboard.plot import plot_error_vs_width
+    from .leaderboard.render import render_markdown
+
+    paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md", "png": run_dir / "error_vs_width.png"}
+    write_leaderboard(board, paths["json"])
+    paths["md"].write_text(render_markdown(board))
+    try:
+        plot_error_vs_width(board, paths["png"])
+    except Exception:
+        warnings.warn(f"could not draw {paths['png']}: {traceback.format_exc(limit=2)}")
+    return paths
+
+
+def reanalyse(run_dir: str | Path, spec: Spec) -> Leaderboard:
+    """Recompute verdicts and outputs from a store without training (``ddbench analyse``)."""
+    store = RunStore.open_existing(run_dir)
+    try:
+        board, _ = analyse(spec, store, provenance(spec.trainer))
+        write_outputs(board, store.dir)
+        return board
+    finally:
+        store.close()

@@ -1,0 +1,303 @@
+"""The YAML spec a researcher writes, as Pydantic v2 models.
+
+Everything a run depends on is in the spec, so the resolved spec (defaults filled
+in, grid shorthands expanded) and its hash identify a run. Unknown keys are errors:
+a typo must never silently fall back to a default. Plugin names and plugin options
+(family config, hypothesis params, ...) are checked against the registry in
+:func:`check_plugins`, so ``ddbench validate`` reports them with their YAML path too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SPEC_FORMAT = 1
+#: fields that say how/where to run, not what to measure: they do not change the spec hash
+EXECUTION_FIELDS = ("output_dir", "description", "trainer")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+
+
+# --------------------------------------------------------------------------- grids
+
+
+def expand_grid(value: Any) -> list[int]:
+    """Turn a grid given as a list or a shorthand into a sorted list of unique ints.
+
+    Shorthands: ``{geomspace: [start, stop, num]}`` (log-spaced, rounded, deduplicated,
+    as in ``unique(geomspace(2, 300, 20))``) and ``{range: [start, stop, step]}``
+    (Python range: stop excluded). Mapping forms ``{geomspace: {start, stop, num}}``
+    are accepted too.
+    """
+    if isinstance(value, (list, tuple)):
+        out = []
+        for i, v in enumerate(value):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1:
+                raise ValueError(f"item {i} is {v!r}; grid values must be positive integers")
+            out.append(int(v))
+        if not out:
+            raise ValueError("the grid is empty; give at least one value")
+        if len(set(out)) != len(out):
+            raise ValueError(f"the grid has repeated values {sorted(v for v in set(out) if out.count(v) > 1)}")
+        return sorted(out)
+    if isinstance(value, dict) and len(value) == 1:
+        (kind, args), = value.items()
+        if kind not in ("geomspace", "range"):
+            raise ValueError(f"unknown grid shorthand {kind!r}; allowed: a list of ints, {{geomspace: [start, stop, num]}}, {{range: [start, stop, step]}}")
+        names = ("start", "stop", "num") if kind == "geomspace" else ("start", "stop", "step")
+        if isinstance(args, dict):
+            unknown = set(args) - set(names)
+            if unknown:
+                raise ValueError(f"{kind} got unknown keys {sorted(unknown)}; allowed: {', '.join(names)}")
+            args = [args.get(n) for n in names]
+            if kind == "range" and args[2] is None:
+                args[2] = 1
+        if not isinstance(args, (list, tuple)) or len(args) not in (2, 3) or any(
+            isinstance(a, bool) or not isinstance(a, (int, float)) for a in args
+        ):
+            raise ValueError(f"{kind} needs [{', '.join(names)}] as numbers, got {args!r}")
+        if kind == "geomspace":
+            if len(args) != 3:
+                raise ValueError(f"geomspace needs [start, stop, num], got {args!r}")
+            start, stop, num = args
+            if not (start >= 1 and stop >= start and num >= 1 and num == int(num)):
+                raise ValueError(f"geomspace needs 1 <= start <= stop and an integer num >= 1, got {args!r}")
+            return [int(v) for v in np.unique(np.round(np.geomspace(start, stop, int(num))).astype(int))]
+        start, stop, *step = [int(a) for a in args]
+        step = step[0] if step else 1
+        vals = list(range(start, stop, step))
+        if step <= 0 or not vals or vals[0] < 1:
+            raise ValueError(f"range {args!r} gives no positive values")
+        return vals
+    raise ValueError(
+        f"got {value!r}; allowed: a list of positive ints, {{geomspace: [start, stop, num]}}, {{range: [start, stop, step]}}"
+    )
+
+
+# --------------------------------------------------------------------------- sections
+
+
+class NoiseSpec(_Strict):
+    """Label noise (shared/science section 0)."""
+
+    rates: list[float] = Field(default=[0.0], description="label-noise rates p in [0, 1)")
+    kind: Literal["exact", "may_keep"] = Field(
+        default="exact",
+        description="exact: round(p*n) points always get a wrong label; may_keep: a fraction p get randint(0, C)",
+    )
+    seeds: list[int] = Field(default=[0], description="noise draws; each is a separate stratum of the grid")
+
+    @field_validator("rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        if not v:
+            raise ValueError("give at least one noise rate (0.0 for clean labels)")
+        for i, r in enumerate(v):
+            if not 0.0 <= r < 1.0:
+                raise ValueError(f"rates[{i}] = {r} is outside [0, 1)")
+        if len(set(v)) != len(v):
+            raise ValueError("noise rates repeat")
+        return v
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("give one or more distinct noise seeds")
+        return v
+
+
+class DatasetSpec(_Strict):
+    name: str = Field(description="a registered dataset (ddbench list datasets)")
+    n_train: int | None = Field(default=None, ge=1, description="training points (None: the dataset's default)")
+    n_test: int | None = Field(default=None, ge=1, description="test points (None: the dataset's default)")
+    subset: Literal["first", "balanced"] = Field(
+        default="first", description="how n_train/n_test are drawn: the first n, or a seeded class-balanced draw"
+    )
+    subset_seed: int = Field(default=0, description="seed of the balanced subset draw")
+    noise: NoiseSpec = Field(default_factory=NoiseSpec)
+    options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific options")
+
+
+class OptimizerSpec(_Strict):
+    name: Literal["sgd", "adam", "adamw", "rmsprop"] = "sgd"
+    lr: float = Field(default=0.01, gt=0)
+    momentum: float = Field(default=0.0, ge=0, lt=1)
+    nesterov: bool = False
+    weight_decay: float = Field(default=0.0, ge=0)
+    beta_1: float = Field(default=0.9, gt=0, lt=1)
+    beta_2: float = Field(default=0.999, gt=0, lt=1)
+
+
+class ScheduleSpec(_Strict):
+    """Learning-rate schedule over epochs (no plateau/early-stopping schedulers)."""
+
+    name: Literal["constant", "inverse_sqrt", "cosine", "step"] = "constant"
+    every: int = Field(default=50, ge=1, description="inverse_sqrt: lr/sqrt(1 + epoch//every); step: decay period")
+    factor: float = Field(default=0.1, gt=0, le=1, description="step: multiply lr by this every `every` epochs")
+    min_lr: float = Field(default=0.0, ge=0, description="cosine: final lr")
+
+
+class RecordSpec(_Strict):
+    """Epochs at which train/test loss and error are recorded (and checkpoints saved)."""
+
+    schedule: Literal["log", "linear", "final"] = "log"
+    num: int = Field(default=12, ge=1, description="how many recorded epochs (log/linear)")
+    epochs: list[int] | None = Field(default=None, description="explicit epochs; overrides schedule")
+    checkpoints: bool = Field(default=False, description="also save weights at every recorded epoch")
+
+
+class TrainingSpec(_Strict):
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+    schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
+    batch_size: int = Field(default=128, ge=1)
+    epochs: int = Field(default=100, ge=1)
+    loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+    record: RecordSpec = Field(default_factory=RecordSpec)
+
+    def recorded_epochs(self) -> list[int]:
+        """Sorted 1-based epochs at which curves are recorded; always includes the last."""
+        r, E = self.record, self.epochs
+        if r.epochs is not None:
+            eps = {e for e in r.epochs}
+        elif r.schedule == "final":
+            eps = set()
+        elif r.schedule == "linear":
+            eps = {int(round(v)) for v in np.linspace(1, E, r.num)}
+        else:
+            eps = {int(round(v)) for v in np.geomspace(1, E, r.num)}
+        eps.add(E)
+        return sorted(e for e in eps if 1 <= e <= E)
+
+    @model_validator(mode="after")
+    def _record_in_range(self) -> "TrainingSpec":
+        if self.record.epochs is not None:
+            bad = [e for e in self.record.epochs if not 1 <= e <= self.epochs]
+            if bad:
+                raise ValueError(f"record.epochs {bad} lie outside 1..epochs={self.epochs}")
+        return self
+
+
+class ModelSpec(_Strict):
+    family: str = Field(description="a registered model family (ddbench list families)")
+    config: dict[str, Any] = Field(default_factory=dict, description="the family's options (validated by the family)")
+    widths: list[int] = Field(description="the width grid: a list, {geomspace: [a, b, n]} or {range: [a, b, step]}")
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="extra grid axes over family options, e.g. {depth: [1, 2, 4, 8]}"
+    )
+
+    @field_validator("widths", mode="before")
+    @classmethod
+    def _widths(cls, v: Any) -> list[int]:
+        return expand_grid(v)
+
+    @field_validator("grid")
+    @classmethod
+    def _grid(cls, v: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, vals in v.items():
+            if not vals:
+                raise ValueError(f"grid axis {key!r} is empty")
+        return v
+
+
+class HypothesisSpec(_Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class ProbeSpec(_Strict):
+    name: str
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+def _named_list(v: Any, what: str) -> Any:
+    """Accept ``[a, {b: {...}}, {name: c, params: {...}}]`` for probes and hypotheses."""
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise ValueError(f"{what} must be a list of names or {{name: params}} mappings")
+    out = []
+    for item in v:
+        if isinstance(item, str):
+            out.append({"name": item})
+        elif isinstance(item, dict) and "name" not in item and len(item) == 1:
+            (k, params), = item.items()
+            out.append({"name": k, "params": params or {}})
+        else:
+            out.append(item)
+    return out
+
+
+class AnalysisSpec(_Strict):
+    """Settings shared by all hypotheses."""
+
+    interpolation_threshold: float = Field(
+        default=0.01, ge=0, lt=1, description="training error at or below which a width interpolates (k*)"
+    )
+    alpha: float = Field(default=0.05, gt=0, lt=1, description="family-wise error rate of the leaderboard's claims")
+    bootstrap: int = Field(default=1000, ge=100, description="bootstrap resamples for confidence intervals")
+    seed: int = Field(default=0, description="seed of the bootstrap")
+
+
+class Spec(_Strict):
+    """A complete ddbench experiment."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="run name (letters, digits, _ . -)")
+    description: str = ""
+    dataset: DatasetSpec
+    model: ModelSpec
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    seeds: list[int] = Field(default=[0], description="init/batch-order seeds; every cell is repeated per seed")
+    probes: list[ProbeSpec] = Field(default_factory=list)
+    hypotheses: list[HypothesisSpec] = Field(default_factory=list)
+    analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
+    trainer: Literal["auto", "fit", "packed"] = Field(
+        default="auto", description="fit: one Keras fit per cell (reference); packed: a bundle as one multi-output model"
+    )
+    output_dir: str | None = Field(default=None, description="run directory (default: runs/<name>)")
+
+    _probes_v = field_validator("probes", mode="before")(classmethod(lambda cls, v: _named_list(v, "probes")))
+    _hyps_v = field_validator("hypotheses", mode="before")(classmethod(lambda cls, v: _named_list(v, "hypotheses")))
+
+    @field_validator("seeds")
+    @classmethod
+    def _seeds(cls, v: list[int]) -> list[int]:
+        if not v or len(set(v)) != len(v):
+            raise ValueError("give one or more distinct seeds")
+        return v
+
+    def resolved(self) -> dict[str, Any]:
+        """The spec with every default filled in, as plain JSON data."""
+        return self.model_dump(mode="json")
+
+    def spec_hash(self) -> str:
+        return content_hash({"format": SPEC_FORMAT, "spec": {k: v for k, v in self.resolved().items() if k not in EXECUTION_FIELDS}})
+
+    def run_dir(self, override: str | Path | None = None) -> Path:
+        return Path(override or self.output_dir or Path("runs") / self.name)
+
+
+def content_hash(obj: Any, length: int = 16) -> str:
+    """A short stable hash of JSON-able data (sorted keys, floats as repr)."""
+    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
+    return hashlib.sha256(blob.encode()).hexdigest()[:length]
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        f = float(o)
+        return None if math.isnan(f) else f
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")

@@ -1,0 +1,305 @@
+"""The run store: one SQLite database (WAL mode) per run directory.
+
+Every cell has a row keyed by its content hash, with status (pending, running,
+done, failed, diverged), metrics, curves, timings, the traceback of a failure and
+the per-point arrays the hypotheses bootstrap over. Each finished cell is written
+in one transaction, so a run killed at any moment loses at most the cells in
+flight; re-running resumes. A run lock (``flock``, released by the kernel even on
+``kill -9``) stops two ``ddbench run`` from writing the same directory.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import json
+import os
+import sqlite3
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+
+from .plan import Cell
+
+DB_NAME = "ddbench.sqlite"
+STORE_FORMAT = 1
+STATUSES = ("pending", "running", "done", "failed", "diverged")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS cells (
+    key TEXT PRIMARY KEY,
+    label TEXT NOT NULL,
+    descriptor TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT 'pending',
+    params INTEGER,
+    metrics TEXT,
+    curves TEXT,
+    timings TEXT,
+    provenance TEXT,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    weights TEXT,
+    arrays BLOB,
+    updated REAL
+);
+CREATE TABLE IF NOT EXISTS probes (
+    cell_key TEXT NOT NULL,
+    probe TEXT NOT NULL,
+    version TEXT NOT NULL,
+    status TEXT NOT NULL,
+    values_json TEXT,
+    error TEXT,
+    seconds REAL,
+    PRIMARY KEY (cell_key, probe)
+);
+"""
+
+
+class RunLocked(RuntimeError):
+    """Another process is running in this run directory."""
+
+
+class SpecChanged(RuntimeError):
+    """The run directory holds results of a different spec."""
+
+
+@dataclass
+class CellRecord:
+    key: str
+    label: str
+    descriptor: dict[str, Any]
+    status: str
+    params: int | None
+    metrics: dict[str, Any]
+    curves: dict[str, list[Any]]
+    timings: dict[str, Any]
+    provenance: dict[str, Any]
+    error: str | None
+    attempts: int
+    weights: str | None
+
+
+def _dumps(obj: Any) -> str:
+    return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
+
+
+def cell_descriptor(cell: Cell) -> dict[str, Any]:
+    return {
+        "family": cell.family, "config": cell.family_config, "grid": cell.config.get("_grid", {}),
+        "width": cell.width, "noise_rate": cell.noise_rate, "noise_seed": cell.noise_seed, "seed": cell.seed,
+    }
+
+
+class RunStore:
+    def __init__(self, run_dir: str | Path):
+        self.dir = Path(run_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.path = self.dir / DB_NAME
+        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db.executescript(_SCHEMA)
+        self._lock_fd: int | None = None
+
+    @classmethod
+    def open_existing(cls, run_dir: str | Path) -> "RunStore":
+        if not (Path(run_dir) / DB_NAME).exists():
+            raise FileNotFoundError(f"{run_dir} is not a ddbench run directory (no {DB_NAME})")
+        return cls(run_dir)
+
+    def close(self) -> None:
+        self.unlock()
+        self.db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.db
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.db.execute("COMMIT")
+
+    # ------------------------------------------------------------ locking
+
+    def lock(self) -> None:
+        """Take the run lock or raise :class:`RunLocked` naming the holder."""
+        path = self.dir / "run.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
+            os.close(fd)
+            raise RunLocked(
+                f"{self.dir} is in use by {holder}; wait for it to finish, stop it, or use another --output"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
+        self._lock_fd = fd
+
+    def unlock(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # ------------------------------------------------------------ run identity
+
+    def meta(self, key: str, default: Any = None) -> Any:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return json.loads(row[0]) if row else default
+
+    def set_meta(self, **items: Any) -> None:
+        with self.transaction() as db:
+            for k, v in items.items():
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, _dumps(v)))
+
+    def bind_spec(self, spec_hash: str, resolved: dict[str, Any], version: str) -> bool:
+        """Tie the store to a spec; True if new. Refuse a different spec with a diff."""
+        old = self.meta("spec_hash")
+        if old is None:
+            self.set_meta(spec_hash=spec_hash, spec=resolved, ddbench_version=version, store_format=STORE_FORMAT,
+                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            return True
+        if old != spec_hash:
+            changes = diff_specs(self.meta("spec", {}), resolved)
+            shown = "; ".join(changes[:8]) + (f"; ... ({len(changes) - 8} more)" if len(changes) > 8 else "")
+            raise SpecChanged(
+                f"{self.dir} holds results of another spec (hash {old}, now {spec_hash}): {shown or 'execution fields'}. "
+                "Use --output DIR for a new run, or delete the directory to start over."
+            )
+        return False
+
+    # ------------------------------------------------------------ cells
+
+    def sync_cells(self, cells: list[Cell]) -> None:
+        """Add planned cells not yet known; reset cells left 'running' by a dead run."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO cells (key, label, descriptor, status, updated) VALUES (?, ?, ?, 'pending', ?)",
+                [(c.key, c.label, _dumps(cell_descriptor(c)), time.time()) for c in cells],
+            )
+            db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
+
+    def statuses(self) -> dict[str, str]:
+        return dict(self.db.execute("SELECT key, status FROM cells"))
+
+    def mark_running(self, keys: list[str]) -> None:
+        with self.transaction() as db:
+            db.executemany(
+                "UPDATE cells SET status = 'running', attempts = attempts + 1, updated = ? WHERE key = ?",
+                [(time.time(), k) for k in keys],
+            )
+
+    def reset(self, statuses: tuple[str, ...]) -> int:
+        """Put cells with these statuses back to pending (``run --retry-failed``)."""
+        with self.transaction() as db:
+            marks = ",".join("?" * len(statuses))
+            return db.execute(f"UPDATE cells SET status = 'pending' WHERE status IN ({marks})", statuses).rowcount
+
+    def record(self, key: str, *, status: str, params: int | None = None, metrics: dict | None = None,
+               curves: dict | None = None, timings: dict | None = None, provenance: dict | None = None,
+               error: str | None = None, weights: str | None = None, arrays: dict[str, np.ndarray] | None = None) -> None:
+        """Write a cell's final state in one transaction."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        blob = None
+        if arrays:
+            buf = io.BytesIO()
+            np.savez_compressed(buf, **arrays)
+            blob = buf.getvalue()
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE cells SET status=?, params=?, metrics=?, curves=?, timings=?, provenance=?, error=?, "
+                "weights=?, arrays=?, updated=? WHERE key=?",
+                (status, params, _dumps(metrics or {}), _dumps(curves or {}), _dumps(timings or {}),
+                 _dumps(provenance or {}), error, weights, blob, time.time(), key),
+            )
+
+    def records(self) -> list[CellRecord]:
+        rows = self.db.execute(
+            "SELECT key, label, descriptor, status, params, metrics, curves, timings, provenance, error, attempts, weights "
+            "FROM cells ORDER BY rowid"
+        ).fetchall()
+        return [
+            CellRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], json.loads(r[5] or "{}"), json.loads(r[6] or "{}"),
+                       json.loads(r[7] or "{}"), json.loads(r[8] or "{}"), r[9], r[10], r[11])
+            for r in rows
+        ]
+
+    def arrays(self, key: str) -> dict[str, np.ndarray]:
+        row = self.db.execute("SELECT arrays FROM cells WHERE key = ?", (key,)).fetchone()
+        if not row or row[0] is None:
+            return {}
+        with np.load(io.BytesIO(row[0])) as z:
+            return {k: z[k] for k in z.files}
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in STATUSES}
+        out.update(dict(self.db.execute("SELECT status, COUNT(*) FROM cells GROUP BY status")))
+        return out
+
+    # ------------------------------------------------------------ probes
+
+    def record_probe(self, cell_key: str, probe: str, version: str, status: str, values: dict[str, Any],
+                     error: str | None = None, seconds: float | None = None) -> None:
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (cell_key, probe, version, status, _dumps(values), error, seconds),
+            )
+
+    def probe_values(self) -> dict[str, dict[str, dict[str, Any]]]:
+        """cell key -> probe name -> {version, status, values, error}."""
+        out: dict[str, dict[str, dict[str, Any]]] = {}
+        for key, probe, version, status, values, error in self.db.execute(
+            "SELECT cell_key, probe, version, status, values_json, error FROM probes"
+        ):
+            out.setdefault(key, {})[probe] = {"version": version, "status": status, "values": json.loads(values or "{}"), "error": error}
+        return out
+
+    def export_csv(self, path: str | Path) -> Path:
+        """One row per cell: descriptor, status and final metrics (for pandas/R/spreadsheets)."""
+        import csv
+
+        recs = self.records()
+        metric_keys = sorted({k for r in recs for k in r.metrics})
+        path = Path(path)
+        with path.open("w", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["key", "family", "width", "noise_rate", "noise_seed", "seed", "grid", "status", "params", *metric_keys])
+            for r in recs:
+                d = r.descriptor
+                w.writerow([r.key, d["family"], d["width"], d["noise_rate"], d["noise_seed"], d["seed"],
+                            json.dumps(d.get("grid", {})), r.status, r.params, *[r.metrics.get(k) for k in metric_keys]])
+        return path
+
+
+def diff_specs(old: Any, new: Any, path: str = "") -> list[str]:
+    """Human lines for every changed leaf between two resolved specs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            sub = f"{path}.{k}" if path else str(k)
+            if k not in old:
+                out.append(f"{sub} added")
+            elif k not in new:
+                out.append(f"{sub} removed")
+            else:
+                out += diff_specs(old[k], new[k], sub)
+        return out
+    if old != new:
+        return [f"{path}: {_short(old)} -> {_short(new)}"]
+    return []
+
+
+def _short(v: Any) -> str:
+    s = json.dumps(v)
+    return s if len(s) < 60 else s[:57] + "..."

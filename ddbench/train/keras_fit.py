@@ -1,0 +1,168 @@
+"""Trainers built on Keras ``fit``: the reference, and a packed bundle variant.
+
+``fit`` trains each cell with its own ``model.fit``: the reference every faster
+engine must match. ``packed`` wraps all cells of a bundle as sub-models of one
+multi-output model and calls ``fit`` once; the summed loss gives every sub-model
+exactly its own gradient (they share no weights), so it trains the same models
+with one compiled step per batch instead of one per cell.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Iterator
+
+import numpy as np
+
+from .. import backend, registry
+from ..data import TrainData
+from ..plan import Bundle, Cell
+from ..spec import TrainingSpec
+from .base import CellOutcome, Trainer, TrainEvents, epoch_order, failed, init_seed, is_finite, steps_per_epoch
+from .evaluate import curve_point
+from .schedule import make_optimizer
+
+#: largest block of pre-ordered training data handed to one ``fit`` call
+MAX_BLOCK_BYTES = 256 * 2**20
+EVAL_BATCH = 4096
+
+
+def build_cell_model(cell: Cell, data: TrainData) -> tuple[Any, int]:
+    """The cell's Keras model, initialised from its own seed, and its parameter count."""
+    fam = registry.families.get(cell.family)()
+    config = fam.Config.model_validate(cell.family_config)
+    backend.set_seed(init_seed(cell))
+    model = fam.build(config, cell.width, data.input_shape, data.num_classes, name=f"w{cell.width}_{cell.key[:8]}")
+    return model, fam.param_count(config, cell.width, data.input_shape, data.num_classes)
+
+
+class _Loop:
+    """Train a list of models on one bundle's data with the shared protocol."""
+
+    def __init__(self, models: list[Any], data: TrainData, training: TrainingSpec, seed: int):
+        import keras
+
+        self.models, self.data, self.training, self.seed = models, data, training, seed
+        self.n = len(data.y_train)
+        self.steps = steps_per_epoch(self.n, training.batch_size)
+        if len(models) == 1:
+            self.net = models[0]
+        else:
+            inputs = keras.Input(shape=data.input_shape)
+            self.net = keras.Model(inputs, [m(inputs) for m in models], name="bundle")
+        if training.loss == "cross_entropy":
+            loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+        else:
+            loss = keras.losses.MeanSquaredError()
+        self.net.compile(
+            optimizer=make_optimizer(training.optimizer, training.schedule, self.steps, training.epochs),
+            loss=[loss] * len(models) if len(models) > 1 else loss,
+            jit_compile="auto",
+        )
+
+    def _targets(self, idx: np.ndarray) -> Any:
+        y = self.data.y_train[idx]
+        if self.training.loss == "mse":
+            y = np.eye(self.data.num_classes, dtype=np.float32)[y]
+        return [y] * len(self.models) if len(self.models) > 1 else y
+
+    def run_epochs(self, start: int, stop: int) -> None:
+        """Train 0-based epochs ``start..stop-1``, several per ``fit`` call."""
+        row_bytes = self.data.x_train[0].nbytes * self.steps * self.training.batch_size
+        per_call = max(1, MAX_BLOCK_BYTES // max(row_bytes, 1))
+        for a in range(start, stop, per_call):
+            b = min(stop, a + per_call)
+            idx = np.concatenate([epoch_order(self.seed, e, self.n, self.training.batch_size) for e in range(a, b)])
+            self.net.fit(
+                self.data.x_train[idx], self._targets(idx), batch_size=self.training.batch_size,
+                epochs=1, shuffle=False, verbose=0,
+            )
+
+    def evaluate(self) -> list[tuple[dict[str, float], dict[str, np.ndarray]]]:
+        d = self.data
+        tr = self.net.predict(d.x_train, batch_size=EVAL_BATCH, verbose=0)
+        te = self.net.predict(d.x_test, batch_size=EVAL_BATCH, verbose=0)
+        if len(self.models) == 1:
+            tr, te = [tr], [te]
+        return [
+            curve_point(a, b, d.y_train, d.y_true, d.noisy, d.y_test, self.training.loss)
+            for a, b in zip(tr, te)
+        ]
+
+
+def train_together(cells: list[Cell], models: list[Any], params: list[int], bundle: Bundle, data: TrainData,
+                   training: TrainingSpec, events: TrainEvents) -> list[CellOutcome]:
+    """Train ``models`` (one per cell) in one loop; return their outcomes."""
+    loop = _Loop(models, data, training, bundle.seed)
+    curves: list[dict[str, list[float]]] = [{} for _ in cells]
+    train_s = eval_s = 0.0
+    done = 0
+    last: list[tuple[dict[str, float], dict[str, np.ndarray]]] = []
+    for epoch in training.recorded_epochs():
+        t0 = time.perf_counter()
+        loop.run_epochs(done, epoch)
+        t1 = time.perf_counter()
+        last = loop.evaluate()
+        eval_s += time.perf_counter() - t1
+        train_s += t1 - t0
+        done = epoch
+        for cell, model, curve, (metrics, _) in zip(cells, models, curves, last):
+            curve.setdefault("epoch", []).append(epoch)
+            for k, v in metrics.items():
+                curve.setdefault(k, []).append(v)
+            events.checkpoint(cell, epoch, model)
+        events.epochs_done(bundle, epoch, training.epochs)
+    outcomes = []
+    for cell, model, n_params, curve, (metrics, arrays) in zip(cells, models, params, curves, last):
+        diverged = not all(is_finite({k: curve[k][i] for k in ("train_loss", "test_loss")}) for i in range(len(curve["epoch"])))
+        outcomes.append(
+            CellOutcome(
+                cell, "diverged" if diverged else "done", model=model, metrics={**metrics, "epochs": training.epochs},
+                curves=curve, arrays=arrays, params=n_params,
+                timings={"train_seconds": train_s / len(cells), "eval_seconds": eval_s / len(cells), "bundle_size": len(cells)},
+            )
+        )
+    return outcomes
+
+
+class FitTrainer(Trainer):
+    """One ``model.fit`` per cell: slow, simple, the reference."""
+
+    name = "fit"
+
+    def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
+        for cell in bundle.cells:
+            try:
+                backend.clear_session()
+                model, n_params = build_cell_model(cell, data)
+                yield from train_together([cell], [model], [n_params], bundle, data, training, events)
+            except Exception as exc:
+                yield failed(cell, exc)
+
+
+class PackedFitTrainer(Trainer):
+    """All cells of a bundle as one multi-output model, one ``fit`` for all."""
+
+    name = "packed"
+
+    def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
+        backend.clear_session()
+        cells, models, params = [], [], []
+        for cell in bundle.cells:
+            try:
+                model, n_params = build_cell_model(cell, data)
+            except Exception as exc:  # a cell that cannot be built fails alone
+                yield failed(cell, exc)
+                continue
+            cells.append(cell)
+            models.append(model)
+            params.append(n_params)
+        if not cells:
+            return
+        try:
+            outcomes = train_together(cells, models, params, bundle, data, training, events)
+        except Exception as exc:
+            for cell in cells:
+                yield failed(cell, exc)
+            return
+        yield from outcomes

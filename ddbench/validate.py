@@ -1,0 +1,297 @@
+"""Loading a spec from YAML and reporting every problem a user can act on.
+
+A problem names the YAML path (``model.widths[3]``), the line in the file, the bad
+value and what is allowed. Pydantic's structural errors and the registry's plugin
+errors (unknown family, bad family option, ...) come out in one list, so one
+``ddbench validate`` shows everything wrong at once. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from .spec import Spec
+
+
+@dataclass
+class Problem:
+    path: str
+    message: str
+    value: Any = None
+    line: int | None = None
+    severity: str = "error"  # or "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.path or '<spec>'}"
+        if self.line is not None:
+            where += f" (line {self.line})"
+        shown = "" if self.value is _MISSING else f" [got: {_short(self.value)}]"
+        return f"{where}: {self.message}{shown}"
+
+
+_MISSING = object()
+
+
+class SpecError(ValueError):
+    """A spec that cannot run; carries every problem found."""
+
+    def __init__(self, source: str, problems: list[Problem]):
+        self.source, self.problems = source, problems
+        lines = [f"{source}: {len(problems)} problem(s)"] + [f"  - {p}" for p in problems]
+        super().__init__("\n".join(lines))
+
+
+def _short(v: Any, limit: int = 80) -> str:
+    s = repr(v)
+    return s if len(s) <= limit else s[: limit - 3] + "..."
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+# ----------------------------------------------------------------- YAML line map
+
+
+def _line_map(text: str) -> dict[tuple[Any, ...], int]:
+    """Map every YAML path to its 1-based line, for error messages."""
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return {}
+    out: dict[tuple[Any, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
+        out[path] = node.start_mark.line + 1
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = k.value
+                out[path + (key,)] = k.start_mark.line + 1
+                walk(v, path + (key,))
+                out[path + (key,)] = k.start_mark.line + 1
+        elif isinstance(node, yaml.SequenceNode):
+            for i, v in enumerate(node.value):
+                walk(v, path + (i,))
+
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    for n in range(len(loc), -1, -1):
+        if loc[:n] in lines:
+            return lines[loc[:n]]
+    return None
+
+
+# ----------------------------------------------------------------- pydantic errors
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names allowed at ``loc`` (the parent of an unknown key)."""
+    cur: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(cur, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        ann = field.annotation
+        cur = _model_in(ann)
+        if cur is None:
+            return []
+    return list(getattr(cur, "model_fields", {}))
+
+
+def _model_in(ann: Any) -> Any:
+    if isinstance(ann, type) and issubclass(ann, BaseModel):
+        return ann
+    for arg in getattr(ann, "__args__", ()) or ():
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def problems_from_validation(err: ValidationError, model: type[BaseModel], prefix: tuple[Any, ...] = ()) -> list[Problem]:
+    out = []
+    for e in err.errors():
+        loc = prefix + tuple(p for p in e["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        value = e.get("input", _MISSING)
+        if e["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, tuple(e["loc"][:-1]))
+            key = str(e["loc"][-1])
+            msg = f"unknown key {key!r}"
+            if allowed:
+                msg += f"; allowed: {', '.join(allowed)}"
+                hint = difflib.get_close_matches(key, allowed, n=1)
+                if hint:
+                    msg += f" (did you mean {hint[0]!r}?)"
+        elif e["type"] == "missing":
+            msg = "required field is missing"
+            value = _MISSING
+        out.append(Problem(format_loc(loc), msg, value))
+    return out
+
+
+# ----------------------------------------------------------------- plugins
+
+
+def check_plugins(spec: Spec) -> list[Problem]:
+    """Check names and options of every plugin the spec uses against the registry."""
+    from . import registry
+    from .registry import UnknownPluginError
+
+    problems: list[Problem] = []
+
+    def lookup(reg: Any, name: str, path: str) -> Any:
+        try:
+            return reg.get(name)
+        except UnknownPluginError as exc:
+            problems.append(Problem(path, str(exc), _MISSING))
+            return None
+
+    ds = lookup(registry.datasets, spec.dataset.name, "dataset.name")
+    if ds is not None:
+        problems += _check_options(ds, spec.dataset.options, ("dataset", "options"))
+    fam = lookup(registry.families, spec.model.family, "model.family")
+    if fam is not None:
+        problems += _check_options(fam, spec.model.config, ("model", "config"))
+        allowed = set(fam.Config.model_fields) - {"width"}
+        for key, vals in spec.model.grid.items():
+            if key not in allowed:
+                problems.append(
+                    Problem(f"model.grid.{key}", f"{spec.model.family} has no option {key!r}; allowed: {', '.join(sorted(allowed))}", _MISSING)
+                )
+                continue
+            for i, v in enumerate(vals):
+                problems += _check_options(fam, {**spec.model.config, key: v}, ("model", "grid", key, i), only=key)
+    for i, h in enumerate(spec.hypotheses):
+        plugin = lookup(registry.hypotheses, h.name, f"hypotheses[{i}].name")
+        if plugin is not None:
+            problems += _check_options(plugin, h.params, ("hypotheses", i, "params"))
+            for need in getattr(plugin, "requires_probes", ()):
+                if need not in {p.name for p in spec.probes} and need not in registry.probes:
+                    problems.append(Problem(f"hypotheses[{i}]", f"needs probe {need!r}, which is not installed", _MISSING))
+    for i, p in enumerate(spec.probes):
+        plugin = lookup(registry.probes, p.name, f"probes[{i}].name")
+        if plugin is not None:
+            problems += _check_options(plugin, p.params, ("probes", i, "params"))
+    return problems
+
+
+def _check_options(plugin: Any, options: dict[str, Any], prefix: tuple[Any, ...], only: str | None = None) -> list[Problem]:
+    """Validate ``options`` against the plugin's Pydantic options model, if it has one."""
+    model = getattr(plugin, "Config", None) or getattr(plugin, "Params", None)
+    if model is None:
+        if options:
+            return [Problem(format_loc(prefix), f"{plugin.plugin_name} takes no options", options)]
+        return []
+    try:
+        model.model_validate(options)
+    except ValidationError as err:
+        probs = problems_from_validation(err, model)
+        if only is not None:
+            probs = [p for p in probs if p.path.split(".")[0].split("[")[0] == only]
+            for p in probs:
+                p.path = format_loc(prefix)
+        else:
+            for p in probs:
+                p.path = format_loc(prefix) + ("." + p.path if p.path else "")
+        return probs
+    return []
+
+
+# ----------------------------------------------------------------- entry points
+
+
+def load_spec_text(text: str, source: str = "<spec>", *, check: bool = True) -> Spec:
+    """Parse and validate a spec; raise :class:`SpecError` listing every problem."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else None
+        raise SpecError(source, [Problem("", f"not valid YAML: {getattr(exc, 'problem', exc)}", _MISSING, line)]) from None
+    if not isinstance(data, dict):
+        raise SpecError(source, [Problem("", "a spec must be a YAML mapping with keys name, dataset, model, ...", data)])
+    lines = _line_map(text)
+    try:
+        spec = Spec.model_validate(data)
+    except ValidationError as err:
+        problems = problems_from_validation(err, Spec)
+        for p, e in zip(problems, err.errors()):
+            p.line = _nearest_line(lines, tuple(e["loc"]))
+        raise SpecError(source, problems) from None
+    if check:
+        problems = check_plugins(spec)
+        if problems:
+            for p in problems:
+                loc = tuple(int(x) if x.isdigit() else x for x in p.path.replace("[", ".").replace("]", "").split(".") if x)
+                p.line = _nearest_line(lines, loc)
+            raise SpecError(source, problems)
+    return spec
+
+
+def load_spec(path: str | Path, *, check: bool = True) -> Spec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise SpecError(str(path), [Problem("", f"cannot read the spec: {exc.strerror}", _MISSING)]) from None
+    return load_spec_text(text, str(path), check=check)
+
+
+def check_grid(spec: Spec) -> list[Problem]:
+    """Warnings about a width grid that probably cannot show double descent.
+
+    Before training, k* is unknown; the rule of thumb is that a classifier reaches
+    zero training error on noisy labels once its parameter count is of the order
+    of n_train. A grid whose largest model has fewer parameters than n_train will
+    likely never interpolate; one whose smallest model has more than 10 * n_train *
+    classes likely starts above k*. ``ddbench run`` checks again with the measured k*.
+    """
+    from . import registry
+
+    try:
+        ds = registry.datasets.get(spec.dataset.name)
+        fam_cls = registry.families.get(spec.model.family)
+    except KeyError:
+        return []
+    shape, classes = getattr(ds, "input_shape", None), getattr(ds, "num_classes", None)
+    n = spec.dataset.n_train or getattr(ds, "default_n_train", None)
+    if shape is None or classes is None or n is None or not any(h.name == "double_descent" for h in spec.hypotheses):
+        return []
+    fam = fam_cls()
+    try:
+        config = fam.Config.model_validate(spec.model.config)
+        lo = fam.param_count(config, spec.model.widths[0], tuple(shape), classes)
+        hi = fam.param_count(config, spec.model.widths[-1], tuple(shape), classes)
+    except Exception:
+        return []
+    out = []
+    if hi < n:
+        out.append(Problem("model.widths", f"the widest model has {hi} parameters, fewer than n_train={n}: the grid will "
+                           f"likely never reach the interpolation threshold; add larger widths", spec.model.widths[-1],
+                           severity="warning"))
+    if lo > 10 * n * classes:
+        out.append(Problem("model.widths", f"the narrowest model has {lo} parameters (> 10 x n_train x classes): the grid "
+                           f"likely starts above the interpolation threshold; add smaller widths", spec.model.widths[0],
+                           severity="warning"))
+    return out

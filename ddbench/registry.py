@@ -114,7 +114,7 @@ class Registry(Generic[T]):
         return self._origin.get(name, "?")
 
 
-datasets: Registry[Any] = Registry("dataset", "ddbench.datasets", ("ddbench.data.mnist1d", "ddbench.data.tfds", "ddbench.data.synthetic"))
+datasets: Registry[Any] = Registry("dataset", "ddbench.datasets", ("ddbench.data.mnist1d", "ddbench.data.tfds", "ddbench.data.synthetic", "ddbench.data.npz"))
 families: Registry[Any] = Registry("family", "ddbench.families", ("ddbench.families.mlp",))
 probes: Registry[Any] = Registry("probe", "ddbench.probes", ("ddbench.probes.basic",))
 hypotheses: Registry[Any] = Registry("hypothesis", "ddbench.hypotheses", ("ddbench.hypotheses.double_descent",))

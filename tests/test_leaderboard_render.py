@@ -217,3 +217,24 @@ def test_different_dataset_refused() -> None:
 def test_schema_major_mismatch_refused() -> None:
     with pytest.raises(IncompatibleLeaderboards, match="major"):
         compare(make_board(), make_board(schema_version="2.0"))
+
+
+def test_grid_axis_gets_its_own_curve_tables() -> None:
+    a, b = make_board(), make_board()
+    for depth, board in ((2, a), (4, b)):
+        for r in board.rows:
+            r.config = {**r.config, "depth": depth}
+            r.key += f"-d{depth}"
+        for v in board.verdicts:
+            for s in v.strata:
+                if not s.stratum.get("pooled"):
+                    s.stratum = {"family": "mlp", "depth": depth, "noise_rate": s.stratum["noise_rate"]}
+                    s.detail["peak_width"] = 16 if depth == 2 else 32
+    a.rows += b.rows
+    for va, vb in zip(a.verdicts, b.verdicts):
+        va.strata = [s for s in va.strata if not s.stratum.get("pooled")] + [s for s in vb.strata if not s.stratum.get("pooled")]
+    md = render_markdown(a)
+    assert table_row(section(md, "Verdict matrix"), "depth=4 p=0.2")[1:] == ["holds", "holds"]
+    assert table_row(section(md, "Error vs width: depth=2 p=0.1"), "16")[-1] == "← peak, loss peak"
+    assert table_row(section(md, "Error vs width: depth=4 p=0.1"), "32")[-1] == "← peak, loss peak"
+    assert table_row(section(md, "Error vs width: depth=4 p=0.1"), "8")[-1] == "← k*"

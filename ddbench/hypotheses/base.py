@@ -130,7 +130,7 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
                 v = verdict_of(e.statistic, ci, e.threshold, e.side)
             by_claim.setdefault(e.claim, []).append(
                 StratumVerdict(stratum=e.stratum, verdict=v, statistic=_num(e.statistic), ci=ci,
-                               threshold=e.threshold, reason=e.reason, detail=e.detail)
+                               threshold=e.threshold, side=e.side, reason=e.reason, detail=e.detail)
             )
         for claim, strata in by_claim.items():
             headline = next((s for s in strata if s.stratum.get("pooled")), strata[0] if len(strata) == 1 else None)
@@ -142,7 +142,8 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
                 Verdict(
                     hypothesis=plugin.plugin_name, hypothesis_version=plugin.plugin_version, claim=claim,
                     description=plugin.claims.get(claim.split(".", 1)[-1], plugin.claims.get(claim, "")),
-                    verdict=verdict, statistic=stat, ci=ci, ci_level=level, threshold=thr, reason=reason, strata=strata,
+                    verdict=verdict, statistic=stat, ci=ci, ci_level=level, threshold=thr, side=strata[0].side,
+                    reason=reason, strata=strata,
                 )
             )
     return verdicts, {"alpha": alpha, "tests": tested, "ci_level": level, "correction": "bonferroni"}

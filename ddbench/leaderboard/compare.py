@@ -156,9 +156,11 @@ def compare_claims(a: Leaderboard, b: Leaderboard) -> tuple[list[ClaimDiff], lis
                 side[name][k] = e
                 if k not in order:
                     order.append(k)
-    labels = stratum_labels(e.stratum for s in side.values() for e in s.values())
+    # no member counts in pooled labels: the two sides may pool different strata (see the notes)
+    labels = stratum_labels({k: v for k, v in e.stratum.items() if k != "strata"} for s in side.values() for e in s.values())
+    claims = list(dict.fromkeys(k[0] for k in order))
     diffs, notes = [], []
-    for k in sorted(order, key=lambda k: (k[0], order.index(k))):
+    for k in sorted(order, key=lambda k: (claims.index(k[0]), order.index(k))):
         ea, eb = side["A"].get(k), side["B"].get(k)
         label = labels[k[1]]
         if ea is None or eb is None:
@@ -248,21 +250,26 @@ def comparison_sections(cmp: Comparison) -> list[Section]:
     sections = [Section("ddbench leaderboard comparison", lines, level=1)]
     if cmp.spec_differences:
         sections.append(Section("Spec differences (A vs B)", cmp.spec_differences))
-    rows = [[c.claim, c.stratum, c.verdict_a or "—", c.verdict_b or "—", fmt_num(c.statistic_a), fmt_num(c.statistic_b),
-             fmt_ci(c.ci_a), fmt_ci(c.ci_b), "—" if c.ci_overlap is None else "yes" if c.ci_overlap else "no", c.status]
+    rows = [[c.claim, c.stratum, c.status, c.verdict_a or "—", c.verdict_b or "—", _stat_ci(c.statistic_a, c.ci_a),
+             _stat_ci(c.statistic_b, c.ci_b), "—" if c.ci_overlap is None else "yes" if c.ci_overlap else "no"]
             for c in cmp.claims]
     sections.append(Section("Verdicts", [] if rows else ["no verdicts on either side"],
-                            Table(["claim", "stratum", "A", "B", "statistic A", "statistic B", "CI A", "CI B",
-                                   "CIs overlap", "status"], rows, colored=(2, 3, 8, 9), numeric=(4, 5))
+                            Table(["claim", "stratum", "status", "A", "B", "statistic A [CI]", "statistic B [CI]",
+                                   "CIs overlap"], rows, colored=(2, 3, 4, 7))
                             if rows else None))
     c = cmp.cells
     cell_lines = [f"{c.matched} finished cells on both sides ({c.matched_by_key} by key, "
                   f"{c.matched - c.matched_by_key} by family/width/noise/seed); only in A: {c.only_a}, only in B: {c.only_b}"]
     if c.max_abs is not None:
         cell_lines.append(f"|test error A - B|: max {c.max_abs:.4f}, mean {c.mean_abs:.4f}")
-        cell_lines.append(f"largest difference: {c.worst}")
+        if c.max_abs > 0:
+            cell_lines.append(f"largest difference: {c.worst}")
     sections.append(Section("Cells", cell_lines))
     return sections
+
+
+def _stat_ci(stat: float | None, ci: Any) -> str:
+    return "—" if stat is None and ci is None else f"{fmt_num(stat)} {fmt_ci(ci)}" if ci is not None else fmt_num(stat)
 
 
 def render_comparison_markdown(cmp: Comparison) -> str:

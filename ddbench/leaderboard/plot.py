@@ -34,7 +34,8 @@ def plot_error_vs_width(board: Leaderboard, path: str | Path, *, columns: int = 
         _empty(axes[0], "no cells in this leaderboard")
     for ax in axes[n:]:
         ax.set_visible(False)
-    fig.suptitle(f"{board.spec_name} ({board.spec_hash[:12]}): error vs width, mean over seeds, band = min..max")
+    fig.suptitle(f"{board.spec_name} ({board.spec_hash[:12]}): error vs width\nmean over seeds, band = min..max",
+                 fontsize=11)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png", dpi=dpi)
@@ -54,7 +55,7 @@ def _empty(ax: Any, message: str) -> None:
 
 
 def _panel(ax: Any, group: CurveGroup) -> None:
-    from matplotlib.ticker import NullFormatter, ScalarFormatter
+    from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
     ax.set_title(_title(group), fontsize=10)
     done = [ws for ws in group.widths if ws.done]
@@ -62,11 +63,13 @@ def _panel(ax: Any, group: CurveGroup) -> None:
         statuses = sum((ws.statuses for ws in group.widths), Counter())
         _empty(ax, f"no finished cells\n({fmt_counts(statuses)})")
         return
+    top = 0.0
     for metric, color, name in _SERIES:
         pts = [(ws.width, ws.mean(metric), *ws.spread(metric)) for ws in done if ws.mean(metric) is not None]
         if not pts:
             continue
         x, mean, lo, hi = zip(*pts)
+        top = max(top, *hi)
         seeds = sorted({ws.done for ws in done})
         n = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}-{seeds[-1]}"
         ax.plot(x, mean, marker="o", ms=3.5, lw=1.6, color=color, label=f"{name} (n={n})")
@@ -84,11 +87,14 @@ def _panel(ax: Any, group: CurveGroup) -> None:
                 label="unfinished cells")
     ax.set_xscale("log")
     widths = [ws.width for ws in group.widths]
-    if len(widths) <= 8:  # few widths: label each one; many: decades only, or labels collide
+    ax.set_xlim(min(widths) / 1.3, max(widths) * 1.3)  # also gives a lone width some room
+    if len(widths) <= 8:  # few widths: label each one; many: 1-2-5 per decade, or labels collide
         ax.set_xticks(widths)
+    else:
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     ax.xaxis.set_major_formatter(ScalarFormatter())
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set_ylim(bottom=0)
+    ax.set_ylim(0, max(top * 1.08, 0.05))
     ax.set_xlabel("width")
     ax.set_ylabel("error")
     ax.grid(True, which="major", alpha=0.3)

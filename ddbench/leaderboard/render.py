@@ -77,9 +77,9 @@ def sections_to_rich(sections: Sequence[Section]) -> list[Any]:
         out += [Text("  " + line) for line in s.lines]
         if s.table is not None:
             t = s.table
-            rt = RichTable(box=box.SIMPLE_HEAVY, show_edge=False, pad_edge=False)
-            for i, h in enumerate(t.headers):
-                rt.add_column(h, justify="right" if i in t.numeric else "left", overflow="fold")
+            rt = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True)
+            for i, h in enumerate(t.headers):  # verdict words never wrap; the rest folds in a narrow terminal
+                rt.add_column(h, justify="right" if i in t.numeric else "left", no_wrap=i in t.colored, overflow="fold")
             for row in t.rows:
                 rt.add_row(*[Text(c, style=STYLES.get(c, "")) if i in t.colored else Text(c) for i, c in enumerate(row)])
             out.append(rt)
@@ -129,14 +129,20 @@ def fmt_p(p: float) -> str:
     return f"p={p:g}"
 
 
-def _mean_std(values: list[float], digits: str) -> str:
+def fmt_signed(x: float | None, digits: int = 3) -> str:
+    return "—" if x is None else f"{x:+.{digits}g}"
+
+
+def mean_std(values: list[float], fixed: bool) -> str:
+    """``mean ± sd`` (sample sd) of finished seeds; errors in fixed point, losses in 4 significant digits."""
     if not values:
         return "—"
     m = sum(values) / len(values)
+    mean = f"{m:.4f}" if fixed else f"{m:.4g}"
     if len(values) == 1:
-        return format(m, digits)
+        return mean
     sd = math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
-    return f"{format(m, digits)} ± {format(sd, digits)}"
+    return f"{mean} ± {sd:.4f}" if fixed else f"{mean} ± {sd:.2g}"
 
 
 # --------------------------------------------------------------------------- strata and verdict entries
@@ -183,6 +189,7 @@ class VerdictEntry:
     threshold: float | None
     reason: str
     detail: dict[str, Any]
+    side: str = "greater"
 
     @property
     def key(self) -> tuple:
@@ -195,11 +202,11 @@ def verdict_entries(v: Verdict, *, overall: str = "distinct") -> list[VerdictEnt
     ``overall="distinct"`` adds the claim-level verdict only where it is not already a
     stratum's (no strata, or several strata and no pooled one); ``"always"`` always adds it.
     """
-    out = [VerdictEntry(v.claim, dict(s.stratum), s.verdict, s.statistic, s.ci, s.threshold, s.reason, dict(s.detail))
-           for s in v.strata]
+    out = [VerdictEntry(v.claim, dict(s.stratum), s.verdict, s.statistic, s.ci, s.threshold, s.reason, dict(s.detail),
+                        s.side) for s in v.strata]
     distinct = not v.strata or (len(v.strata) > 1 and not any(s.stratum.get("pooled") for s in v.strata))
     if overall == "always" or distinct:
-        out.append(VerdictEntry(v.claim, {"overall": True}, v.verdict, v.statistic, v.ci, v.threshold, v.reason, {}))
+        out.append(VerdictEntry(v.claim, {"overall": True}, v.verdict, v.statistic, v.ci, v.threshold, v.reason, {}, v.side))
     return out
 
 
@@ -216,7 +223,7 @@ def detail_summary(detail: dict[str, Any]) -> str:
     if detail.get("peak_width") is not None:
         peak = f"peak at {detail['peak_width']}"
         if detail.get("peak_height") is not None:
-            peak += f" (+{fmt_num(detail['peak_height'], 3)})"
+            peak += f" ({fmt_signed(detail['peak_height'])})"
         parts.append(peak)
     if detail.get("seeds") is not None:
         parts.append(f"{detail['seeds']} seeds")
@@ -276,11 +283,16 @@ class CurveGroup:
 
 
 def varying_config_keys(rows: Iterable[Row]) -> list[str]:
-    rows = list(rows)
-    keys: list[str] = []
+    """Config keys that are grid axes: they vary among cells of one width (width-derived options don't)."""
+    by_width: dict[int, list[Row]] = {}
     for r in rows:
-        keys += [k for k in r.config if k not in keys]
-    return [k for k in keys if len({canon(r.config.get(k, "∅")) for r in rows}) > 1]
+        by_width.setdefault(r.width, []).append(r)
+    keys: list[str] = []
+    for group in by_width.values():
+        for r in group:
+            keys += [k for k in r.config if k not in keys and not k.startswith("_")]
+    return [k for k in keys
+            if any(len({canon(r.config.get(k, "∅")) for r in group}) > 1 for group in by_width.values())]
 
 
 def _threshold(board: Leaderboard) -> float:
@@ -399,7 +411,7 @@ def verdict_sections(board: Leaderboard) -> list[Section]:
     rows = []
     for v in board.verdicts:
         for e in _ordered(verdict_entries(v)):
-            thr = "—" if e.threshold is None else fmt_num(e.threshold)
+            thr = "—" if e.threshold is None else f"{'>' if e.side == 'greater' else '<'} {fmt_num(e.threshold)}"
             rows.append([e.claim, labels[e.key], e.verdict, fmt_num(e.statistic), thr, fmt_ci(e.ci),
                          detail_summary(e.detail), e.reason])
     table = Table(["claim", "stratum", "verdict", "statistic", "threshold", "CI", "detail", "reason"], rows,
@@ -427,7 +439,7 @@ def curve_sections(board: Leaderboard) -> list[Section]:
             lines.append(f"k* not reached: no width has mean train error ≤ {_threshold(board):g}")
         for mark, w in g.peaks.items():
             h = g.peak_heights.get(mark)
-            lines.append(f"{mark} at width {w}" + (f" (+{fmt_num(h, 3)} above both sides)" if h is not None else ""))
+            lines.append(f"{mark} at width {w}" + (f", excess over both sides {fmt_signed(h)}" if h is not None else ""))
         if g.verdicts:
             lines.append("verdicts: " + ", ".join(f"{c} {v}" for c, v in g.verdicts.items()))
         if not g.finished:
@@ -438,8 +450,7 @@ def curve_sections(board: Leaderboard) -> list[Section]:
             n = str(ws.done) if ws.done == total else (
                 f"{ws.done}/{total} (" + fmt_counts(Counter({k: c for k, c in ws.statuses.items() if k != 'done'})) + ")")
             rows.append([str(ws.width), "—" if ws.params is None else str(ws.params), n,
-                         _mean_std(ws.values["train_error"], ".4f"), _mean_std(ws.values["test_error"], ".4f"),
-                         _mean_std(ws.values["train_loss"], ".4g"), _mean_std(ws.values["test_loss"], ".4g"),
+                         *[mean_std(ws.values[m], fixed=m.endswith("error")) for m in METRICS],
                          g.marks(ws.width)])
         table = Table(["width", "params", "n", "train err", "test err", "train loss", "test loss", ""], rows,
                       numeric=(0, 1))

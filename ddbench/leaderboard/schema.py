@@ -42,7 +42,9 @@ class Row(_Model):
     train_error_noisy: float | None = None  # on noisy points, vs their noisy labels (memorisation)
     epochs: int | None = None
     train_seconds: float | None = None
-    probes: dict[str, Any] = Field(default_factory=dict)
+    probes: dict[str, Any] = Field(default_factory=dict)  # "probe.value" -> number
+    curves: dict[str, list[float | None]] = Field(default_factory=dict)  # epoch -> recorded metrics
+    error: str | None = None  # last line of the traceback of a failed cell
 
 
 class StratumVerdict(_Model):
@@ -51,6 +53,7 @@ class StratumVerdict(_Model):
     statistic: float | None = None
     ci: tuple[float, float] | None = None
     threshold: float | None = None
+    side: Literal["greater", "less"] = "greater"  # holds when the CI lies above (greater) / below (less) threshold
     reason: str = ""
     detail: dict[str, Any] = Field(default_factory=dict)
 
@@ -67,6 +70,7 @@ class Verdict(_Model):
     ci: tuple[float, float] | None = None
     ci_level: float | None = None
     threshold: float | None = None
+    side: Literal["greater", "less"] = "greater"
     reason: str = ""
     strata: list[StratumVerdict] = Field(default_factory=list)
 

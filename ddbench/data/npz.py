@@ -1,0 +1,96 @@
+"""A user's own classification data, from one ``.npz`` file (``numpy.savez``).
+
+The file needs four arrays: training inputs and labels, test inputs and labels
+(names configurable). Labels are integer class ids ``0..C-1``; ``num_classes`` is
+inferred as the largest label + 1 unless given (give it when a class is absent
+from both splits). Every problem is reported with the path and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..registry import datasets
+from .base import Dataset, DatasetPlugin
+
+
+class MissingArrayError(KeyError):
+    """A configured array name that the file does not hold."""
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return self.args[0]
+
+
+def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
+    """Integer class ids of shape (n,), or an error saying how to get them."""
+    if y.ndim != 1:
+        hint = " (one-hot? store y.argmax(axis=1))" if y.ndim == 2 else ""
+        raise ValueError(f"{path}: {key!r} has shape {y.shape}; labels must be class ids of shape (n,){hint}")
+    if y.dtype.kind not in "iub":
+        if y.dtype.kind != "f" or not np.all(np.isfinite(y)) or not np.all(y == np.round(y)):
+            raise ValueError(f"{path}: {key!r} has non-integer labels (dtype {y.dtype}); store integer class ids 0..C-1")
+    y = y.astype(np.int64)
+    if y.size and y.min() < 0:
+        raise ValueError(f"{path}: {key!r} has negative labels (min {y.min()}); class ids must be 0..C-1")
+    return y
+
+
+@datasets.register("npz", version="1")
+class NPZ(DatasetPlugin):
+    description = "your own arrays from a .npz file (x_train, y_train, x_test, y_test)"
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+        path: str = Field(description="the .npz file (numpy.savez); relative paths are from the working directory")
+        x_train_key: str = "x_train"
+        y_train_key: str = "y_train"
+        x_test_key: str = "x_test"
+        y_test_key: str = "y_test"
+        num_classes: int | None = Field(default=None, ge=2, description="None: the largest label + 1")
+
+    def load(self, config: BaseModel) -> Dataset:
+        path = Path(config.path).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"npz dataset: no file at {path.resolve()} (dataset.options.path)")
+        keys = {
+            "x_train_key": config.x_train_key, "y_train_key": config.y_train_key,
+            "x_test_key": config.x_test_key, "y_test_key": config.y_test_key,
+        }
+        with np.load(path, allow_pickle=False) as z:
+            present = sorted(z.files)
+            for option, key in keys.items():
+                if key not in present:
+                    raise MissingArrayError(
+                        f"{path}: no array {key!r} (dataset.options.{option}); the file has: "
+                        f"{', '.join(present) or '(no arrays)'}"
+                    )
+            x_train, y_train, x_test, y_test = (z[k] for k in keys.values())
+        y_train = _labels(y_train, config.y_train_key, path)
+        y_test = _labels(y_test, config.y_test_key, path)
+        for x, y, xk, yk in ((x_train, y_train, config.x_train_key, config.y_train_key),
+                             (x_test, y_test, config.x_test_key, config.y_test_key)):
+            if x.ndim < 2 or len(x) != len(y):
+                raise ValueError(f"{path}: {xk!r} has shape {x.shape} but {yk!r} has {len(y)} labels; "
+                                 "inputs must be (n, ...) with one label per row")
+        if x_train.shape[1:] != x_test.shape[1:]:
+            raise ValueError(f"{path}: train inputs are {x_train.shape[1:]} per point but test inputs are {x_test.shape[1:]}")
+        if len(y_train) == 0:
+            raise ValueError(f"{path}: {config.y_train_key!r} is empty")
+        largest = int(max(y_train.max(), y_test.max(initial=0)))
+        num_classes = config.num_classes if config.num_classes is not None else largest + 1
+        if largest >= num_classes:
+            raise ValueError(f"{path}: label {largest} is out of range for num_classes={num_classes}; "
+                             "raise dataset.options.num_classes or fix the labels")
+        if num_classes < 2:
+            raise ValueError(f"{path}: all labels are 0; a classification dataset needs at least two classes")
+        try:
+            x_train, x_test = x_train.astype(np.float32), x_test.astype(np.float32)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{path}: inputs must be numeric ({exc})") from None
+        return Dataset(
+            x_train, y_train, x_test, y_test, num_classes=num_classes,
+            meta={"source": "npz", "path": str(path.resolve()), **keys},
+        )

@@ -1,0 +1,65 @@
+"""The run store: transactional records, resume bookkeeping, spec binding, the run lock."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from ddbench.plan import Cell
+from ddbench.store import RunLocked, RunStore, SpecChanged
+
+
+def cells(n=3):
+    return [Cell("mlp", {"depth": 2}, 2**i, 0.1, 0, 0, key=f"k{i}") for i in range(n)]
+
+
+def test_record_and_read_back(tmp_path):
+    s = RunStore(tmp_path)
+    s.sync_cells(cells())
+    s.mark_running(["k0"])
+    s.record("k0", status="done", params=12, metrics={"test_error": 0.25}, curves={"epoch": [1, 2]},
+             arrays={"test_correct": np.array([True, False])})
+    recs = {r.key: r for r in s.records()}
+    assert recs["k0"].status == "done" and recs["k0"].attempts == 1 and recs["k0"].metrics["test_error"] == 0.25
+    assert recs["k1"].status == "pending"
+    assert s.arrays("k0")["test_correct"].tolist() == [True, False]
+    assert s.counts()["done"] == 1 and s.counts()["pending"] == 2
+    assert s.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_running_cells_of_a_dead_run_become_pending(tmp_path):
+    s = RunStore(tmp_path)
+    s.sync_cells(cells())
+    s.mark_running(["k0", "k1"])
+    s.record("k0", status="done")
+    s.close()
+    s = RunStore(tmp_path)
+    s.sync_cells(cells())  # what a new run does first
+    assert s.statuses() == {"k0": "done", "k1": "pending", "k2": "pending"}
+
+
+def test_spec_binding_refuses_another_spec_with_the_change(tmp_path):
+    s = RunStore(tmp_path)
+    assert s.bind_spec("aaa", {"training": {"epochs": 10}}, "0")
+    assert not s.bind_spec("aaa", {"training": {"epochs": 10}}, "0")
+    with pytest.raises(SpecChanged, match=r"training.epochs: 10 -> 20"):
+        s.bind_spec("bbb", {"training": {"epochs": 20}}, "0")
+
+
+def test_lock_refuses_a_second_process(tmp_path):
+    s = RunStore(tmp_path)
+    s.lock()
+    code = f"from ddbench.store import RunStore, RunLocked\ntry:\n    RunStore({str(tmp_path)!r}).lock()\nexcept RunLocked as e:\n    print('LOCKED', e)\n"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "LOCKED" in out and "in use by pid" in out
+    s.unlock()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
+    assert "LOCKED" not in out
+
+
+def test_failed_status_is_validated(tmp_path):
+    s = RunStore(tmp_path)
+    s.sync_cells(cells(1))
+    with pytest.raises(ValueError):
+        s.record("k0", status="exploded")

@@ -99,7 +99,7 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     status = store.statuses()
     todo = [c for c in cells if status.get(c.key) == "pending"]
     progress.start(len(cells), len(todo))
-    trainer = get_trainer(trainer_name)
+    trainer = get_trainer(trainer_name, registry.families.get(spec.model.family))
     prov = provenance(trainer.name)
     events = _Events(progress, store.dir, spec.training.record.checkpoints)
     fingerprints = dict(store.meta("data_fingerprints", {}))
@@ -162,12 +162,19 @@ def _finish_cell(spec: Spec, store: RunStore, outcome: CellOutcome, data: TrainD
         if outcome.status == "done":
             for i, p in enumerate(spec.probes):
                 plugin = registry.probes.get(p.name)
-                res = run_probe(plugin, p.params, ProbeContext(cell, outcome.model, data, seed=cell.seed * 1000 + i))
+                ctx = ProbeContext(cell, outcome.model, data, seed=cell.seed * 1000 + i, checkpoints=_checkpoints(store.dir, cell))
+                res = run_probe(plugin, p.params, ctx)
                 store.record_probe(cell.key, p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds)
     store.record(
         cell.key, status=outcome.status, params=outcome.params, metrics=outcome.metrics, curves=outcome.curves,
         timings=outcome.timings, provenance=prov, error=outcome.error, weights=weights, arrays=outcome.arrays,
     )
+
+
+def _checkpoints(run_dir: Path, cell: Cell) -> dict[int, Path]:
+    """Weights saved at recorded epochs (``training.record.checkpoints: true``)."""
+    found = sorted((run_dir / "cells" / cell.key).glob("epoch_*.weights.h5"))
+    return {int(p.name[6:11]): p for p in found}
 
 
 def analyse(spec: Spec, store: RunStore, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:

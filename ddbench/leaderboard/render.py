@@ -462,7 +462,7 @@ def unfinished_section(board: Leaderboard) -> Section | None:
     bad = [r for r in board.rows if r.status != "done"]
     if not bad:
         return None
-    rows = [[r.key, r.family, str(r.width), f"{r.noise_rate:g}", str(r.seed), r.status, str((r.model_extra or {}).get("error") or "")]
+    rows = [[r.key, r.family, str(r.width), f"{r.noise_rate:g}", str(r.seed), r.status, r.error or ""]
             for r in sorted(bad, key=lambda r: (r.status, r.family, r.noise_rate, r.width, r.seed))]
     return Section("Cells not finished", [fmt_counts(Counter(r.status for r in bad))],
                    Table(["key", "family", "width", "p", "seed", "status", "error"], rows, numeric=(2, 3, 4)))

@@ -11,6 +11,7 @@ import math
 import time
 import traceback
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -25,6 +26,9 @@ class ProbeContext:
     model: Any  # the trained keras.Model
     data: TrainData
     seed: int  # the probe Monte Carlo seed axis
+    #: epoch -> weights file (``.weights.h5``) saved at recorded epochs, when the spec asks
+    #: for checkpoints; load into ``model`` (then restore) for epoch-wise probes
+    checkpoints: dict[int, Path] = field(default_factory=dict)
 
 
 @dataclass

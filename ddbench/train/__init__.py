@@ -7,9 +7,18 @@ from .base import CellOutcome, NullEvents, Trainer, TrainEvents
 TRAINERS = ("fit", "packed")
 
 
-def get_trainer(name: str) -> Trainer:
-    """``fit`` (reference, one model at a time), ``packed`` (a bundle as one model); ``auto`` picks packed."""
+def get_trainer(name: str, family: object = None) -> Trainer:
+    """``fit`` (reference, one model at a time), ``packed`` (a bundle as one model); ``auto`` picks packed.
+
+    A family that declares ``closed_form = True`` (e.g. random-features ridge) is
+    solved, not trained, whatever the name.
+    """
     from .keras_fit import FitTrainer, PackedFitTrainer
+
+    if getattr(family, "closed_form", False):
+        from .closed_form import ClosedFormTrainer
+
+        return ClosedFormTrainer()
 
     if name == "fit":
         return FitTrainer()

@@ -1,0 +1,46 @@
+"""What most probes read from a trained model: h(x), logits z(x), and the head.
+
+Every family names its penultimate representation ``penultimate`` and its final
+linear layer ``head`` (families/base.py), so these helpers work for any family.
+Features are computed in batches on the backend's device, never per sample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..families.base import HEAD, PENULTIMATE
+
+BATCH = 2048
+
+
+def feature_model(model: Any) -> Any:
+    """A model mapping inputs to ``[h(x), z(x)]`` that shares the trained weights."""
+    import keras
+
+    cached = getattr(model, "_ddbench_feature_model", None)
+    if cached is not None:
+        return cached
+    penult = model.get_layer(PENULTIMATE).output
+    fm = keras.Model(model.inputs, [penult, model.outputs[0]], name=f"{model.name}_features")
+    try:
+        model._ddbench_feature_model = fm
+    except Exception:  # some backends forbid new attributes on tracked objects
+        pass
+    return fm
+
+
+def features(model: Any, x: np.ndarray, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """``(h, z)`` for every row of ``x``: penultimate features (flattened) and logits."""
+    h, z = feature_model(model).predict(x, batch_size=batch_size, verbose=0)
+    return np.asarray(h, dtype=np.float32).reshape(len(x), -1), np.asarray(z, dtype=np.float32)
+
+
+def head_weights(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """``(W_out, b)`` of the final linear layer: logits = h @ W_out + b."""
+    head = model.get_layer(HEAD)
+    kernel = np.asarray(head.kernel, dtype=np.float32)
+    bias = np.asarray(head.bias, dtype=np.float32) if getattr(head, "bias", None) is not None else np.zeros(kernel.shape[-1], np.float32)
+    return kernel.reshape(-1, kernel.shape[-1]), bias

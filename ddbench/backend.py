@@ -8,9 +8,11 @@ scattered through the code.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
+from typing import Iterator
 
 SUPPORTED = ("tensorflow", "jax", "torch")
 DEFAULT = "tensorflow"
@@ -40,7 +42,42 @@ def select(name: str | None) -> str:
             )
         return name
     os.environ["KERAS_BACKEND"] = name
+    if name == "tensorflow":
+        _import_tensorflow_quietly()
     return name
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Hide what native code writes to file descriptor 2 (absl/oneDNN/CUDA-stub chatter).
+
+    Those lines ignore TF_CPP_MIN_LOG_LEVEL; Python errors still propagate as
+    exceptions. ``DDBENCH_VERBOSE=1`` shows everything.
+    """
+    if os.environ.get("DDBENCH_VERBOSE"):
+        yield
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _import_tensorflow_quietly() -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _quiet_native_stderr():
+        try:
+            import tensorflow  # noqa: F401
+        except ImportError:
+            pass  # reported by Keras when it needs the backend
 
 
 def name() -> str:
@@ -76,7 +113,8 @@ def device() -> str:
         if backend == "tensorflow":
             import tensorflow as tf
 
-            gpus = tf.config.list_physical_devices("GPU")
+            with _quiet_native_stderr():
+                gpus = tf.config.list_physical_devices("GPU")
             if gpus:
                 details = tf.config.experimental.get_device_details(gpus[0])
                 return f"{len(gpus)}x {details.get('device_name', 'GPU')}"

@@ -25,6 +25,8 @@ app = typer.Typer(help="ddbench: a declarative benchmark for double descent and 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 board_app = typer.Typer(help="Show and compare leaderboards.", no_args_is_help=True)
 app.add_typer(board_app, name="leaderboard")
+plugin_app = typer.Typer(help="Check plugins.", no_args_is_help=True)
+app.add_typer(plugin_app, name="plugin")
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -229,6 +231,34 @@ def analyse(
     except FileNotFoundError as exc:
         _fail(str(exc))
     print_board(board, console)
+
+
+@plugin_app.command("test")
+def plugin_test(
+    name: str = typer.Argument(..., help="The plugin's registered name."),
+    kind: Optional[Kind] = typer.Option(None, "--kind", help="Needed only when several kinds share the name."),
+    budget: float = typer.Option(60.0, "--budget", help="Seconds allowed for one measurement / evaluation."),
+    input_shape: str = typer.Option("40", "--input-shape", help="Families: input shape, e.g. 40 or 32,32,3."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend."),
+) -> None:
+    """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget."""
+    _select_backend(backend)
+    from .plugin_check import check_plugin
+
+    shape = tuple(int(v) for v in input_shape.split(",") if v.strip())
+    try:
+        resolved, checks = check_plugin(name, kind.value if kind else None, budget_s=budget, input_shape=shape)
+    except KeyError as exc:
+        _fail(str(exc.args[0] if exc.args else exc))
+    table = Table(title=f"{resolved[:-1] if resolved != 'families' else 'family'} {name}")
+    table.add_column("check")
+    table.add_column("result")
+    table.add_column("detail", overflow="fold")
+    for c in checks:
+        table.add_row(c.name, "[green]pass[/]" if c.ok else "[red]FAIL[/]", c.message)
+    console.print(table)
+    if not all(c.ok for c in checks):
+        raise typer.Exit(1)
 
 
 @board_app.command("show")

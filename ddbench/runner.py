@@ -142,8 +142,6 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     wall = time.perf_counter() - t_start
     store.set_meta(wall_seconds=(store.meta("wall_seconds") or 0.0) + wall)
     board, notes = analyse(spec, store, prov)
-    for note in notes:
-        progress.message(note)
     write_outputs(board, store.dir)
     return RunResult(store.dir, board, store.counts(), wall, notes)
 
@@ -214,15 +212,18 @@ def _label(stratum: dict[str, Any]) -> str:
 def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
     """leaderboard.json, leaderboard.md and the error-vs-width PNG."""
     from .leaderboard.plot import plot_error_vs_width
+    from .leaderboard.probe_plot import plot_probes_vs_width
     from .leaderboard.render import render_markdown
 
-    paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md", "png": run_dir / "error_vs_width.png"}
+    paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md"}
     write_leaderboard(board, paths["json"])
     paths["md"].write_text(render_markdown(board))
-    try:
-        plot_error_vs_width(board, paths["png"])
-    except Exception:
-        warnings.warn(f"could not draw {paths['png']}: {traceback.format_exc(limit=2)}")
+    for name, draw in (("error_vs_width.png", plot_error_vs_width), ("probes_vs_width.png", plot_probes_vs_width)):
+        try:
+            if draw(board, run_dir / name) is not None:
+                paths[name] = run_dir / name
+        except Exception:  # a figure must never cost the results
+            warnings.warn(f"could not draw {run_dir / name}: {traceback.format_exc(limit=2)}")
     return paths
 
 

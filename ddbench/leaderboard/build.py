@@ -8,6 +8,7 @@ from typing import Any
 from .. import __version__
 from ..hypotheses.base import CellView, ResultTable
 from ..store import CellRecord, RunStore
+from .measures import probe_scores
 from .schema import Leaderboard, Row, Verdict
 
 ROW_METRICS = ("train_error", "train_loss", "test_error", "test_loss", "train_error_clean", "train_error_noisy", "epochs")
@@ -57,6 +58,7 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
                       provenance: dict[str, Any], plugins: dict[str, dict[str, str]]) -> Leaderboard:
     probes = store.probe_values()
     rows = [make_row(r, probes.get(r.key, {})) for r in store.records()]
+    grid_axes = sorted({k for r in store.records() for k in r.descriptor.get("grid", {})})
     return Leaderboard(
         ddbench_version=__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -72,4 +74,5 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
         summary={"cells": store.counts(), "wall_seconds": store.meta("wall_seconds"), "trainer": provenance.get("trainer")},
         rows=rows,
         verdicts=verdicts,
+        probe_scores=probe_scores(rows, grid_axes),
     )

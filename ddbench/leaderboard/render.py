@@ -470,9 +470,11 @@ def unfinished_section(board: Leaderboard) -> Section | None:
 
 def board_sections(board: Leaderboard) -> list[Section]:
     """Everything both renderers show, in order."""
+    from .measures import scores_section
+
     sections = [header_section(board), *verdict_sections(board), *curve_sections(board)]
-    unfinished = unfinished_section(board)
-    return sections + ([unfinished] if unfinished else [])
+    optional = [scores_section(board), unfinished_section(board)]
+    return sections + [s for s in optional if s is not None]
 
 
 def render_markdown(board: Leaderboard) -> str:

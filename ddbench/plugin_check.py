@@ -1,0 +1,213 @@
+"""``ddbench plugin test NAME``: run one plugin on a tiny zoo and check its contract.
+
+Checks, for every kind: it loads from the registry with a name and a version,
+produces output of the declared shape, is deterministic (two runs agree),
+reports NaN / failure through its status instead of raising, and stays within a
+time budget. The zoo is a 3-width x 2-noise-rate MLP grid on MNIST-1D, trained in
+seconds, with the probes the plugin needs.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from . import registry
+
+ZOO_SPEC = """
+name: plugin-zoo
+dataset: {{name: mnist1d, n_train: 300, n_test: 600, noise: {{rates: [0.0, 0.2], kind: exact}}}}
+model: {{family: mlp, widths: [2, 8, 32]}}
+training: {{optimizer: {{name: sgd, lr: 0.05, momentum: 0.9}}, batch_size: 50, epochs: 4, record: {{schedule: log, num: 3}}}}
+probes: {probes}
+hypotheses: {hypotheses}
+analysis: {{bootstrap: 200}}
+"""
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    message: str = ""
+
+
+def _kind_of(name: str) -> str:
+    kinds = [k for k, reg in registry.ALL.items() if name in reg]
+    if not kinds:
+        known = {k: reg.names() for k, reg in registry.ALL.items()}
+        raise KeyError(f"no plugin named {name!r}; installed: " + "; ".join(f"{k}: {', '.join(v)}" for k, v in known.items()))
+    if len(kinds) > 1:
+        raise KeyError(f"{name!r} names plugins of several kinds ({', '.join(kinds)}); pass --kind")
+    return kinds[0]
+
+
+def check_plugin(name: str, kind: str | None = None, *, budget_s: float = 60.0, workdir: str | Path | None = None,
+                 input_shape: tuple[int, ...] = (40,)) -> tuple[str, list[Check]]:
+    kind = kind or _kind_of(name)
+    plugin = registry.ALL[kind].get(name)
+    checks = [Check("registered", bool(getattr(plugin, "plugin_name", None)) and bool(getattr(plugin, "plugin_version", None)),
+                    f"{name} version {getattr(plugin, 'plugin_version', '?')} from {registry.ALL[kind].origin(name)}")]
+    runner: Callable[..., list[Check]] = {"datasets": _check_dataset, "families": _check_family,
+                                          "probes": _check_probe, "hypotheses": _check_hypothesis}[kind]
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            checks += runner(plugin, Path(workdir or tmp), budget_s, input_shape)
+        except Exception:
+            checks.append(Check("runs", False, traceback.format_exc(limit=6)))
+    return kind, checks
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - t0
+
+
+def _budget(seconds: float, budget: float, what: str) -> Check:
+    return Check("time budget", seconds <= budget, f"{what} took {seconds:.2f} s (budget {budget:g} s)")
+
+
+def _check_dataset(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
+    from .data.base import Dataset
+
+    config = plugin.Config()
+    ds, secs = _timed(lambda: plugin().load(config))
+    checks = [Check("returns a Dataset", isinstance(ds, Dataset), type(ds).__name__)]
+    shapes_ok = ds.x_train.shape[1:] == ds.x_test.shape[1:] and len(ds.x_train) == len(ds.y_train) and len(ds.x_test) == len(ds.y_test)
+    checks.append(Check("shapes", shapes_ok, f"train {ds.x_train.shape}, test {ds.x_test.shape}"))
+    labels_ok = all(np.issubdtype(y.dtype, np.integer) and y.min() >= 0 and y.max() < ds.num_classes for y in (ds.y_train, ds.y_test))
+    checks.append(Check("labels", labels_ok, f"integer labels in [0, {ds.num_classes})"))
+    checks.append(Check("finite inputs", bool(np.isfinite(ds.x_train).all() and np.isfinite(ds.x_test).all()), "no NaN/inf"))
+    again = plugin().load(config)
+    same = all(np.array_equal(a, b) for a, b in ((ds.x_train, again.x_train), (ds.y_train, again.y_train), (ds.x_test, again.x_test)))
+    checks.append(Check("deterministic", same, "two loads give identical arrays"))
+    return checks + [_budget(secs, budget, "one load")]
+
+
+def _check_family(plugin: Any, work: Path, budget: float, input_shape: tuple[int, ...]) -> list[Check]:
+    from .families.base import HEAD, PENULTIMATE
+
+    fam, config = plugin(), plugin.Config()
+    checks = []
+    t0 = time.perf_counter()
+    for width in (2, 8):
+        import keras
+
+        keras.utils.set_random_seed(0)
+        model = fam.build(config, width, input_shape, 10, name=f"check_{width}")
+        x = np.random.default_rng(0).standard_normal((4, *input_shape)).astype("float32")
+        out = np.asarray(model(x))
+        names = {layer.name for layer in model.layers}
+        trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
+        checks += [
+            Check(f"width {width}: logits shape", out.shape == (4, 10), str(out.shape)),
+            Check(f"width {width}: names", {PENULTIMATE, HEAD} <= names, f"layers named {PENULTIMATE!r} and {HEAD!r}"),
+            Check(f"width {width}: param_count", fam.param_count(config, width, input_shape, 10) == trainable,
+                  f"param_count {fam.param_count(config, width, input_shape, 10)} vs trainable weights {trainable}"),
+        ]
+        keras.utils.set_random_seed(0)
+        again = np.asarray(fam.build(config, width, input_shape, 10, name=f"check_{width}b")(x))
+        checks.append(Check(f"width {width}: deterministic init", np.allclose(out, again), "same seed, same outputs"))
+    return checks + [_budget(time.perf_counter() - t0, budget, "building and calling 2 widths")]
+
+
+def _zoo(work: Path, probes: list[str], hypotheses: list[str]) -> tuple[Any, Any]:
+    from .runner import run
+    from .validate import load_spec_text
+
+    spec = load_spec_text(ZOO_SPEC.format(probes=json.dumps(probes), hypotheses=json.dumps(hypotheses)), "plugin-zoo")
+    result = run(spec, run_dir=work / "zoo")
+    return spec, result
+
+
+def _values_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for k in a:
+        x, y = a[k], b[k]
+        if isinstance(x, float) and isinstance(y, float):
+            if not (math.isclose(x, y, rel_tol=1e-5, abs_tol=1e-8) or (math.isnan(x) and math.isnan(y))):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
+    import keras
+
+    from .data import load_train_data
+    from .plan import plan_cells
+    from .probes.base import ProbeContext, run_probe
+    from .store import RunStore
+
+    spec, result = _zoo(work, [plugin.plugin_name], [])
+    store = RunStore(result.run_dir)
+    recs = [r for r in store.records() if r.status == "done"]
+    stored = store.probe_values()
+    checks = [Check("zoo trained", len(recs) == 6, f"{len(recs)}/6 cells done")]
+    statuses = {stored.get(r.key, {}).get(plugin.plugin_name, {}).get("status") for r in recs}
+    checks.append(Check("status", statuses <= {"ok", "nan", "skipped"}, f"statuses {sorted(map(str, statuses))}"))
+    errors = [p["error"] for r in recs if (p := stored.get(r.key, {}).get(plugin.plugin_name)) and p["error"]]
+    if errors:
+        checks.append(Check("no exceptions", False, errors[0]))
+    worst = 0.0
+    deterministic = schema_ok = True
+    for rec in recs[:3]:
+        d = rec.descriptor
+        data = load_train_data(spec.dataset, d["noise_rate"], d["noise_seed"])
+        model = keras.saving.load_model(result.run_dir / rec.weights)
+        cell = next(c for c in plan_cells(spec) if c.key == rec.key)
+        ctx = ProbeContext(cell, model, data, seed=cell.seed * 1000)
+        first = run_probe(plugin, {}, ctx)
+        second = run_probe(plugin, {}, ctx)
+        worst = max(worst, first.seconds)
+        deterministic &= _values_equal(first.values, second.values)
+        try:
+            json.dumps(first.values, allow_nan=True)
+            schema_ok &= all(isinstance(k, str) for k in first.values) and bool(first.values)
+        except TypeError:
+            schema_ok = False
+    store.close()
+    return checks + [
+        Check("output schema", schema_ok, "a non-empty dict of str -> JSON values"),
+        Check("deterministic", deterministic, "two runs on the same cell agree (rel 1e-5)"),
+        _budget(worst, budget, "the slowest cell"),
+    ]
+
+
+def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
+    from .hypotheses.base import Evidence, decide
+    from .leaderboard.build import cell_views
+    from .store import RunStore
+
+    spec, result = _zoo(work, list(getattr(plugin, "requires_probes", ())), [plugin.plugin_name])
+    store = RunStore(result.run_dir)
+    table = cell_views(store)
+    config = plugin.Config()
+    evs, secs = _timed(lambda: plugin().evidence(table, config, spec.analysis))
+    again = plugin().evidence(table, config, spec.analysis)
+    store.close()
+    shape_ok = isinstance(evs, list) and bool(evs) and all(isinstance(e, Evidence) for e in evs)
+    checks = [Check("returns evidence", shape_ok, f"{len(evs) if isinstance(evs, list) else evs!r} Evidence objects")]
+    prefix = f"{plugin.plugin_name}."
+    checks.append(Check("claim ids", all(e.claim.startswith(prefix) for e in evs), f"every claim starts with {prefix!r}"))
+    reasons = all(e.applicable or e.reason for e in evs)
+    checks.append(Check("not_applicable has a reason", reasons, "every not-applicable evidence says why"))
+    finite = all(e.statistic is None or math.isfinite(e.statistic) for e in evs)
+    checks.append(Check("statistics finite", finite, "statistics are finite numbers or None"))
+    same = [(e.claim, e.statistic) for e in evs] == [(e.claim, e.statistic) for e in again]
+    checks.append(Check("deterministic", same, "two evaluations agree"))
+    verdicts, _ = decide([(plugin, evs)], spec.analysis.alpha)
+    checks.append(Check("verdicts", all(v.verdict in ("holds", "fails", "inconclusive", "not_applicable") for v in verdicts),
+                        ", ".join(f"{v.claim}={v.verdict}" for v in verdicts)))
+    return checks + [_budget(secs, budget, "evidence on the zoo")]

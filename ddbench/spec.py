@@ -162,6 +162,9 @@ class TrainingSpec(_Strict):
     batch_size: int = Field(default=128, ge=1)
     epochs: int = Field(default=100, ge=1)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
+    augmentation: Literal["none", "crop_flip"] = Field(
+        default="none", description="crop_flip: pad-4 random crop + horizontal flip (1-D signals: random circular shift)"
+    )
     record: RecordSpec = Field(default_factory=RecordSpec)
 
     def recorded_epochs(self) -> list[int]:

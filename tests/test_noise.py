@@ -62,3 +62,18 @@ def test_load_train_data_keeps_mask_and_true_labels():
     assert np.array_equal(d.y_train[~d.noisy], d.y_true[~d.noisy])
     assert d.fingerprint() == load_train_data(spec, 0.25, 0).fingerprint()
     assert d.fingerprint() != load_train_data(spec, 0.25, 1).fingerprint()
+
+
+def test_crop_flip_preserves_content_and_is_seeded():
+    from ddbench.data.augment import augment
+
+    x = np.random.default_rng(0).random((16, 32, 32, 3)).astype(np.float32)
+    a = augment(x, "crop_flip", np.random.default_rng(1))
+    b = augment(x, "crop_flip", np.random.default_rng(1))
+    assert a.shape == x.shape and np.array_equal(a, b)
+    # a crop of the zero-padded image: every output pixel is an input pixel or padding zero
+    assert np.isin(a[0], np.concatenate([x[0].ravel(), [0.0]])).all()
+    signals = np.arange(40, dtype=np.float32)[None, :].repeat(5, 0)
+    s = augment(signals, "crop_flip", np.random.default_rng(2))
+    assert np.array_equal(np.sort(s, axis=1), signals)  # circular shifts keep every sample
+    assert augment(x, "none", np.random.default_rng(0)) is x

@@ -86,6 +86,11 @@ def epoch_order(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
     return rng.permutation(n)[: steps_per_epoch(n, batch_size) * batch_size]
 
 
+def augment_rng(seed: int, epoch: int) -> np.random.Generator:
+    """Generator of the augmentation of 0-based ``epoch``."""
+    return np.random.default_rng(_derive("augment", seed, epoch))
+
+
 def is_finite(metrics: dict[str, float]) -> bool:
     return all(math.isfinite(metrics[k]) for k in ("train_loss", "test_loss"))
 

@@ -18,7 +18,8 @@ from .. import backend, registry
 from ..data import TrainData
 from ..plan import Bundle, Cell
 from ..spec import TrainingSpec
-from .base import CellOutcome, Trainer, TrainEvents, epoch_order, failed, init_seed, is_finite, steps_per_epoch
+from ..data.augment import augment
+from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, failed, init_seed, is_finite, steps_per_epoch
 from .evaluate import curve_point
 from .schedule import make_optimizer
 
@@ -72,9 +73,15 @@ class _Loop:
         per_call = max(1, MAX_BLOCK_BYTES // max(row_bytes, 1))
         for a in range(start, stop, per_call):
             b = min(stop, a + per_call)
-            idx = np.concatenate([epoch_order(self.seed, e, self.n, self.training.batch_size) for e in range(a, b)])
+            orders = [epoch_order(self.seed, e, self.n, self.training.batch_size) for e in range(a, b)]
+            idx = np.concatenate(orders)
+            if self.training.augmentation == "none":
+                x = self.data.x_train[idx]
+            else:  # seeded per epoch, so the inputs do not depend on how epochs are blocked
+                x = np.concatenate([augment(self.data.x_train[o], self.training.augmentation, augment_rng(self.seed, e))
+                                    for e, o in zip(range(a, b), orders)])
             self.net.fit(
-                self.data.x_train[idx], self._targets(idx), batch_size=self.training.batch_size,
+                x, self._targets(idx), batch_size=self.training.batch_size,
                 epochs=1, shuffle=False, verbose=0,
             )
 

@@ -22,7 +22,7 @@ from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
 from .probes.base import ProbeContext, run_probe
-from .spec import EXECUTION_FIELDS, Spec
+from .spec import Spec
 from .store import RunStore
 from .train import get_trainer
 from .train.base import CellOutcome
@@ -90,8 +90,7 @@ def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | N
 
 def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: bool, trainer_name: str) -> RunResult:
     t_start = time.perf_counter()
-    resolved = spec.resolved()
-    store.bind_spec(spec.spec_hash(), {k: v for k, v in resolved.items() if k not in EXECUTION_FIELDS}, __version__)
+    store.bind_spec(spec.training_hash(), spec.training_part(), spec.resolved(), __version__)
     cells = plan_cells(spec)
     store.sync_cells(cells)
     if retry_failed:
@@ -139,11 +138,56 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
         # Ctrl-C / SystemExit: cells in flight go back to pending; finished ones are committed.
         store.db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
         raise
+    backfill_probes(spec, store, progress)
     wall = time.perf_counter() - t_start
     store.set_meta(wall_seconds=(store.meta("wall_seconds") or 0.0) + wall)
     board, notes = analyse(spec, store, prov)
     write_outputs(board, store.dir)
     return RunResult(store.dir, board, store.counts(), wall, notes)
+
+
+def _probe_cell(spec: Spec, store: RunStore, cell: Cell, model: Any, data: TrainData, only: set[str] | None = None) -> None:
+    """Run the spec's probes (or those named in ``only``) on one trained cell and store them."""
+    for i, p in enumerate(spec.probes):
+        if only is not None and p.name not in only:
+            continue
+        plugin = registry.probes.get(p.name)
+        ctx = ProbeContext(cell, model, data, seed=cell.seed * 1000 + i, checkpoints=_checkpoints(store.dir, cell))
+        res = run_probe(plugin, p.params, ctx)
+        store.record_probe(cell.key, p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds)
+
+
+def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
+    """Probe done cells that lack a probe of the spec (added later, or failed), from their saved models."""
+    if not spec.probes:
+        return 0
+    import keras
+
+    have = store.probe_values()
+    todo = []
+    for cell in plan_cells(spec):
+        probed = have.get(cell.key, {})
+        missing = {p.name for p in spec.probes
+                   if probed.get(p.name, {}).get("status") not in ("ok", "nan")
+                   or probed[p.name]["version"] != registry.probes.get(p.name).plugin_version}
+        if missing:
+            todo.append((cell, missing))
+    done = {r.key: r for r in store.records() if r.status == "done" and r.weights}
+    todo = [(c, m) for c, m in todo if c.key in done]
+    if todo:
+        progress.message(f"probing {len(todo)} finished cell(s) from their saved models")
+    data: dict[tuple[float, int], TrainData] = {}
+    for cell, missing in todo:
+        if cell.data_key not in data:
+            data.clear()
+            data[cell.data_key] = load_train_data(spec.dataset, *cell.data_key)
+        try:
+            model = keras.saving.load_model(store.dir / done[cell.key].weights)
+        except Exception:
+            warnings.warn(f"cannot load the saved model of {cell.label}: {traceback.format_exc(limit=1)}")
+            continue
+        _probe_cell(spec, store, cell, model, data[cell.data_key], only=missing)
+    return len(todo)
 
 
 def _finish_cell(spec: Spec, store: RunStore, outcome: CellOutcome, data: TrainData, prov: dict[str, Any]) -> None:
@@ -158,11 +202,7 @@ def _finish_cell(spec: Spec, store: RunStore, outcome: CellOutcome, data: TrainD
         except Exception:
             warnings.warn(f"could not save the model of {cell.label}: {traceback.format_exc(limit=1)}")
         if outcome.status == "done":
-            for i, p in enumerate(spec.probes):
-                plugin = registry.probes.get(p.name)
-                ctx = ProbeContext(cell, outcome.model, data, seed=cell.seed * 1000 + i, checkpoints=_checkpoints(store.dir, cell))
-                res = run_probe(plugin, p.params, ctx)
-                store.record_probe(cell.key, p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds)
+            _probe_cell(spec, store, cell, outcome.model, data)
     store.record(
         cell.key, status=outcome.status, params=outcome.params, metrics=outcome.metrics, curves=outcome.curves,
         timings=outcome.timings, provenance=prov, error=outcome.error, weights=weights, arrays=outcome.arrays,

@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 SPEC_FORMAT = 1
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
 EXECUTION_FIELDS = ("output_dir", "description", "trainer")
+#: fields that determine the trained models: a run directory is bound to them
+TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
 
 
 class _Strict(BaseModel):
@@ -284,6 +286,14 @@ class Spec(_Strict):
 
     def spec_hash(self) -> str:
         return content_hash({"format": SPEC_FORMAT, "spec": {k: v for k, v in self.resolved().items() if k not in EXECUTION_FIELDS}})
+
+    def training_part(self) -> dict[str, Any]:
+        """What determines the trained cells; probes, hypotheses and analysis do not."""
+        resolved = self.resolved()
+        return {k: resolved[k] for k in TRAINING_FIELDS}
+
+    def training_hash(self) -> str:
+        return content_hash({"format": SPEC_FORMAT, "training": self.training_part()})
 
     def run_dir(self, override: str | Path | None = None) -> Path:
         return Path(override or self.output_dir or Path("runs") / self.name)

@@ -161,20 +161,26 @@ class RunStore:
             for k, v in items.items():
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, _dumps(v)))
 
-    def bind_spec(self, spec_hash: str, resolved: dict[str, Any], version: str) -> bool:
-        """Tie the store to a spec; True if new. Refuse a different spec with a diff."""
-        old = self.meta("spec_hash")
+    def bind_spec(self, training_hash: str, training: dict[str, Any], spec: dict[str, Any], version: str) -> bool:
+        """Tie the store to what determines its trained cells; True if new.
+
+        A spec whose dataset, model, training or seeds differ is refused with the
+        list of changes. Probes, hypotheses and analysis may change freely: new
+        probes are computed on the saved models and verdicts are recomputed.
+        """
+        old = self.meta("training_hash")
         if old is None:
-            self.set_meta(spec_hash=spec_hash, spec=resolved, ddbench_version=version, store_format=STORE_FORMAT,
-                          created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+            self.set_meta(training_hash=training_hash, training=training, spec=spec, ddbench_version=version,
+                          store_format=STORE_FORMAT, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
             return True
-        if old != spec_hash:
-            changes = diff_specs(self.meta("spec", {}), resolved)
+        if old != training_hash:
+            changes = diff_specs(self.meta("training", {}), training)
             shown = "; ".join(changes[:8]) + (f"; ... ({len(changes) - 8} more)" if len(changes) > 8 else "")
             raise SpecChanged(
-                f"{self.dir} holds results of another spec (hash {old}, now {spec_hash}): {shown or 'execution fields'}. "
+                f"{self.dir} holds models trained for another spec: {shown}. "
                 "Use --output DIR for a new run, or delete the directory to start over."
             )
+        self.set_meta(spec=spec)
         return False
 
     # ------------------------------------------------------------ cells

@@ -59,6 +59,19 @@ def test_cli_run_writes_leaderboard_and_resumes(write_spec, tmp_path):
     res = cli.invoke(app, ["run", str(changed), "--quiet"])
     assert res.exit_code == 1 and "training.epochs: 3 -> 4" in res.output
 
+    # a probe added to a finished run is computed on the saved models, without retraining
+    no_probe = tmp_path / "no_probe.yaml"
+    no_probe.write_text(spec.read_text().replace("probes: [weight_norm]", "probes: []"))
+    other_dir = tmp_path / "run2"
+    res = cli.invoke(app, ["run", str(no_probe), "--quiet", "--output", str(other_dir)])
+    assert res.exit_code == 0, res.output
+    res = cli.invoke(app, ["run", str(spec), "--quiet", "--output", str(other_dir)])
+    assert res.exit_code == 0, res.output
+    assert "probing 6 finished cell(s)" in res.output
+    board = json.loads((other_dir / "leaderboard.json").read_text())
+    assert all("weight_norm.head_sq_norm" in r["probes"] for r in board["rows"])
+    assert all(r.attempts == 1 for r in RunStore(other_dir).records())
+
 
 @registry.families.register("flaky_mlp", version="1")
 class FlakyMLP(MLP):

@@ -39,12 +39,13 @@ def test_running_cells_of_a_dead_run_become_pending(tmp_path):
     assert s.statuses() == {"k0": "done", "k1": "pending", "k2": "pending"}
 
 
-def test_spec_binding_refuses_another_spec_with_the_change(tmp_path):
+def test_spec_binding_refuses_another_training_with_the_change(tmp_path):
     s = RunStore(tmp_path)
-    assert s.bind_spec("aaa", {"training": {"epochs": 10}}, "0")
-    assert not s.bind_spec("aaa", {"training": {"epochs": 10}}, "0")
+    assert s.bind_spec("aaa", {"training": {"epochs": 10}}, {"probes": []}, "0")
+    assert not s.bind_spec("aaa", {"training": {"epochs": 10}}, {"probes": ["x"]}, "0")
+    assert s.meta("spec") == {"probes": ["x"]}  # probes/hypotheses may change
     with pytest.raises(SpecChanged, match=r"training.epochs: 10 -> 20"):
-        s.bind_spec("bbb", {"training": {"epochs": 20}}, "0")
+        s.bind_spec("bbb", {"training": {"epochs": 20}}, {}, "0")
 
 
 def test_lock_refuses_a_second_process(tmp_path):

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import families
 from .base import HEAD, PENULTIMATE, FamilyPlugin
+from .blocks import dense_params, linear_overparam_field
 
 
 @families.register("mlp", version="1")
@@ -25,23 +26,25 @@ class MLP(FamilyPlugin):
         activation: Literal["relu", "tanh", "gelu", "linear", "sigmoid"] = "relu"
         use_bias: bool = True
         kernel_initializer: Literal["glorot_uniform", "he_normal", "he_uniform", "lecun_normal"] = "glorot_uniform"
+        linear_overparam: int = linear_overparam_field()
 
     def build(self, config: Any, width: int, input_shape: tuple[int, ...], num_classes: int, name: str) -> Any:
         import keras
 
+        from .layers import dense
+
+        d = config.linear_overparam
         inputs = keras.Input(shape=input_shape, name="inputs")
         h = keras.layers.Flatten(name="flatten")(inputs) if len(input_shape) > 1 else inputs
         for i in range(config.depth):
             layer_name = PENULTIMATE if i == config.depth - 1 else f"hidden_{i}"
-            h = keras.layers.Dense(
-                width, activation=config.activation, use_bias=config.use_bias,
-                kernel_initializer=config.kernel_initializer, name=layer_name,
-            )(h)
-        logits = keras.layers.Dense(num_classes, use_bias=config.use_bias, name=HEAD)(h)
+            h = dense(width, linear_overparam=d, activation=config.activation, use_bias=config.use_bias,
+                      kernel_initializer=config.kernel_initializer, name=layer_name)(h)
+        logits = dense(num_classes, linear_overparam=d, use_bias=config.use_bias, name=HEAD)(h)
         return keras.Model(inputs, logits, name=name)
 
     def param_count(self, config: Any, width: int, input_shape: tuple[int, ...], num_classes: int) -> int:
         d_in = math.prod(input_shape)
-        b = 1 if config.use_bias else 0
         dims = [d_in] + [width] * config.depth + [num_classes]
-        return sum(a * c + b * c for a, c in zip(dims[:-1], dims[1:]))
+        return sum(dense_params(a, c, use_bias=config.use_bias, linear_overparam=config.linear_overparam)
+                   for a, c in zip(dims[:-1], dims[1:]))

@@ -176,7 +176,7 @@ class Smoothness(ProbePlugin):
                              else f"shift r={config.radius} M={config.copies} "
                              + ("edge-padded" if layout == "image" else "circular")),
             "adaptation": adaptation if config.augmentation == "shift" else None,
-            "jacobian_norm_mean": float(np.mean(J0)),
+            "jacobian_norm_mean": _group_stats("j", J0, noisy, frac_noisy)["j_mean"],  # J(x) alone, no MC copies
         }
         out.update(_group_stats("sharpness", S, noisy, frac_noisy))
         out.update(_group_stats("label_volume", still, noisy, frac_noisy))

@@ -101,7 +101,10 @@ def test_failed_cell_is_recorded_with_traceback_and_run_goes_on(tmp_path):
 
 @pytest.mark.slow
 def test_nan_loss_marks_cell_diverged(tmp_path):
-    spec = load_spec_text(tiny_spec_text(rates="[0.2]", widths="[4]", lr="1.0e+12"))
+    # linear units cannot die, so a huge learning rate overflows the logits for sure
+    text = tiny_spec_text(rates="[0.2]", widths="[4]", lr="1.0e+12").replace(
+        "  family: mlp", "  family: mlp\n  config: {activation: linear}")
+    spec = load_spec_text(text)
     result = run(spec, run_dir=tmp_path)
     assert result.counts["diverged"] == 1, result.counts
     assert result.leaderboard.rows[0].status == "diverged"

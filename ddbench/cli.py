@@ -134,9 +134,12 @@ def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML
         from .plan import plan_cells
 
         n = len(plan_cells(spec))
-        console.print(f"[green]ok[/] {path}: {n} cells ({len(spec.model.widths)} widths x "
-                      f"{len(spec.dataset.noise.rates)} noise rates x {len(spec.seeds)} seeds), hash {spec.spec_hash()}",
-                      highlight=False)
+        factors = [f"{len(spec.model.widths)} widths"] + [f"{len(v)} {k}" for k, v in sorted(spec.model.grid.items())]
+        factors += [f"{len(spec.dataset.noise.rates)} noise rates"]
+        if len(spec.dataset.noise.seeds) > 1:
+            factors.append(f"{len(spec.dataset.noise.seeds)} noise seeds")
+        factors.append(f"{len(spec.seeds)} seeds")
+        console.print(f"[green]ok[/] {path}: {n} cells ({' x '.join(factors)}), hash {spec.spec_hash()}", highlight=False)
         for w in check_grid(spec):
             err.print(f"  [yellow]warning:[/] {w}", highlight=False)
     if bad:

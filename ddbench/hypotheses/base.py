@@ -149,11 +149,14 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
     return verdicts, {"alpha": alpha, "tests": tested, "ci_level": level, "correction": "bonferroni"}
 
 
-def _combine(strata: list[StratumVerdict]) -> tuple[str, None, None, float | None, str]:
+def _combine(strata: list[StratumVerdict]) -> tuple[str, float | None, Any, float | None, str]:
     """A claim-level verdict when there is no pooled stratum: unanimous or mixed."""
     applicable = [s for s in strata if s.verdict != "not_applicable"]
     if not applicable:
         return "not_applicable", None, None, None, "; ".join(sorted({s.reason for s in strata if s.reason}))
+    if len(applicable) == 1:
+        (s,) = applicable
+        return s.verdict, s.statistic, s.ci, s.threshold, f"the only tested stratum: {_stratum_label(s.stratum)}"
     kinds = {s.verdict for s in applicable}
     if len(kinds) == 1:
         return kinds.pop(), None, None, applicable[0].threshold, "same verdict in every stratum"

@@ -265,7 +265,7 @@ class Spec(_Strict):
     probes: list[ProbeSpec] = Field(default_factory=list)
     hypotheses: list[HypothesisSpec] = Field(default_factory=list)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
-    trainer: Literal["auto", "fit", "packed"] = Field(
+    trainer: Literal["auto", "fit", "packed", "stateless"] = Field(
         default="auto", description="fit: one Keras fit per cell (reference); packed: a bundle as one multi-output model"
     )
     output_dir: str | None = Field(default=None, description="run directory (default: runs/<name>)")

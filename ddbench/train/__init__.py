@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from .base import CellOutcome, NullEvents, Trainer, TrainEvents
 
-TRAINERS = ("fit", "packed")
+TRAINERS = ("fit", "packed", "stateless")
 
 
 def get_trainer(name: str, family: object = None) -> Trainer:
-    """``fit`` (reference, one model at a time), ``packed`` (a bundle as one model); ``auto`` picks packed.
+    """``fit`` (reference, one model at a time), ``packed`` (a bundle as one model), ``stateless``
+    (a bundle as one compiled program, a whole epoch per call); ``auto`` picks packed.
 
     A family that declares ``closed_form = True`` (e.g. random-features ridge) is
     solved, not trained, whatever the name.
@@ -22,6 +23,10 @@ def get_trainer(name: str, family: object = None) -> Trainer:
 
     if name == "fit":
         return FitTrainer()
+    if name == "stateless":
+        from .stateless import StatelessTrainer
+
+        return StatelessTrainer()
     if name in ("packed", "auto"):
         return PackedFitTrainer()
     raise ValueError(f"unknown trainer {name!r}; allowed: auto, {', '.join(TRAINERS)}")

@@ -1,0 +1,320 @@
+"""How fast does a double-descent grid train? Three engines timed side by side, in one run.
+
+  (a) the per-cell ``fit`` loop (ddbench's reference ``FitTrainer``);
+  (b) a hand-written jitted JAX reference: the packed grid (all widths in one
+      program), one ``lax.scan`` per epoch, one seed at a time, pure JAX (no Keras):
+      what a careful researcher writes;
+  (c) ddbench's engine (``StatelessTrainer``): Keras models, one compiled program
+      per bundle, a whole epoch per call.
+
+On the MNIST-1D MLP grid (depth 2, batch 128, 4000 training points) it prints
+model-epochs/s of each and the ratios c/a and c/b; then images/s of ``cnn5`` and
+``resnet18k`` (k = 4, 16, 64, batch 128, CIFAR-shaped synthetic data) through the
+engine, and the projected hours of the Nakkiran et al. ResNet18 sweep (k = 1..64,
+4000 epochs of 50k images) from those images/s.
+
+    python benchmarks/sweep_throughput.py            # small CPU grid (5 widths up to 128)
+    python benchmarks/sweep_throughput.py --full     # 13 widths 2..1024, 1 and 3 seeds (for a GPU)
+    python benchmarks/sweep_throughput.py --smoke    # 2 widths, 1-2 epochs, no images (CI)
+
+Runs under ``KERAS_BACKEND=jax`` (set here before Keras is imported). Nothing is
+asserted about speed: every number is a measurement of this run, on this device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("KERAS_BACKEND", "jax")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
+
+FULL_WIDTHS = [int(v) for v in np.unique(np.round(np.geomspace(2, 1024, 13)).astype(int))]
+CPU_WIDTHS = [int(v) for v in np.unique(np.round(np.geomspace(2, 128, 5)).astype(int))]
+SMOKE_WIDTHS = [2, 8]
+LR, MOMENTUM, BATCH = 0.05, 0.9, 128
+NAKKIRAN = {"k": range(1, 65), "epochs": 4000, "n": 50_000}
+
+
+# --------------------------------------------------------------------------- shared setup
+
+
+def mlp_spec(widths: list[int], epochs: int, seeds: list[int], n_train: int):
+    from ddbench.spec import Spec
+
+    return Spec.model_validate({
+        "name": "throughput",
+        "dataset": {"name": "mnist1d", "n_train": n_train, "n_test": 1000},
+        "model": {"family": "mlp", "config": {"depth": 2}, "widths": widths},
+        "training": {"optimizer": {"name": "sgd", "lr": LR, "momentum": MOMENTUM}, "batch_size": BATCH,
+                     "epochs": epochs, "record": {"schedule": "final"}},
+        "seeds": seeds,
+    })
+
+
+def keras_engine(trainer_name: str, spec) -> dict[str, float]:
+    """Train the spec's grid with a ddbench trainer; wall seconds and the engine's own timings."""
+    from ddbench.data import load_train_data
+    from ddbench.plan import make_bundles, plan_cells
+    from ddbench.train import get_trainer
+    from ddbench.train.base import NullEvents
+
+    data = load_train_data(spec.dataset, 0.0, 0)
+    trainer = get_trainer(trainer_name)
+    compile_s = train_s = 0.0
+    cells = 0
+    t0 = time.perf_counter()
+    for bundle in make_bundles(plan_cells(spec)):
+        for out in trainer.train(bundle, data, spec.training, NullEvents()):
+            if out.status != "done":
+                raise RuntimeError(f"{trainer_name}: {out.cell.label} {out.status}: {out.error}")
+            cells += 1
+            train_s += out.timings.get("train_seconds", 0.0)
+            compile_s += out.timings.get("compile_seconds", 0.0)
+    wall = time.perf_counter() - t0
+    return {"wall": wall, "cells": cells, "train": train_s, "compile": compile_s}
+
+
+# --------------------------------------------------------------------------- (b) hand-written JAX
+
+
+def handwritten_jax(widths: list[int], epochs: int, seeds: list[int], x: np.ndarray, y: np.ndarray) -> dict[str, float]:
+    """What a careful researcher writes: every width in one jitted program, one lax.scan per epoch."""
+    import jax
+    import jax.numpy as jnp
+
+    n, d_in = x.shape
+    classes = int(y.max()) + 1
+    steps = n // BATCH
+
+    def init(key, width):
+        dims = [d_in, width, width, classes]
+        params = []
+        for a, b in zip(dims[:-1], dims[1:]):
+            key, sub = jax.random.split(key)
+            lim = math.sqrt(6.0 / (a + b))  # glorot uniform, zero bias
+            params.append((jax.random.uniform(sub, (a, b), minval=-lim, maxval=lim), jnp.zeros((b,))))
+        return params
+
+    def forward(params, xb):
+        for w, b in params[:-1]:
+            xb = jax.nn.relu(xb @ w + b)
+        w, b = params[-1]
+        return xb @ w + b
+
+    def loss(grid, xb, yb):  # the sum of per-width mean losses: each width gets its own gradient
+        total = 0.0
+        for params in grid:
+            logits = forward(params, xb)
+            total += jnp.mean(jax.nn.logsumexp(logits, axis=1) - jnp.take_along_axis(logits, yb[:, None], 1)[:, 0])
+        return total
+
+    @jax.jit
+    def epoch(state, key, xs, ys):
+        perm = jax.random.permutation(key, n)[: steps * BATCH].reshape(steps, BATCH)
+
+        def step(carry, idx):
+            grid, vel = carry
+            g = jax.grad(loss)(grid, xs[idx], ys[idx])
+            vel = jax.tree.map(lambda v, gi: MOMENTUM * v - LR * gi, vel, g)
+            grid = jax.tree.map(lambda p, v: p + v, grid, vel)
+            return (grid, vel), None
+
+        state, _ = jax.lax.scan(step, state, perm)
+        return state
+
+    xs, ys = jax.device_put(x), jax.device_put(y.astype(np.int32))
+    compile_s = steady_s = 0.0
+    t_all = time.perf_counter()
+    for seed in seeds:
+        key = jax.random.PRNGKey(seed)
+        grid = [init(k, w) for k, w in zip(jax.random.split(key, len(widths)), widths)]
+        state = (grid, jax.tree.map(jnp.zeros_like, grid))
+        keys = jax.random.split(jax.random.PRNGKey(1000 + seed), epochs)
+        t0 = time.perf_counter()
+        state = jax.block_until_ready(epoch(state, keys[0], xs, ys))  # compile + first epoch
+        t1 = time.perf_counter()
+        for e in range(1, epochs):
+            state = epoch(state, keys[e], xs, ys)
+        jax.block_until_ready(state)
+        compile_s += t1 - t0
+        steady_s += time.perf_counter() - t1
+    return {"wall": time.perf_counter() - t_all, "compile": compile_s, "steady": steady_s}
+
+
+# --------------------------------------------------------------------------- images/s
+
+
+def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
+    """Training images/s of one model through the engine, on CIFAR-shaped synthetic data (compile excluded)."""
+    from ddbench import backend
+    from ddbench.data import TrainData
+    from ddbench.plan import Cell
+    from ddbench.spec import TrainingSpec
+    from ddbench.train.keras_fit import build_cell_model
+    from ddbench.train.stateless import _Engine
+
+    backend.clear_session()
+    rng = np.random.default_rng(0)
+    n = steps * BATCH
+    x = rng.standard_normal((n, 32, 32, 3)).astype(np.float32)
+    y = rng.integers(0, 10, n)
+    data = TrainData(x, y, y, np.zeros(n, bool), x[:BATCH], y[:BATCH], 10, 0.0, "exact", 0)
+    training = TrainingSpec.model_validate({"optimizer": {"name": "adam", "lr": 1e-4}, "batch_size": BATCH,
+                                            "epochs": 1 + repeats, "record": {"schedule": "final"}})
+    from ddbench import registry
+
+    config = registry.families.get(family)().Config().model_dump(mode="json")
+    model, _ = build_cell_model(Cell(family, config, k, 0.0, 0, 0, f"bench-{family}-{k}"), data)
+    engine = _Engine([model], data, training, seed=0)
+    engine.run_epochs(0, 1)  # compile + warm-up epoch
+    t0 = time.perf_counter()
+    engine.run_epochs(1, 1 + repeats)
+    engine.sync()
+    return repeats * n / (time.perf_counter() - t0)
+
+
+def projected_hours(ips: dict[int, float]) -> float:
+    """Nakkiran sweep hours on one device, one k after another.
+
+    Seconds per image are interpolated log-log between the measured k; below the
+    smallest measured k the smallest one's cost is used (small models are
+    overhead-bound); above the largest the last segment's slope is extended, or,
+    with a single measured k, cost grows as k^2 (the FLOPs of a width-k ResNet).
+    """
+    ks = sorted(ips)
+    lk = np.log(ks)
+    lt = np.log([1.0 / ips[k] for k in ks])  # seconds per image
+    total = 0.0
+    for k in NAKKIRAN["k"]:
+        if k <= ks[0]:
+            spi = 1.0 / ips[ks[0]]
+        elif len(ks) == 1:
+            spi = (k / ks[0]) ** 2 / ips[ks[0]]
+        else:
+            i = int(np.clip(np.searchsorted(lk, np.log(k)) - 1, 0, len(ks) - 2))
+            slope = (lt[i + 1] - lt[i]) / (lk[i + 1] - lk[i])
+            spi = math.exp(lt[i] + slope * (math.log(k) - lk[i]))
+        total += spi * NAKKIRAN["n"] * NAKKIRAN["epochs"]
+    return total / 3600.0
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--full", action="store_true", help="13 widths 2..1024, 1 and 3 seeds, k = 4, 16, 64")
+    mode.add_argument("--smoke", action="store_true", help="2 widths, 1 fit epoch (2 for b, c: one steady), no images (CI)")
+    ap.add_argument("--epochs", type=int, help="epochs of (b) and (c) (default: 100 full, 60 CPU, 2 smoke)")
+    ap.add_argument("--fit-epochs", type=int, help="epochs of (a) (default: as --epochs; rates are per model-epoch)")
+    ap.add_argument("--seeds", type=int, nargs="+", help="seed counts to time (default: 1 3 full, 1 otherwise)")
+    ap.add_argument("--no-images", action="store_true", help="skip the cnn5/resnet18k images/s")
+    ap.add_argument("--image-steps", type=int, help="batches per timed epoch of the image models")
+    ap.add_argument("--image-budget", type=float, help="skip an image model whose predicted time (k^2 scaling from the "
+                    "previous k, compile excluded) exceeds this many seconds (default: 60 on the CPU grid, none --full)")
+    args = ap.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows even when piped
+
+    budget = float("inf")
+    if args.full:
+        widths, epochs, seed_counts, ks, steps, repeats = FULL_WIDTHS, 100, [1, 3], [4, 16, 64], 40, 2
+    elif args.smoke:
+        widths, epochs, seed_counts, ks, steps, repeats = SMOKE_WIDTHS, 2, [1], [], 0, 0
+    else:
+        widths, epochs, seed_counts, ks, steps, repeats, budget = CPU_WIDTHS, 60, [1], [4, 16, 64], 1, 1, 60.0
+    budget = args.image_budget or budget
+    epochs = args.epochs or epochs
+    fit_epochs = args.fit_epochs or (1 if args.smoke else epochs)
+    seed_counts = args.seeds or seed_counts
+    steps = args.image_steps or steps
+    n_train = 4000
+
+    from ddbench import backend
+
+    backend.select(None)
+    if backend.name() != "jax":
+        print(f"note: running under KERAS_BACKEND={backend.name()}; (b) and (c) are meant for jax")
+    print(f"ddbench sweep throughput  {datetime.datetime.now().isoformat(timespec='seconds')}")
+    print(f"backend {backend.name()}, device {backend.device()}, versions {backend.versions()}")
+    print(f"grid: mnist1d MLP depth 2, widths {widths} ({len(widths)}), batch {BATCH}, n_train {n_train}, "
+          f"SGD lr {LR} momentum {MOMENTUM}; epochs (b),(c) {epochs}, (a) {fit_epochs}")
+
+    from ddbench.data import load_train_data
+
+    for n_seeds in seed_counts:
+        seeds = list(range(n_seeds))
+        spec = mlp_spec(widths, epochs, seeds, n_train)
+        data = load_train_data(spec.dataset, 0.0, 0)
+        cells = len(widths) * n_seeds
+        a = keras_engine("fit", mlp_spec(widths, fit_epochs, seeds, n_train))
+        b = handwritten_jax(widths, epochs, seeds, data.x_train, data.y_train)
+        c = keras_engine("stateless", spec)
+        me = cells * epochs
+        a_rate = cells * fit_epochs / a["wall"]
+        b_wall, c_wall = me / b["wall"], me / c["wall"]
+        steady_epochs = cells * (epochs - 1)
+        b_steady = steady_epochs / b["steady"] if epochs > 1 and b["steady"] > 0 else float("nan")
+        c_run = c["train"] - c["compile"]
+        c_steady = steady_epochs / c_run if epochs > 1 and c_run > 0 else float("nan")
+        print(f"\nseeds={n_seeds}: {cells} models")
+        print(f"  (a) per-cell fit          : {a_rate:10.1f} model-epochs/s  (wall {a['wall']:.1f}s incl. build/compile/eval, "
+              f"{a['cells']} models x {fit_epochs} epochs)")
+        print(f"  (b) hand-written JAX scan : {b_steady:10.1f} model-epochs/s steady ({b['steady']:.2f}s), "
+              f"{b_wall:.1f} incl. compile (wall {b['wall']:.2f}s, compile+1st epoch {b['compile']:.2f}s)")
+        print(f"  (c) ddbench stateless     : {c_steady:10.1f} model-epochs/s steady ({c_run:.2f}s), "
+              f"{c_wall:.1f} incl. build/compile/eval (wall {c['wall']:.2f}s, compile+1st epoch {c['compile']:.2f}s)")
+        print(f"  grid-epochs/s             : (a) {a_rate / cells:.2f}  (b) {b_steady / cells:.2f}  (c) {c_steady / cells:.2f} (steady)")
+        print(f"  ratio c/a (wall)          : {c_wall / a_rate:.2f}")
+        print(f"  ratio c/b (steady)        : {c_steady / b_steady:.2f}")
+        print(f"  ratio c/b (wall)          : {c_wall / b_wall:.2f}")
+
+    from ddbench import registry
+
+    if args.no_images or args.smoke or not ks:
+        print("\nimages/s: skipped" + (" (--smoke)" if args.smoke else " (--no-images)"))
+        return 0
+    print(f"\nimages/s through the engine (training, batch {BATCH}, CIFAR-shaped synthetic 32x32x3, Adam, "
+          f"{steps} batches x {repeats} timed epoch(s), compile excluded)")
+    resnet: dict[int, float] = {}
+    for family in ("cnn5", "resnet18k"):
+        if family not in registry.families:
+            print(f"  {family}: not registered in this tree, skipped")
+            continue
+        prev: tuple[int, float] | None = None
+        for k in ks:
+            if prev is not None:
+                predicted = (1 + repeats) * steps * BATCH * (k / prev[0]) ** 2 / prev[1]  # warm-up + timed epochs
+                if predicted > budget:
+                    print(f"  {family:9s} k={k:<3d}: skipped (predicted ~{predicted:,.0f}s from k={prev[0]} with cost ~ k^2; "
+                          f"--image-budget {budget:g}s)")
+                    continue
+            try:
+                ips = images_per_second(family, k, steps, repeats)
+            except Exception as exc:  # e.g. out of memory: report, go on
+                print(f"  {family:9s} k={k:<3d}: failed ({type(exc).__name__}: {str(exc)[:200]})")
+                continue
+            print(f"  {family:9s} k={k:<3d}: {ips:10.1f} images/s")
+            prev = (k, ips)
+            if family == "resnet18k":
+                resnet[k] = ips
+    if resnet:
+        hours = projected_hours(resnet)
+        print(f"projected Nakkiran ResNet18 sweep (k=1..64, {NAKKIRAN['epochs']} epochs x {NAKKIRAN['n']} images, "
+              f"one model at a time on this device, images/s interpolated log-log from measured k={sorted(resnet)}"
+              f"{', cost ~ k^2 beyond' if len(resnet) == 1 else ''}): "
+              f"{hours:,.0f} hours ({hours / 24:,.1f} days)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,25 @@
+"""The throughput benchmark runs end to end on CPU (its smallest configuration); speed is not asserted."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "sweep_throughput.py"
+
+
+@pytest.mark.slow
+def test_sweep_throughput_smoke_prints_the_ratios():
+    pytest.importorskip("jax")
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, str(SCRIPT), "--smoke"], env=env, capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    out = proc.stdout
+    for line in ("(a) per-cell fit", "(b) hand-written JAX scan", "(c) ddbench stateless",
+                 "ratio c/a (wall)", "ratio c/b (steady)", "ratio c/b (wall)"):
+        assert line in out, out
+    assert "model-epochs/s" in out and "backend jax" in out

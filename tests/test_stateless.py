@@ -1,0 +1,115 @@
+"""The stateless engine trains the same models as the reference ``fit`` trainer.
+
+Same init (per-cell seed), same batch order, same optimizer and per-epoch schedule:
+final train/test losses must agree within 1e-3 relative (on CPU they agree to
+float32 round-off). TensorFlow is checked in-process; JAX in a fresh process
+(Keras fixes its backend at import), where ``fit`` on JAX is the reference: the
+two backends draw different initial weights from the same seed, so a JAX run is
+compared with a JAX ``fit``, never with a TensorFlow one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from ddbench.data import load_train_data
+from ddbench.plan import make_bundles, plan_cells
+from ddbench.runner import run
+from ddbench.train import TRAINERS, get_trainer
+from ddbench.train.base import NullEvents
+from ddbench.validate import load_spec_text
+from util import tiny_spec_text
+
+ADAM = "optimizer: {name: adam, lr: 0.01}\n  schedule: {name: inverse_sqrt, every: 1}"
+SGD = "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}"
+
+
+def _text(optimizer: str = SGD) -> str:
+    return tiny_spec_text(rates="[0.2]", widths="[4, 16]", epochs=4).replace(SGD, optimizer)
+
+
+def _train(text: str, trainer: str) -> dict[int, object]:
+    spec = load_spec_text(text)
+    data = load_train_data(spec.dataset, spec.dataset.noise.rates[0], 0)
+    (bundle,) = make_bundles(plan_cells(spec))
+    return {o.cell.width: o for o in get_trainer(trainer).train(bundle, data, spec.training, NullEvents())}
+
+
+def test_stateless_is_a_registered_trainer():
+    assert "stateless" in TRAINERS and get_trainer("stateless").name == "stateless"
+    spec = load_spec_text(_text() + "trainer: stateless\n")
+    assert spec.trainer == "stateless"
+
+
+@pytest.mark.slow
+def test_stateless_matches_reference_fit_end_to_end_tensorflow(tmp_path):
+    """Through the runner: same leaderboard numbers, same cell keys, trained weights written back."""
+    results = {}
+    for trainer in ("fit", "stateless"):
+        res = run(load_spec_text(_text() + f"trainer: {trainer}\n"), run_dir=tmp_path / trainer)
+        assert res.counts["done"] == 2, res.counts
+        results[trainer] = {r.width: r for r in res.leaderboard.rows}
+    for w in (4, 16):
+        a, b = results["fit"][w], results["stateless"][w]
+        assert b.train_loss == pytest.approx(a.train_loss, rel=1e-3)
+        assert b.test_loss == pytest.approx(a.test_loss, rel=1e-3)
+        assert b.curves["epoch"] == a.curves["epoch"]
+        assert b.key == a.key  # the trainer is an execution choice, not part of the cell
+        # the probe ran on the Keras model, so the trained weights were written back into it
+        assert b.probes["weight_norm.head_sq_norm"] == pytest.approx(a.probes["weight_norm.head_sq_norm"], rel=1e-3)
+
+
+@pytest.mark.slow
+def test_stateless_matches_reference_fit_adam_inverse_sqrt_tensorflow():
+    ref, fast = _train(_text(ADAM), "fit"), _train(_text(ADAM), "stateless")
+    for w in (4, 16):
+        assert fast[w].status == "done", fast[w].error
+        for k in ("train_loss", "test_loss"):
+            assert fast[w].metrics[k] == pytest.approx(ref[w].metrics[k], rel=1e-3)
+        assert fast[w].metrics["epochs"] == 4 and fast[w].timings["bundle_size"] == 2
+        for u, v in zip(ref[w].model.get_weights(), fast[w].model.get_weights()):
+            np.testing.assert_allclose(u, v, rtol=1e-3, atol=1e-5)
+
+
+JAX_SCRIPT = textwrap.dedent("""
+    import json, sys
+    sys.path.insert(0, {tests!r})
+    from test_stateless import _text, _train, ADAM, SGD
+    texts = {{"sgd": _text(SGD), "adam": _text(ADAM),
+              # BatchNorm state, augmentation uploaded per epoch, mse on one-hot targets
+              "cnn5": _text(SGD).replace("family: mlp", "family: cnn5").replace("widths: [4, 16]", "widths: [2]")
+                      .replace("batch_size: 50", "batch_size: 50\\n  augmentation: crop_flip\\n  loss: mse")}}
+    out = {{}}
+    for name, text in texts.items():
+        ref, fast = _train(text, "fit"), _train(text, "stateless")
+        out[name] = {{w: {{"status": fast[w].status, "error": fast[w].error,
+                          **{{k: [ref[w].metrics[k], fast[w].metrics[k]] for k in ("train_loss", "test_loss")}}}}
+                     for w in ref}}
+    print("RESULT" + json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+def test_stateless_matches_reference_fit_on_jax():
+    pytest.importorskip("jax")
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    env = {**os.environ, "KERAS_BACKEND": "jax"}
+    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT.format(tests=tests_dir)], env=env,
+                          capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    out = json.loads(line[len("RESULT"):])
+    assert set(out) == {"sgd", "adam", "cnn5"}
+    for name, cells in out.items():
+        for w, r in cells.items():
+            assert r["status"] == "done", (name, w, r["error"])
+            for k in ("train_loss", "test_loss"):
+                ref, fast = r[k]
+                assert fast == pytest.approx(ref, rel=1e-3), (name, w, k, ref, fast)

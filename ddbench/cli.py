@@ -80,7 +80,7 @@ def run(
     spec_path: Path = typer.Argument(..., help="The YAML spec.", exists=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory (default: the spec's output_dir or runs/<name>)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend: tensorflow (default), jax or torch."),
-    trainer: Optional[str] = typer.Option(None, "--trainer", help="auto, fit (reference, one model at a time) or packed."),
+    trainer: Optional[str] = typer.Option(None, "--trainer", help="auto (= stateless), stateless (a bundle as one compiled program), packed (one multi-output fit) or fit (reference, one model at a time)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Retry cells that failed in an earlier run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:

@@ -266,7 +266,9 @@ class Spec(_Strict):
     hypotheses: list[HypothesisSpec] = Field(default_factory=list)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
     trainer: Literal["auto", "fit", "packed", "stateless"] = Field(
-        default="auto", description="fit: one Keras fit per cell (reference); packed: a bundle as one multi-output model"
+        default="auto",
+        description="fit: one Keras fit per cell (reference); packed: a bundle as one multi-output model; "
+        "stateless: a bundle as one compiled program, an epoch per call (auto)",
     )
     output_dir: str | None = Field(default=None, description="run directory (default: runs/<name>)")
 

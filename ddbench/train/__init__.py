@@ -9,7 +9,7 @@ TRAINERS = ("fit", "packed", "stateless")
 
 def get_trainer(name: str, family: object = None) -> Trainer:
     """``fit`` (reference, one model at a time), ``packed`` (a bundle as one model), ``stateless``
-    (a bundle as one compiled program, a whole epoch per call); ``auto`` picks packed.
+    (a bundle as one compiled program, a whole epoch per call); ``auto`` picks stateless.
 
     A family that declares ``closed_form = True`` (e.g. random-features ridge) is
     solved, not trained, whatever the name.
@@ -23,11 +23,11 @@ def get_trainer(name: str, family: object = None) -> Trainer:
 
     if name == "fit":
         return FitTrainer()
-    if name == "stateless":
+    if name in ("stateless", "auto"):
         from .stateless import StatelessTrainer
 
-        return StatelessTrainer()
-    if name in ("packed", "auto"):
+        return StatelessTrainer()  # falls back to packed on backends other than JAX/TF
+    if name == "packed":
         return PackedFitTrainer()
     raise ValueError(f"unknown trainer {name!r}; allowed: auto, {', '.join(TRAINERS)}")
 

@@ -40,3 +40,11 @@ def test_granulated_tau_separates_axes():
     assert s["per_axis"]["width"] == pytest.approx(1.0)
     assert s["per_axis"]["depth"] == pytest.approx(-1.0)
     assert s["granulated_tau"] == pytest.approx(0.0)
+
+
+def test_bookkeeping_values_are_not_scored():
+    rows = [row(w, 0.1, 0, 0.1 * w, float(w)) for w in (1, 2, 3)]
+    for r in rows:
+        r.probes.update({"m.n_points": 512, "m.value_se": 0.1 * r.width, "k.kept": float(r.width), "k.dropped": 1.0 * r.width})
+    keys = {s["probe"] for s in probe_scores(rows, [], {"m": None, "k": ("kept",)})}
+    assert keys == {"m.value", "k.kept"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from .. import __version__
+from .. import __version__, registry
 from ..hypotheses.base import CellView, ResultTable
 from ..store import CellRecord, RunStore
 from .measures import probe_scores
@@ -74,5 +74,5 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
         summary={"cells": store.counts(), "wall_seconds": store.meta("wall_seconds"), "trainer": provenance.get("trainer")},
         rows=rows,
         verdicts=verdicts,
-        probe_scores=probe_scores(rows, grid_axes),
+        probe_scores=probe_scores(rows, grid_axes, {p.name: registry.probes.get(p.name).measures for p in spec.probes}),
     )

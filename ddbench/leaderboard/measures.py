@@ -31,10 +31,20 @@ def _axis_value(row: Row, axis: str) -> Any:
     return getattr(row, axis) if axis in BASE_AXES else row.config.get(axis)
 
 
-def probe_scores(rows: list[Row], grid_axes: list[str]) -> list[dict[str, Any]]:
-    """One entry per scalar probe value: kendall_tau, granulated_tau and per-axis taus."""
+def is_measure(key: str, declared: dict[str, tuple[str, ...] | None] | None = None) -> bool:
+    """Is ``"probe.value"`` a generalization measure? The probe's ``measures`` decide when declared."""
+    probe, _, value = key.partition(".")
+    listed = (declared or {}).get(probe)
+    if listed is not None:
+        return value in listed
+    return not (value.startswith("n_") or value.endswith("_se"))
+
+
+def probe_scores(rows: list[Row], grid_axes: list[str],
+                 declared: dict[str, tuple[str, ...] | None] | None = None) -> list[dict[str, Any]]:
+    """One entry per scalar probe measure: kendall_tau, granulated_tau and per-axis taus."""
     done = [r for r in rows if r.status == "done" and r.test_error is not None]
-    keys = sorted({k for r in done for k, v in r.probes.items() if _is_scalar(v)})
+    keys = sorted({k for r in done for k, v in r.probes.items() if _is_scalar(v) and is_measure(k, declared)})
     axes = list(BASE_AXES) + [a for a in grid_axes if a not in BASE_AXES]
     out = []
     for key in keys:

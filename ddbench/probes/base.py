@@ -46,6 +46,9 @@ class ProbePlugin:
         model_config = ConfigDict(extra="forbid")
 
     description: ClassVar[str] = ""
+    #: values that are generalization measures (ranked against test error on the leaderboard);
+    #: None: every scalar except bookkeeping (``n_*`` counts and ``*_se`` standard errors)
+    measures: ClassVar[tuple[str, ...] | None] = None
 
     def measure(self, ctx: ProbeContext, config: Any) -> dict[str, Any]:  # pragma: no cover - interface
         raise NotImplementedError

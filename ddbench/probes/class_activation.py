@@ -132,6 +132,8 @@ def cam_values(x: np.ndarray, h: np.ndarray, z: np.ndarray, pred: np.ndarray, nu
 @probes.register("class_activation", version="1")
 class ClassActivation(ProbePlugin):
     description = "CAM similarity, effective complexity, activation ratio, kNN of noisy points (Gu)"
+    measures = ("cam_ih_similarity", "cam_ho_similarity", "complexity", "activation_ratio",
+                "knn_noisy_acc_true", "knn_noisy_acc_noisy")
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -121,6 +121,7 @@ def fresh_init(model: Any, seed: int) -> Any:
 @probes.register("low_rank", version="1")
 class LowRank(ProbePlugin):
     description = "effective rank of the penultimate Gram matrix (trained and at a fresh init), and of deep-linear products (Huh)"
+    measures = ("erank", "entropy", "erank_per_width", "erank_end_to_end")
 
     class Config(BaseModel):
         model_config = ConfigDict(extra="forbid")

@@ -159,7 +159,7 @@ def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
     from ddbench.data import TrainData
     from ddbench.plan import Cell
     from ddbench.spec import TrainingSpec
-    from ddbench.train.keras_fit import build_cell_model
+    from ddbench.train.base import build_cell_model
     from ddbench.train.stateless import _Engine
 
     backend.clear_session()

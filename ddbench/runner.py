@@ -13,7 +13,7 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from . import __version__, backend, registry
 from .data import TrainData, load_train_data

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import hashlib
 import math
+import time
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Iterator, Protocol
+from typing import Any, Callable, Iterator, Protocol
 
 import numpy as np
 
+from .. import backend, registry
 from ..data import TrainData
 from ..plan import Bundle, Cell
 from ..spec import TrainingSpec
@@ -98,3 +100,86 @@ def is_finite(metrics: dict[str, float]) -> bool:
 def failed(cell: Cell, exc: BaseException | None = None) -> CellOutcome:
     tb = "".join(traceback.format_exception(exc)) if exc is not None else traceback.format_exc()
     return CellOutcome(cell, "failed", error=tb)
+
+
+class Engine(Protocol):
+    """What a joint trainer provides for one bundle: training and evaluation of its models."""
+
+    def run_epochs(self, start: int, stop: int) -> None:
+        """Train 0-based epochs ``start..stop-1``; return when they are finished."""
+
+    def evaluate(self) -> list[tuple[dict[str, float], dict[str, np.ndarray]]]:
+        """Curve metrics and per-point arrays of every model; afterwards the Keras models hold the trained weights."""
+
+
+def build_cell_model(cell: Cell, data: TrainData) -> tuple[Any, int]:
+    """The cell's Keras model, initialised from its own seed, and its parameter count."""
+    fam = registry.families.get(cell.family)()
+    config = fam.Config.model_validate(cell.family_config)
+    backend.set_seed(init_seed(cell))
+    model = fam.build(config, cell.width, data.input_shape, data.num_classes, name=f"w{cell.width}_{cell.key[:8]}")
+    return model, fam.param_count(config, cell.width, data.input_shape, data.num_classes)
+
+
+def train_recorded(engine: Engine, cells: list[Cell], models: list[Any], params: list[int], bundle: Bundle,
+                   training: TrainingSpec, events: TrainEvents, setup_seconds: float = 0.0) -> list[CellOutcome]:
+    """Run ``engine`` to every recorded epoch, record curves and checkpoints; one outcome per cell."""
+    curves: list[dict[str, list[float]]] = [{} for _ in cells]
+    train_s = eval_s = 0.0
+    done = 0
+    last: list[tuple[dict[str, float], dict[str, np.ndarray]]] = []
+    for epoch in training.recorded_epochs():
+        t0 = time.perf_counter()
+        engine.run_epochs(done, epoch)
+        t1 = time.perf_counter()
+        last = engine.evaluate()
+        eval_s += time.perf_counter() - t1
+        train_s += t1 - t0
+        done = epoch
+        for cell, model, curve, (metrics, _) in zip(cells, models, curves, last):
+            curve.setdefault("epoch", []).append(epoch)
+            for k, v in metrics.items():
+                curve.setdefault(k, []).append(v)
+            events.checkpoint(cell, epoch, model)
+        events.epochs_done(bundle, epoch, training.epochs)
+    k = len(cells)
+    timings = {"train_seconds": train_s / k, "eval_seconds": eval_s / k, "setup_seconds": setup_seconds / k, "bundle_size": k}
+    compile_s = getattr(engine, "compile_seconds", None)
+    if compile_s is not None:
+        timings["compile_seconds"] = compile_s / k
+    outcomes = []
+    for cell, model, n_params, curve, (metrics, arrays) in zip(cells, models, params, curves, last):
+        diverged = not all(is_finite({m: curve[m][i] for m in ("train_loss", "test_loss")}) for i in range(len(curve["epoch"])))
+        outcomes.append(
+            CellOutcome(cell, "diverged" if diverged else "done", model=model, metrics={**metrics, "epochs": training.epochs},
+                        curves=curve, arrays=arrays, params=n_params, timings=dict(timings))
+        )
+    return outcomes
+
+
+def train_jointly(bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents,
+                  make_engine: Callable[[list[Any]], Engine]) -> Iterator[CellOutcome]:
+    """Build every cell of ``bundle`` (a cell that cannot be built fails alone), train the rest
+    together with the engine ``make_engine(models)`` (if that raises, they fail together)."""
+    backend.clear_session()
+    cells, models, params = [], [], []
+    for cell in bundle.cells:
+        try:
+            model, n_params = build_cell_model(cell, data)
+        except Exception as exc:
+            yield failed(cell, exc)
+            continue
+        cells.append(cell)
+        models.append(model)
+        params.append(n_params)
+    if not cells:
+        return
+    try:
+        t0 = time.perf_counter()
+        engine = make_engine(models)
+        outcomes = train_recorded(engine, cells, models, params, bundle, training, events, time.perf_counter() - t0)
+    except Exception as exc:
+        for cell in cells:
+            yield failed(cell, exc)
+        return
+    yield from outcomes

@@ -33,9 +33,9 @@ from ..families import rf_activations  # noqa: F401  (registers erf so saved mod
 from ..families.base import HEAD, PENULTIMATE
 from ..plan import Bundle
 from ..spec import TrainingSpec
-from .base import CellOutcome, Trainer, TrainEvents, failed, is_finite
+from .base import CellOutcome, Trainer, TrainEvents, build_cell_model, failed, is_finite
 from .evaluate import curve_point
-from .keras_fit import EVAL_BATCH, build_cell_model
+from .keras_fit import EVAL_BATCH
 from .ridge import ridge_solve
 
 

@@ -9,17 +9,15 @@ with one compiled step per batch instead of one per cell.
 
 from __future__ import annotations
 
-import time
 from typing import Any, Iterator
 
 import numpy as np
 
-from .. import backend, registry
 from ..data import TrainData
-from ..plan import Bundle, Cell
-from ..spec import TrainingSpec
 from ..data.augment import augment
-from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, failed, init_seed, is_finite, steps_per_epoch
+from ..plan import Bundle
+from ..spec import TrainingSpec
+from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, steps_per_epoch, train_jointly
 from .evaluate import curve_point
 from .schedule import make_optimizer
 
@@ -28,17 +26,8 @@ MAX_BLOCK_BYTES = 256 * 2**20
 EVAL_BATCH = 4096
 
 
-def build_cell_model(cell: Cell, data: TrainData) -> tuple[Any, int]:
-    """The cell's Keras model, initialised from its own seed, and its parameter count."""
-    fam = registry.families.get(cell.family)()
-    config = fam.Config.model_validate(cell.family_config)
-    backend.set_seed(init_seed(cell))
-    model = fam.build(config, cell.width, data.input_shape, data.num_classes, name=f"w{cell.width}_{cell.key[:8]}")
-    return model, fam.param_count(config, cell.width, data.input_shape, data.num_classes)
-
-
 class _Loop:
-    """Train a list of models on one bundle's data with the shared protocol."""
+    """The ``fit``-based engine: train a list of models on one bundle's data with the shared protocol."""
 
     def __init__(self, models: list[Any], data: TrainData, training: TrainingSpec, seed: int):
         import keras
@@ -97,41 +86,6 @@ class _Loop:
         ]
 
 
-def train_together(cells: list[Cell], models: list[Any], params: list[int], bundle: Bundle, data: TrainData,
-                   training: TrainingSpec, events: TrainEvents) -> list[CellOutcome]:
-    """Train ``models`` (one per cell) in one loop; return their outcomes."""
-    loop = _Loop(models, data, training, bundle.seed)
-    curves: list[dict[str, list[float]]] = [{} for _ in cells]
-    train_s = eval_s = 0.0
-    done = 0
-    last: list[tuple[dict[str, float], dict[str, np.ndarray]]] = []
-    for epoch in training.recorded_epochs():
-        t0 = time.perf_counter()
-        loop.run_epochs(done, epoch)
-        t1 = time.perf_counter()
-        last = loop.evaluate()
-        eval_s += time.perf_counter() - t1
-        train_s += t1 - t0
-        done = epoch
-        for cell, model, curve, (metrics, _) in zip(cells, models, curves, last):
-            curve.setdefault("epoch", []).append(epoch)
-            for k, v in metrics.items():
-                curve.setdefault(k, []).append(v)
-            events.checkpoint(cell, epoch, model)
-        events.epochs_done(bundle, epoch, training.epochs)
-    outcomes = []
-    for cell, model, n_params, curve, (metrics, arrays) in zip(cells, models, params, curves, last):
-        diverged = not all(is_finite({k: curve[k][i] for k in ("train_loss", "test_loss")}) for i in range(len(curve["epoch"])))
-        outcomes.append(
-            CellOutcome(
-                cell, "diverged" if diverged else "done", model=model, metrics={**metrics, "epochs": training.epochs},
-                curves=curve, arrays=arrays, params=n_params,
-                timings={"train_seconds": train_s / len(cells), "eval_seconds": eval_s / len(cells), "bundle_size": len(cells)},
-            )
-        )
-    return outcomes
-
-
 class FitTrainer(Trainer):
     """One ``model.fit`` per cell: slow, simple, the reference."""
 
@@ -139,12 +93,8 @@ class FitTrainer(Trainer):
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         for cell in bundle.cells:
-            try:
-                backend.clear_session()
-                model, n_params = build_cell_model(cell, data)
-                yield from train_together([cell], [model], [n_params], bundle, data, training, events)
-            except Exception as exc:
-                yield failed(cell, exc)
+            single = Bundle([cell])
+            yield from train_jointly(single, data, training, events, lambda models: _Loop(models, data, training, bundle.seed))
 
 
 class PackedFitTrainer(Trainer):
@@ -153,23 +103,4 @@ class PackedFitTrainer(Trainer):
     name = "packed"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
-        backend.clear_session()
-        cells, models, params = [], [], []
-        for cell in bundle.cells:
-            try:
-                model, n_params = build_cell_model(cell, data)
-            except Exception as exc:  # a cell that cannot be built fails alone
-                yield failed(cell, exc)
-                continue
-            cells.append(cell)
-            models.append(model)
-            params.append(n_params)
-        if not cells:
-            return
-        try:
-            outcomes = train_together(cells, models, params, bundle, data, training, events)
-        except Exception as exc:
-            for cell in cells:
-                yield failed(cell, exc)
-            return
-        yield from outcomes
+        yield from train_jointly(bundle, data, training, events, lambda models: _Loop(models, data, training, bundle.seed))

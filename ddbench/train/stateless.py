@@ -36,11 +36,11 @@ import numpy as np
 from .. import backend
 from ..data import TrainData
 from ..data.augment import augment
-from ..plan import Bundle, Cell
+from ..plan import Bundle
 from ..spec import TrainingSpec
-from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, failed, is_finite, steps_per_epoch
+from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, steps_per_epoch, train_jointly
 from .evaluate import curve_point
-from .keras_fit import EVAL_BATCH, PackedFitTrainer, build_cell_model
+from .keras_fit import EVAL_BATCH, PackedFitTrainer
 from .schedule import make_optimizer
 
 #: backends with a compiled whole-epoch path
@@ -167,6 +167,7 @@ class _Engine:
                 self._pending_loss = None
             else:
                 self.state, self._pending_loss = self._epoch(self.state, x, y, idx)
+        self.sync()
 
     def sync(self) -> None:
         """Wait for queued work (JAX dispatches asynchronously)."""
@@ -221,7 +222,9 @@ class _Engine:
         d = self.data
         tr = self.logits(self.x_dev, len(d.y_train))
         te = self.logits(self.x_test_dev, len(d.y_test))
-        return [curve_point(a, b, d.y_train, d.y_true, d.noisy, d.y_test, self.training.loss) for a, b in zip(tr, te)]
+        points = [curve_point(a, b, d.y_train, d.y_true, d.noisy, d.y_test, self.training.loss) for a, b in zip(tr, te)]
+        self.write_back()
+        return points
 
     def write_back(self) -> None:
         """Put the trained values into the Keras models (and the optimizer); on TensorFlow they are there."""
@@ -288,47 +291,6 @@ def _compile_epoch_tf(loss_fn: Callable[..., Any], optimizer: Any, variables: li
     return run
 
 
-def train_stateless(cells: list[Cell], models: list[Any], params: list[int], bundle: Bundle, data: TrainData,
-                    training: TrainingSpec, events: TrainEvents) -> list[CellOutcome]:
-    """Train ``models`` (one per cell) as one compiled program; outcomes as ``keras_fit.train_together``."""
-    t0 = time.perf_counter()
-    engine = _Engine(models, data, training, bundle.seed)
-    setup_s = time.perf_counter() - t0
-    curves: list[dict[str, list[float]]] = [{} for _ in cells]
-    train_s = eval_s = 0.0
-    done = 0
-    last: list[tuple[dict[str, float], dict[str, np.ndarray]]] = []
-    for epoch in training.recorded_epochs():
-        t0 = time.perf_counter()
-        engine.run_epochs(done, epoch)
-        engine.sync()
-        t1 = time.perf_counter()
-        last = engine.evaluate()
-        engine.write_back()
-        eval_s += time.perf_counter() - t1
-        train_s += t1 - t0
-        done = epoch
-        for cell, model, curve, (metrics, _) in zip(cells, models, curves, last):
-            curve.setdefault("epoch", []).append(epoch)
-            for k, v in metrics.items():
-                curve.setdefault(k, []).append(v)
-            events.checkpoint(cell, epoch, model)
-        events.epochs_done(bundle, epoch, training.epochs)
-    outcomes = []
-    k = len(cells)
-    for cell, model, n_params, curve, (metrics, arrays) in zip(cells, models, params, curves, last):
-        diverged = not all(is_finite({m: curve[m][i] for m in ("train_loss", "test_loss")}) for i in range(len(curve["epoch"])))
-        outcomes.append(
-            CellOutcome(
-                cell, "diverged" if diverged else "done", model=model, metrics={**metrics, "epochs": training.epochs},
-                curves=curve, arrays=arrays, params=n_params,
-                timings={"train_seconds": train_s / k, "eval_seconds": eval_s / k, "bundle_size": k,
-                         "setup_seconds": setup_s / k, "compile_seconds": (engine.compile_seconds or 0.0) / k},
-            )
-        )
-    return outcomes
-
-
 class StatelessTrainer(Trainer):
     """A bundle as one compiled program (stateless Keras API), a whole epoch per call, data on the device."""
 
@@ -338,23 +300,4 @@ class StatelessTrainer(Trainer):
         if backend.name() not in COMPILED_BACKENDS:
             yield from PackedFitTrainer().train(bundle, data, training, events)
             return
-        backend.clear_session()
-        cells, models, params = [], [], []
-        for cell in bundle.cells:
-            try:
-                model, n_params = build_cell_model(cell, data)
-            except Exception as exc:  # a cell that cannot be built fails alone
-                yield failed(cell, exc)
-                continue
-            cells.append(cell)
-            models.append(model)
-            params.append(n_params)
-        if not cells:
-            return
-        try:
-            outcomes = train_stateless(cells, models, params, bundle, data, training, events)
-        except Exception as exc:
-            for cell in cells:
-                yield failed(cell, exc)
-            return
-        yield from outcomes
+        yield from train_jointly(bundle, data, training, events, lambda models: _Engine(models, data, training, bundle.seed))

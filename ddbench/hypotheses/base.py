@@ -129,7 +129,7 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
             else:
                 v = verdict_of(e.statistic, ci, e.threshold, e.side)
             by_claim.setdefault(e.claim, []).append(
-                StratumVerdict(stratum=e.stratum, verdict=v, statistic=_num(e.statistic), ci=ci,
+                StratumVerdict(stratum=e.stratum, verdict=v, statistic=finite_or_none(e.statistic), ci=ci,
                                threshold=e.threshold, side=e.side, reason=e.reason, detail=e.detail)
             )
         for claim, strata in by_claim.items():
@@ -169,5 +169,11 @@ def _stratum_label(stratum: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in stratum.items() if k != "family")
 
 
-def _num(x: float | None) -> float | None:
-    return None if x is None or not math.isfinite(x) else float(x)
+def finite_or_none(x: Any) -> float | None:
+    """A JSON-safe number: ``None`` for missing, NaN or infinite values."""
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def finite_list(values: Any) -> list[float | None]:
+    """:func:`finite_or_none` over a sequence (curves in verdict details)."""
+    return [finite_or_none(v) for v in values]

@@ -21,16 +21,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable
+from .base import CellView, Evidence, HypothesisPlugin, ResultTable, finite_list, finite_or_none
 from .curves import Bootstrapper, width_curve
 from .probe_curves import nan_argmax, not_applicable, paired_spearman, pooled, probe_curve, row_mean
 from .stats import correlation_evidence, grid_matrix, k_star, metric_value, probe_value, spearman
 
 P = "class_activation"
-
-
-def _num(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None
 
 
 def above_k_star(widths: np.ndarray, k: float | None, min_widths: int) -> tuple[np.ndarray, str]:
@@ -89,8 +85,8 @@ class ClassActivationHypothesis(HypothesisPlugin):
             return not_applicable(claim, stratum, problem, 0.0, "less", base)
         _, Y_ih = grid_matrix(cells, probe_value(f"{P}.cam_ih_similarity"))
         ih = row_mean(Y_ih[above])
-        detail = {**base, "cam_ih_similarity": [None if not np.isfinite(v) else float(v) for v in ih],
-                  "cam_ih_spearman": _num(spearman(x[above], ih))}
+        detail = {**base, "cam_ih_similarity": finite_list(ih),
+                  "cam_ih_spearman": finite_or_none(spearman(x[above], ih))}
         return correlation_evidence(claim, stratum, x[above], Y[above], threshold=0.0, side="less",
                                     analysis=analysis, detail=detail)
 
@@ -124,7 +120,7 @@ class ClassActivationHypothesis(HypothesisPlugin):
         comp = probe_curve(cells, probe_value(f"{P}.complexity"), probe_value(f"{P}.complexity_se"), boot,
                            stream=1, widths=curve.widths)
         detail = {**base, "loss_peak_width": float(curve.widths[j_loss]), "bootstrap": f"{curve.scheme}+{comp.scheme}",
-                  "complexity": [None if not np.isfinite(v) else float(v) for v in comp.point],
+                  "complexity": finite_list(comp.point),
                   "test_loss": [float(v) for v in curve.point["test_loss"]]}
         if not 0 < j_loss < W - 1:
             out.append(not_applicable(peak_claim, stratum, f"test loss has no interior peak (maximum at width "
@@ -153,7 +149,7 @@ class ClassActivationHypothesis(HypothesisPlugin):
         _, Y_t = grid_matrix(cells, probe_value(f"{P}.knn_noisy_acc_true"))
         _, Y_n = grid_matrix(cells, probe_value(f"{P}.knn_noisy_acc_noisy"))
         noisy = row_mean(Y_n[above])
-        detail = {**base, "knn_noisy_acc_noisy": [None if not np.isfinite(v) else float(v) for v in noisy],
-                  "knn_noisy_spearman": _num(spearman(x[above], noisy))}
+        detail = {**base, "knn_noisy_acc_noisy": finite_list(noisy),
+                  "knn_noisy_spearman": finite_or_none(spearman(x[above], noisy))}
         return correlation_evidence(claim, stratum, x[above], Y_t[above], threshold=0.0, side="greater",
                                     analysis=analysis, detail=detail)

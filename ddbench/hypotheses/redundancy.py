@@ -39,7 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable
+from .base import CellView, Evidence, HypothesisPlugin, ResultTable, finite_list, finite_or_none
 from .curves import Bootstrapper
 from .probe_curves import not_applicable, pooled
 from .stats import correlation_evidence, grid_matrix, k_star, pearson, probe_value
@@ -173,8 +173,8 @@ class RedundancyHypothesis(HypothesisPlugin):
         with np.errstate(all="ignore"):
             y = np.nanmean(Y, axis=1) if Y.size else np.zeros(0)
         above, below = x >= k, x < k
-        detail = {**base, "groups": [float(v) if np.isfinite(v) else None for v in y],
-                  "pearson_below_k_star": None if below.sum() < 3 else _finite(pearson(x[below], y[below])),
+        detail = {**base, "groups": finite_list(y),
+                  "pearson_below_k_star": None if below.sum() < 3 else finite_or_none(pearson(x[below], y[below])),
                   "widths_below_k_star": x[below].tolist()}
         if above.sum() < config.min_widths_above:
             return not_applicable(claim, stratum, f"only {int(above.sum())} widths at or above k*={k:g}; need "
@@ -234,5 +234,3 @@ class RedundancyHypothesis(HypothesisPlugin):
                         reason="" if reps is not None else "fewer than 2 cells on a side: no CI")
 
 
-def _finite(v: float) -> float | None:
-    return float(v) if np.isfinite(v) else None

@@ -14,7 +14,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 from scipy import stats
 
-from .base import CellView, Evidence
+from .base import CellView, Evidence, finite_list
 
 
 def grid_matrix(cells: Sequence[CellView], value: Callable[[CellView], Any], axis: str = "width") -> tuple[np.ndarray, np.ndarray]:
@@ -97,7 +97,7 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
     fn = spearman if method == "spearman" else pearson
     ok = np.isfinite(np.nanmean(Y, axis=1)) if Y.size else np.zeros(0, bool)
     detail = dict(detail or {})
-    detail.update(x=x.tolist(), y=[None if not np.isfinite(v) else float(v) for v in (np.nanmean(Y, axis=1) if Y.size else [])])
+    detail.update(x=x.tolist(), y=finite_list(np.nanmean(Y, axis=1) if Y.size else []))
     if ok.sum() < min_points:
         return Evidence(claim, stratum, None, threshold=threshold, side=side, applicable=False, detail=detail,
                         reason=f"{int(ok.sum())} grid points with values; {method} needs at least {min_points}")

@@ -57,8 +57,9 @@ def _clean(v: Any) -> Any:
 def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], analysis: dict[str, Any],
                       provenance: dict[str, Any], plugins: dict[str, dict[str, str]]) -> Leaderboard:
     probes = store.probe_values()
-    rows = [make_row(r, probes.get(r.key, {})) for r in store.records()]
-    grid_axes = sorted({k for r in store.records() for k in r.descriptor.get("grid", {})})
+    records = store.records()
+    rows = [make_row(r, probes.get(r.key, {})) for r in records]
+    grid_axes = sorted({k for r in records for k in r.descriptor.get("grid", {})})
     return Leaderboard(
         ddbench_version=__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

@@ -186,9 +186,12 @@ def check_plugins(spec: Spec) -> list[Problem]:
         plugin = lookup(registry.hypotheses, h.name, f"hypotheses[{i}].name")
         if plugin is not None:
             problems += _check_options(plugin, h.params, ("hypotheses", i, "params"))
+            listed = {p.name for p in spec.probes}
             for need in getattr(plugin, "requires_probes", ()):
-                if need not in {p.name for p in spec.probes} and need not in registry.probes:
+                if need not in registry.probes:
                     problems.append(Problem(f"hypotheses[{i}]", f"needs probe {need!r}, which is not installed", _MISSING))
+                elif need not in listed:  # else every claim would silently lack its values
+                    problems.append(Problem(f"hypotheses[{i}]", f"{h.name} reads probe {need!r}; add it to probes", _MISSING))
     for i, p in enumerate(spec.probes):
         plugin = lookup(registry.probes, p.name, f"probes[{i}].name")
         if plugin is not None:

@@ -83,6 +83,13 @@ def test_unknown_plugins_and_bad_family_options():
     assert p.path == "hypotheses[0].params.delta"
 
 
+def test_hypothesis_without_its_probe_is_refused():
+    text = tiny_spec_text().replace("hypotheses: [double_descent]", "hypotheses: [double_descent, low_rank]")
+    (p,) = problems(text)
+    assert p.path == "hypotheses[1]" and "reads probe 'low_rank'; add it to probes" in p.message
+    load_spec_text(text.replace("probes: [weight_norm]", "probes: [weight_norm, low_rank]"))
+
+
 def test_cli_validate_exit_codes_and_no_traceback(tmp_path):
     good = tmp_path / "good.yaml"
     good.write_text(tiny_spec_text())

@@ -91,6 +91,7 @@ class HypothesisPlugin:
 
     description: ClassVar[str] = ""
     claims: ClassVar[dict[str, str]] = {}  # claim id -> one-line statement
+    #: probes without which no claim can be tested; validate refuses a spec that omits them
     requires_probes: ClassVar[tuple[str, ...]] = ()
     reference: ClassVar[str] = ""
 

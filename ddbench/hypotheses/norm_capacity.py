@@ -141,7 +141,9 @@ def _vals(v: Any) -> list[float | None]:
 @hypotheses.register(H, version="1")
 class NormCapacity(HypothesisPlugin):
     description = "the squared norm of the learned weights, not the parameter count, tracks the test risk"
-    requires_probes = ("weight_norm",)  # read only by the trained-net extension
+    # Only the trained-net extension reads the weight_norm probe, and says not_applicable without it;
+    # the random-features claims need no probe, so nothing is required.
+    requires_probes = ()
     reference = "Wang, Chen, Rosasco, Liu (norm-based capacity of random features); shared/science section 4"
     claims = {
         "peaks_coincide": "random features: test risk and ||a||^2 peak together near P = n (within 10% of n or the "

@@ -151,3 +151,50 @@ def versions() -> dict[str, str]:
     except Exception:
         pass
     return out
+
+
+def device_memory_bytes() -> int | None:
+    """Memory of the device the backend trains on, in bytes (``DDBENCH_DEVICE_MEMORY`` overrides,
+    e.g. ``40G``); host memory on CPU; None when it cannot be told."""
+    override = os.environ.get("DDBENCH_DEVICE_MEMORY")
+    if override:
+        units = {"K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+        text = override.strip().upper().rstrip("B")
+        scale = units.get(text[-1:], 1)
+        return int(float(text.rstrip("KMGT")) * scale)
+    backend = name()
+    try:
+        if backend == "jax":
+            import jax
+
+            dev = jax.devices()[0]
+            stats = dev.memory_stats() if dev.platform != "cpu" else None
+            if stats and stats.get("bytes_limit"):
+                return int(stats["bytes_limit"])
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            if tf.config.list_physical_devices("GPU"):
+                return _nvidia_smi_total()
+        elif backend == "torch":
+            import torch
+
+            if torch.cuda.is_available():
+                return int(torch.cuda.get_device_properties(0).total_memory)
+    except Exception:
+        return None
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _nvidia_smi_total() -> int | None:
+    import subprocess
+
+    try:
+        out = subprocess.run(["nvidia-smi", "--query-gpu=memory.total", "--format=csv,noheader,nounits", "-i", "0"],
+                             capture_output=True, text=True, timeout=10, check=True).stdout
+        return int(float(out.strip().splitlines()[0]) * 2**20)
+    except Exception:
+        return None

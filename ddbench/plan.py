@@ -3,16 +3,18 @@
 A *cell* is one model to train: (family config, width, noise rate, noise seed,
 seed). Its key is a content hash of everything that determines its result, so a
 finished cell is recognised across re-runs and never retrained. A *bundle* is a
-group of cells that share data and batch order (same noise draw, same seed) and
-differ only in width or family options; trainers receive bundles so that they can
-train the cells together.
+group of cells that share their training data (same noise rate and noise draw) and
+differ in width, family options or seed; trainers receive bundles so that they can
+train the cells together (the fast engine vectorises seeds of the same shape).
+Bundles are cut to fit the device memory (:mod:`ddbench.memory`), the widest
+cells alone if need be.
 """
 
 from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from .spec import Spec, content_hash
 
@@ -45,7 +47,7 @@ class Cell:
 
 @dataclass
 class Bundle:
-    """Cells trained together: same data, same seed (batch order), same recipe."""
+    """Cells trained together: same data (noise rate and draw), same recipe; any seeds."""
 
     cells: list[Cell]
 
@@ -58,13 +60,24 @@ class Bundle:
         return self.cells[0].noise_seed
 
     @property
-    def seed(self) -> int:
-        return self.cells[0].seed
+    def seeds(self) -> list[int]:
+        return sorted({c.seed for c in self.cells})
+
+    def by_seed(self) -> list["Bundle"]:
+        """One bundle per seed (for engines that share one batch order across their models)."""
+        return [Bundle([c for c in self.cells if c.seed == s]) for s in self.seeds]
+
+    def split(self) -> list["Bundle"]:
+        """Two halves (for an out-of-memory retry); cells are ordered by width, so the halves are narrow/wide."""
+        cells = sorted(self.cells, key=lambda c: (c.width, c.seed))
+        half = len(cells) // 2
+        return [Bundle(cells[:half]), Bundle(cells[half:])]
 
     @property
     def label(self) -> str:
-        widths = ",".join(str(c.width) for c in self.cells)
-        return f"p={self.noise_rate:g} seed={self.seed} widths=[{widths}]"
+        widths = ",".join(str(w) for w in sorted({c.width for c in self.cells}))
+        seeds = ",".join(str(s) for s in self.seeds)
+        return f"p={self.noise_rate:g} seeds=[{seeds}] widths=[{widths}]"
 
 
 def cell_key(spec: Spec, family_version: str, config: dict[str, Any], width: int, noise_rate: float, noise_seed: int, seed: int) -> str:
@@ -106,14 +119,34 @@ def plan_cells(spec: Spec) -> list[Cell]:
     return cells
 
 
-def make_bundles(cells: list[Cell], max_cells: int | None = None) -> list[Bundle]:
-    """Group cells that share data and seed; split groups larger than ``max_cells``."""
+def make_bundles(cells: list[Cell], max_cells: int | None = None, budget_bytes: float | None = None,
+                 cost: Callable[[Cell], float] | None = None) -> list[Bundle]:
+    """Group cells that share their data; cut groups to at most ``max_cells`` cells and, given a
+    per-cell ``cost`` in bytes, to at most ``budget_bytes`` each.
+
+    Cuts keep a grid's narrow widths together and give the widest ones bundles of their own:
+    cells are taken by increasing width (all seeds of a width side by side, so the engine can
+    vectorise them) and a bundle is closed when the next cell would not fit. A cell that alone
+    exceeds the budget still gets a bundle (alone); the engine's out-of-memory handling decides.
+    """
     groups: dict[tuple[Any, ...], list[Cell]] = {}
     for c in cells:
-        groups.setdefault((c.noise_rate, c.noise_seed, c.seed), []).append(c)
+        groups.setdefault((c.noise_rate, c.noise_seed), []).append(c)
     bundles = []
     for members in groups.values():
-        step = max_cells or len(members)
-        for i in range(0, len(members), step):
-            bundles.append(Bundle(members[i : i + step]))
+        if budget_bytes is not None and cost is not None:
+            members = sorted(members, key=lambda c: (c.width, c.seed))
+        current: list[Cell] = []
+        used = 0.0
+        for c in members:
+            need = cost(c) if (budget_bytes is not None and cost is not None) else 0.0
+            full = (max_cells is not None and len(current) >= max_cells) or (
+                budget_bytes is not None and current and used + need > budget_bytes)
+            if full:
+                bundles.append(Bundle(current))
+                current, used = [], 0.0
+            current.append(c)
+            used += need
+        if current:
+            bundles.append(Bundle(current))
     return bundles

@@ -13,19 +13,20 @@ import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 from . import __version__, backend, registry
+from . import memory
 from .data import TrainData, load_train_data
+from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
+from .execute.work import probe_cell
 from .hypotheses.base import decide
 from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
-from .probes.base import ProbeContext, run_probe
 from .spec import Spec
 from .store import RunStore
 from .train import get_trainer
-from .train.base import CellOutcome
 
 
 class Progress:
@@ -48,47 +49,27 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
-class _Events:
-    """Trainer events -> progress UI and checkpoint files."""
-
-    def __init__(self, progress: Progress, run_dir: Path, checkpoints: bool):
-        self.progress, self.run_dir, self.checkpoints = progress, run_dir, checkpoints
-
-    def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
-        self.progress.epochs_done(bundle, epoch, total)
-
-    def checkpoint(self, cell: Cell, epoch: int, model: Any) -> None:
-        if self.checkpoints:
-            path = cell_dir(self.run_dir, cell) / f"epoch_{epoch:05d}.weights.h5"
-            model.save_weights(path)
-
-
-def cell_dir(run_dir: Path, cell: Cell) -> Path:
-    path = run_dir / "cells" / cell.key
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def provenance(trainer: str) -> dict[str, Any]:
     return {"backend": backend.name(), "device": backend.device(), "versions": backend.versions(),
             "trainer": trainer, "ddbench_version": __version__}
 
 
 def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | None = None,
-        retry_failed: bool = True, trainer: str | None = None) -> RunResult:
-    """Train every pending cell of ``spec``, then write the leaderboard."""
+        retry_failed: bool = True, trainer: str | None = None, executor: Executor | None = None) -> RunResult:
+    """Train every pending cell of ``spec`` (in this process, or with ``executor``), then write the leaderboard."""
     progress = progress or Progress()
     out = spec.run_dir(run_dir)
     store = RunStore(out)
     store.lock()
     try:
-        return _run_locked(spec, store, progress, retry_failed, trainer or spec.trainer)
+        return _run_locked(spec, store, progress, retry_failed, trainer or spec.trainer, executor or get_executor("local"))
     finally:
         store.close()
         progress.stop()
 
 
-def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: bool, trainer_name: str) -> RunResult:
+def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: bool, trainer_name: str,
+                executor: Executor) -> RunResult:
     t_start = time.perf_counter()
     store.bind_spec(spec.training_hash(), spec.training_part(), spec.resolved(), __version__)
     cells = plan_cells(spec)
@@ -98,42 +79,23 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     status = store.statuses()
     todo = [c for c in cells if status.get(c.key) == "pending"]
     progress.start(len(cells), len(todo))
-    trainer = get_trainer(trainer_name, registry.families.get(spec.model.family))
-    prov = provenance(trainer.name)
-    events = _Events(progress, store.dir, spec.training.record.checkpoints)
+    prov = provenance(get_trainer(trainer_name, registry.families.get(spec.model.family)).name)
+    prov["executor"] = executor.name
     fingerprints = dict(store.meta("data_fingerprints", {}))
-    data_cache: dict[tuple[float, int], TrainData] = {}
+
+    def on_bundle(bundle: Bundle) -> None:
+        store.mark_running([c.key for c in bundle.cells])
+        progress.bundle_started(bundle)
+
+    ctx = ExecContext(spec, store.dir, trainer_name, StratumData(spec), on_bundle=on_bundle,
+                      on_epochs=progress.epochs_done, on_message=progress.message)
     try:
-        for bundle in make_bundles(todo):
-            key = (bundle.noise_rate, bundle.noise_seed)
-            try:
-                if key not in data_cache:
-                    data_cache.clear()  # keep one stratum's arrays in memory at a time
-                    data_cache[key] = load_train_data(spec.dataset, *key)
-                    fingerprints[f"p={key[0]:g},noise_seed={key[1]}"] = data_cache[key].fingerprint()
-                    store.set_meta(data_fingerprints=fingerprints)
-                data = data_cache[key]
-            except Exception:
-                tb = traceback.format_exc()
-                for cell in bundle.cells:
-                    store.record(cell.key, status="failed", error=tb, provenance=prov)
-                    progress.cell_finished(cell, "failed", {})
-                continue
-            store.mark_running([c.key for c in bundle.cells])
-            progress.bundle_started(bundle)
-            seen: set[str] = set()
-            try:
-                for outcome in trainer.train(bundle, data, spec.training, events):
-                    _finish_cell(spec, store, outcome, data, prov)
-                    seen.add(outcome.cell.key)
-                    progress.cell_finished(outcome.cell, outcome.status, outcome.metrics)
-            except Exception:
-                tb = traceback.format_exc()
-                for cell in bundle.cells:
-                    if cell.key not in seen:
-                        store.record(cell.key, status="failed", error=tb, provenance=prov)
-                        progress.cell_finished(cell, "failed", {})
-            backend.clear_session()
+        for result in executor.execute(plan_bundles(spec, todo, ctx.data), ctx):
+            if result.data_fingerprint and fingerprints.get(result.data_fingerprint[0]) != result.data_fingerprint[1]:
+                fingerprints[result.data_fingerprint[0]] = result.data_fingerprint[1]
+                store.set_meta(data_fingerprints=fingerprints)
+            commit(store, result, prov)
+            progress.cell_finished(result.cell, result.status, result.metrics)
     except BaseException:
         # Ctrl-C / SystemExit: cells in flight go back to pending; finished ones are committed.
         store.db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
@@ -146,15 +108,36 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     return RunResult(store.dir, board, store.counts(), wall, notes)
 
 
-def _probe_cell(spec: Spec, store: RunStore, cell: Cell, model: Any, data: TrainData, only: set[str] | None = None) -> None:
-    """Run the spec's probes (or those named in ``only``) on one trained cell and store them."""
-    for i, p in enumerate(spec.probes):
-        if only is not None and p.name not in only:
-            continue
-        plugin = registry.probes.get(p.name)
-        ctx = ProbeContext(cell, model, data, seed=cell.seed * 1000 + i, checkpoints=_checkpoints(store.dir, cell))
-        res = run_probe(plugin, p.params, ctx)
-        store.record_probe(cell.key, p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds)
+def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData) -> Iterator[Bundle]:
+    """The pending cells as bundles that fit the device, stratum by stratum (lazily, so a local
+    run loads each stratum's data once)."""
+    strata: dict[tuple[float, int], list[Cell]] = {}
+    for c in todo:
+        strata.setdefault(c.data_key, []).append(c)
+    for key, cells in strata.items():
+        budget = cost = None
+        try:
+            d = data.get(key)
+            budget = memory.budget_bytes(d.x_train.nbytes + d.x_test.nbytes)
+            if budget is not None:
+                cost = memory.CellCost(spec.model.family, d.input_shape, d.num_classes, spec.training)
+        except Exception:
+            budget = cost = None  # the executor meets the data error again and records it on the cells
+        yield from make_bundles(cells, budget_bytes=budget, cost=cost)
+
+
+def commit(store: RunStore, result: CellResult, prov: dict[str, Any]) -> None:
+    """Write a result's files (remote executors carry them as bytes), its probes, then the cell."""
+    for rel, blob in result.files.items():
+        path = store.dir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(blob)
+    for p in result.probes:
+        store.record_probe(result.cell.key, p.name, p.version, p.status, p.values, p.error, p.seconds)
+    store.record(
+        result.cell.key, status=result.status, params=result.params, metrics=result.metrics, curves=result.curves,
+        timings=result.timings, provenance=prov, error=result.error, weights=result.weights, arrays=result.arrays,
+    )
 
 
 def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
@@ -186,33 +169,9 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
         except Exception:
             warnings.warn(f"cannot load the saved model of {cell.label}: {traceback.format_exc(limit=1)}")
             continue
-        _probe_cell(spec, store, cell, model, data[cell.data_key], only=missing)
+        for p in probe_cell(spec, store.dir, cell, model, data[cell.data_key], only=missing):
+            store.record_probe(cell.key, p.name, p.version, p.status, p.values, p.error, p.seconds)
     return len(todo)
-
-
-def _finish_cell(spec: Spec, store: RunStore, outcome: CellOutcome, data: TrainData, prov: dict[str, Any]) -> None:
-    """Save weights, run probes, commit the cell."""
-    cell = outcome.cell
-    weights = None
-    if outcome.model is not None:
-        path = cell_dir(store.dir, cell) / "model.keras"
-        try:
-            outcome.model.save(path)
-            weights = str(path.relative_to(store.dir))
-        except Exception:
-            warnings.warn(f"could not save the model of {cell.label}: {traceback.format_exc(limit=1)}")
-        if outcome.status == "done":
-            _probe_cell(spec, store, cell, outcome.model, data)
-    store.record(
-        cell.key, status=outcome.status, params=outcome.params, metrics=outcome.metrics, curves=outcome.curves,
-        timings=outcome.timings, provenance=prov, error=outcome.error, weights=weights, arrays=outcome.arrays,
-    )
-
-
-def _checkpoints(run_dir: Path, cell: Cell) -> dict[int, Path]:
-    """Weights saved at recorded epochs (``training.record.checkpoints: true``)."""
-    found = sorted((run_dir / "cells" / cell.key).glob("epoch_*.weights.h5"))
-    return {int(p.name[6:11]): p for p in found}
 
 
 def analyse(spec: Spec, store: RunStore, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:

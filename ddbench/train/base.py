@@ -158,9 +158,9 @@ def train_recorded(engine: Engine, cells: list[Cell], models: list[Any], params:
 
 
 def train_jointly(bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents,
-                  make_engine: Callable[[list[Any]], Engine]) -> Iterator[CellOutcome]:
+                  make_engine: Callable[[list[Cell], list[Any]], Engine]) -> Iterator[CellOutcome]:
     """Build every cell of ``bundle`` (a cell that cannot be built fails alone), train the rest
-    together with the engine ``make_engine(models)`` (if that raises, they fail together)."""
+    together with the engine ``make_engine(cells, models)`` (if that raises, they fail together)."""
     backend.clear_session()
     cells, models, params = [], [], []
     for cell in bundle.cells:
@@ -176,7 +176,7 @@ def train_jointly(bundle: Bundle, data: TrainData, training: TrainingSpec, event
         return
     try:
         t0 = time.perf_counter()
-        engine = make_engine(models)
+        engine = make_engine(cells, models)
         outcomes = train_recorded(engine, cells, models, params, bundle, training, events, time.perf_counter() - t0)
     except Exception as exc:
         for cell in cells:

@@ -93,14 +93,16 @@ class FitTrainer(Trainer):
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         for cell in bundle.cells:
-            single = Bundle([cell])
-            yield from train_jointly(single, data, training, events, lambda models: _Loop(models, data, training, bundle.seed))
+            yield from train_jointly(Bundle([cell]), data, training, events,
+                                     lambda cells, models, seed=cell.seed: _Loop(models, data, training, seed))
 
 
 class PackedFitTrainer(Trainer):
-    """All cells of a bundle as one multi-output model, one ``fit`` for all."""
+    """The cells of a bundle that share a seed as one multi-output model, one ``fit`` for them."""
 
     name = "packed"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
-        yield from train_jointly(bundle, data, training, events, lambda models: _Loop(models, data, training, bundle.seed))
+        for part in bundle.by_seed():  # one model shares one batch order, so one seed per fit
+            yield from train_jointly(part, data, training, events,
+                                     lambda cells, models, seed=part.seeds[0]: _Loop(models, data, training, seed))

@@ -1,0 +1,90 @@
+"""How much device memory a cell needs, so that bundles fit the device.
+
+The estimate is deliberately simple and errs high: every parameter is held as
+weights, gradients and optimizer slots (float32), and every layer's output is
+kept for the backward pass, twice (activations and their gradients), for one
+batch. Activation sizes come from the family's built (symbolic) Keras model, one
+build per distinct architecture, and only when parameter storage alone does not
+already show the grid fits with room to spare. The planner fills bundles up to
+:data:`BUDGET_FRACTION` of the device; an out-of-memory error at run time splits
+the bundle and retries (see :mod:`ddbench.execute`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import backend, registry
+from .plan import Cell
+from .spec import TrainingSpec
+
+#: share of the device memory bundles may plan to use (XLA's workspace and fragmentation take the rest)
+BUDGET_FRACTION = 0.6
+#: optimizer slots per parameter (besides weights and gradients)
+SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
+FLOAT_BYTES = 4
+
+
+def budget_bytes(data_bytes: int) -> float | None:
+    """Bytes bundles may use once the resident data is in; None when the device's memory is unknown."""
+    total = backend.device_memory_bytes()
+    if total is None:
+        return None
+    return max(total * BUDGET_FRACTION - data_bytes, 0.0)
+
+
+def activation_count(model: Any) -> int:
+    """Floats in the outputs of every layer of a built functional model, per example."""
+    total = 0
+    for layer in model._flatten_layers(include_self=False, recursive=True):
+        try:
+            outputs = layer.output
+        except (AttributeError, ValueError):
+            continue  # a layer without a single symbolic output (e.g. a nested model's input layer)
+        for out in outputs if isinstance(outputs, (list, tuple)) else [outputs]:
+            shape = getattr(out, "shape", None)
+            if shape is not None and all(d is not None for d in shape[1:]):
+                total += int(math.prod(shape[1:]))
+    return total
+
+
+class CellCost:
+    """Estimated training bytes of a cell, cached per architecture."""
+
+    def __init__(self, family: str, input_shape: tuple[int, ...], num_classes: int, training: TrainingSpec):
+        self.family = registry.families.get(family)()
+        self.input_shape, self.num_classes, self.training = tuple(input_shape), num_classes, training
+        self._params: dict[tuple[Any, ...], int] = {}
+        self._acts: dict[tuple[Any, ...], int] = {}
+
+    def _arch(self, cell: Cell) -> tuple[Any, ...]:
+        return (cell.width, tuple(sorted((k, repr(v)) for k, v in cell.family_config.items())))
+
+    def params(self, cell: Cell) -> int:
+        key = self._arch(cell)
+        if key not in self._params:
+            config = self.family.Config.model_validate(cell.family_config)
+            self._params[key] = int(self.family.param_count(config, cell.width, self.input_shape, self.num_classes))
+        return self._params[key]
+
+    def activations(self, cell: Cell) -> int:
+        key = self._arch(cell)
+        if key not in self._acts:
+            config = self.family.Config.model_validate(cell.family_config)
+            model = self.family.build(config, cell.width, self.input_shape, self.num_classes, name="estimate")
+            self._acts[key] = activation_count(model)
+            backend.clear_session()
+        return self._acts[key]
+
+    def param_bytes(self, cell: Cell) -> float:
+        copies = 2 + SLOTS.get(self.training.optimizer.name, 2)
+        return float(self.params(cell) * copies * FLOAT_BYTES)
+
+    def __call__(self, cell: Cell) -> float:
+        """Estimated bytes; 0 when the family cannot be estimated (the cell then never forces a cut)."""
+        try:
+            acts = self.activations(cell) * self.training.batch_size * 2 * FLOAT_BYTES
+            return self.param_bytes(cell) + acts
+        except Exception:
+            return 0.0

@@ -147,12 +147,13 @@ def train_recorded(engine: Engine, cells: list[Cell], models: list[Any], params:
     compile_s = getattr(engine, "compile_seconds", None)
     if compile_s is not None:
         timings["compile_seconds"] = compile_s / k
+    layout = engine.layout() if hasattr(engine, "layout") else [{} for _ in cells]
     outcomes = []
-    for cell, model, n_params, curve, (metrics, arrays) in zip(cells, models, params, curves, last):
+    for cell, model, n_params, curve, (metrics, arrays), where in zip(cells, models, params, curves, last, layout):
         diverged = not all(is_finite({m: curve[m][i] for m in ("train_loss", "test_loss")}) for i in range(len(curve["epoch"])))
         outcomes.append(
             CellOutcome(cell, "diverged" if diverged else "done", model=model, metrics={**metrics, "epochs": training.epochs},
-                        curves=curve, arrays=arrays, params=n_params, timings=dict(timings))
+                        curves=curve, arrays=arrays, params=n_params, timings={**timings, **where})
         )
     return outcomes
 

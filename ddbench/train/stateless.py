@@ -299,6 +299,14 @@ class _JaxEngine(_EngineBase):
 
         return jax.jit(epoch, donate_argnums=(0,) if donate else ())
 
+    def layout(self) -> list[dict[str, float]]:
+        """Per cell: the lanes of its vmapped group and the width it was padded to (recorded in timings)."""
+        out: list[dict[str, float]] = [{} for _ in self.cells]
+        for g in self.groups:
+            for i in g.members:
+                out[i] = {"lanes": g.lanes, "padded_to_width": self.cells[g.template].width}
+        return out
+
     # ------------------------------------------------------------ evaluation and write-back
 
     def _forward_fn(self, bs: int) -> Callable[..., Any]:

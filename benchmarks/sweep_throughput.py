@@ -4,8 +4,11 @@
   (b) a hand-written jitted JAX reference: the packed grid (all widths in one
       program), one ``lax.scan`` per epoch, one seed at a time, pure JAX (no Keras):
       what a careful researcher writes;
+  (b') with several seeds, (b) with the seeds vmapped by hand (the best a researcher
+      can do without padding);
   (c) ddbench's engine (``StatelessTrainer``): Keras models, one compiled program
-      per bundle, a whole epoch per call.
+      per bundle, a whole epoch per call, seeds (and, on accelerators, narrow widths
+      padded together) as vmapped lanes.
 
 On the MNIST-1D MLP grid (depth 2, batch 128, 4000 training points) it prints
 model-epochs/s of each and the ratios c/a and c/b; then images/s of ``cnn5`` and
@@ -71,6 +74,7 @@ def keras_engine(trainer_name: str, spec) -> dict[str, float]:
     trainer = get_trainer(trainer_name)
     compile_s = train_s = 0.0
     cells = 0
+    groups: set[tuple[int, int]] = set()
     t0 = time.perf_counter()
     for bundle in make_bundles(plan_cells(spec)):
         for out in trainer.train(bundle, data, spec.training, NullEvents()):
@@ -79,15 +83,20 @@ def keras_engine(trainer_name: str, spec) -> dict[str, float]:
             cells += 1
             train_s += out.timings.get("train_seconds", 0.0)
             compile_s += out.timings.get("compile_seconds", 0.0)
+            if "padded_to_width" in out.timings:
+                groups.add((int(out.timings["padded_to_width"]), int(out.timings["lanes"])))
     wall = time.perf_counter() - t0
-    return {"wall": wall, "cells": cells, "train": train_s, "compile": compile_s}
+    layout = ", ".join(f"{lanes}x@{w}" for w, lanes in sorted(groups))
+    return {"wall": wall, "cells": cells, "train": train_s, "compile": compile_s, "layout": layout}
 
 
 # --------------------------------------------------------------------------- (b) hand-written JAX
 
 
-def handwritten_jax(widths: list[int], epochs: int, seeds: list[int], x: np.ndarray, y: np.ndarray) -> dict[str, float]:
-    """What a careful researcher writes: every width in one jitted program, one lax.scan per epoch."""
+def handwritten_jax(widths: list[int], epochs: int, seeds: list[int], x: np.ndarray, y: np.ndarray,
+                    vmap_seeds: bool = False) -> dict[str, float]:
+    """What a careful researcher writes: every width in one jitted program, one lax.scan per epoch;
+    seeds one after another, or (``vmap_seeds``) vmapped together in the same program."""
     import jax
     import jax.numpy as jnp
 
@@ -132,18 +141,27 @@ def handwritten_jax(widths: list[int], epochs: int, seeds: list[int], x: np.ndar
         return state
 
     xs, ys = jax.device_put(x), jax.device_put(y.astype(np.int32))
-    compile_s = steady_s = 0.0
-    t_all = time.perf_counter()
-    for seed in seeds:
+
+    def start(seed):
         key = jax.random.PRNGKey(seed)
         grid = [init(k, w) for k, w in zip(jax.random.split(key, len(widths)), widths)]
-        state = (grid, jax.tree.map(jnp.zeros_like, grid))
-        keys = jax.random.split(jax.random.PRNGKey(1000 + seed), epochs)
+        return (grid, jax.tree.map(jnp.zeros_like, grid)), jax.random.split(jax.random.PRNGKey(1000 + seed), epochs)
+
+    runs = [[start(s) for s in seeds]] if vmap_seeds else [[start(s)] for s in seeds]
+    fn = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None))) if vmap_seeds else epoch
+    compile_s = steady_s = 0.0
+    t_all = time.perf_counter()
+    for run in runs:
+        if vmap_seeds:
+            state = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[st for st, _ in run])
+            keys = jnp.stack([k for _, k in run], axis=1)  # (epochs, seeds, 2)
+        else:
+            state, keys = run[0]
         t0 = time.perf_counter()
-        state = jax.block_until_ready(epoch(state, keys[0], xs, ys))  # compile + first epoch
+        state = jax.block_until_ready(fn(state, keys[0], xs, ys))  # compile + first epoch
         t1 = time.perf_counter()
         for e in range(1, epochs):
-            state = epoch(state, keys[e], xs, ys)
+            state = fn(state, keys[e], xs, ys)
         jax.block_until_ready(state)
         compile_s += t1 - t0
         steady_s += time.perf_counter() - t1
@@ -160,7 +178,7 @@ def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
     from ddbench.plan import Cell
     from ddbench.spec import TrainingSpec
     from ddbench.train.base import build_cell_model
-    from ddbench.train.stateless import _Engine
+    from ddbench.train.stateless import make_engine
 
     backend.clear_session()
     rng = np.random.default_rng(0)
@@ -173,8 +191,9 @@ def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
     from ddbench import registry
 
     config = registry.families.get(family)().Config().model_dump(mode="json")
-    model, _ = build_cell_model(Cell(family, config, k, 0.0, 0, 0, f"bench-{family}-{k}"), data)
-    engine = _Engine([model], data, training, seed=0)
+    cell = Cell(family, config, k, 0.0, 0, 0, f"bench-{family}-{k}")
+    model, _ = build_cell_model(cell, data)
+    engine = make_engine([cell], [model], data, training)
     engine.run_epochs(0, 1)  # compile + warm-up epoch
     t0 = time.perf_counter()
     engine.run_epochs(1, 1 + repeats)
@@ -258,25 +277,36 @@ def main(argv: list[str] | None = None) -> int:
         cells = len(widths) * n_seeds
         a = keras_engine("fit", mlp_spec(widths, fit_epochs, seeds, n_train))
         b = handwritten_jax(widths, epochs, seeds, data.x_train, data.y_train)
+        bv = handwritten_jax(widths, epochs, seeds, data.x_train, data.y_train, vmap_seeds=True) if n_seeds > 1 else None
         c = keras_engine("stateless", spec)
         me = cells * epochs
         a_rate = cells * fit_epochs / a["wall"]
-        b_wall, c_wall = me / b["wall"], me / c["wall"]
         steady_epochs = cells * (epochs - 1)
-        b_steady = steady_epochs / b["steady"] if epochs > 1 and b["steady"] > 0 else float("nan")
-        c_run = c["train"] - c["compile"]
-        c_steady = steady_epochs / c_run if epochs > 1 and c_run > 0 else float("nan")
+
+        def steady(run_s: float) -> float:
+            return steady_epochs / run_s if epochs > 1 and run_s > 0 else float("nan")
+
+        b_wall, c_wall = me / b["wall"], me / c["wall"]
+        b_steady, c_steady = steady(b["steady"]), steady(c["train"] - c["compile"])
         print(f"\nseeds={n_seeds}: {cells} models")
         print(f"  (a) per-cell fit          : {a_rate:10.1f} model-epochs/s  (wall {a['wall']:.1f}s incl. build/compile/eval, "
               f"{a['cells']} models x {fit_epochs} epochs)")
         print(f"  (b) hand-written JAX scan : {b_steady:10.1f} model-epochs/s steady ({b['steady']:.2f}s), "
-              f"{b_wall:.1f} incl. compile (wall {b['wall']:.2f}s, compile+1st epoch {b['compile']:.2f}s)")
-        print(f"  (c) ddbench stateless     : {c_steady:10.1f} model-epochs/s steady ({c_run:.2f}s), "
+              f"{b_wall:.1f} incl. compile (wall {b['wall']:.2f}s, compile+1st epoch {b['compile']:.2f}s); one seed at a time")
+        if bv is not None:
+            print(f"  (b') same, seeds vmapped  : {steady(bv['steady']):10.1f} model-epochs/s steady ({bv['steady']:.2f}s), "
+                  f"{me / bv['wall']:.1f} incl. compile")
+        print(f"  (c) ddbench stateless     : {c_steady:10.1f} model-epochs/s steady ({c['train'] - c['compile']:.2f}s), "
               f"{c_wall:.1f} incl. build/compile/eval (wall {c['wall']:.2f}s, compile+1st epoch {c['compile']:.2f}s)")
-        print(f"  grid-epochs/s             : (a) {a_rate / cells:.2f}  (b) {b_steady / cells:.2f}  (c) {c_steady / cells:.2f} (steady)")
+        print(f"      lanes x padded width  : {c['layout'] or 'n/a (not the JAX engine)'}")
+        print(f"  grid-epochs/s             : (a) {a_rate / len(widths):.2f}  "
+              f"(b) {b_steady / len(widths):.2f}  (c) {c_steady / len(widths):.2f} "
+              f"(steady; one grid-epoch = {len(widths)} widths x 1 seed x 1 epoch)")
         print(f"  ratio c/a (wall)          : {c_wall / a_rate:.2f}")
         print(f"  ratio c/b (steady)        : {c_steady / b_steady:.2f}")
         print(f"  ratio c/b (wall)          : {c_wall / b_wall:.2f}")
+        if bv is not None:
+            print(f"  ratio c/b' (steady)       : {c_steady / steady(bv['steady']):.2f}")
 
     from ddbench import registry
 

@@ -75,9 +75,11 @@ def _import_tensorflow_quietly() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _quiet_native_stderr():
         try:
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
         except ImportError:
-            pass  # reported by Keras when it needs the backend
+            return  # reported by Keras when it needs the backend
+    # probes compile one small function per trained model, by design: TF's "retracing" advice is noise here
+    tf.get_logger().setLevel("ERROR")
 
 
 def name() -> str:

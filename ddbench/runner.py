@@ -114,15 +114,16 @@ def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData) -> Iterator[Bu
     strata: dict[tuple[float, int], list[Cell]] = {}
     for c in todo:
         strata.setdefault(c.data_key, []).append(c)
+    cost: memory.CellCost | None = None  # one per run: a cell's cost depends on its architecture only
     for key, cells in strata.items():
-        budget = cost = None
+        budget = None
         try:
             d = data.get(key)
             budget = memory.budget_bytes(d.x_train.nbytes + d.x_test.nbytes)
-            if budget is not None:
+            if budget is not None and cost is None:
                 cost = memory.CellCost(spec.model.family, d.input_shape, d.num_classes, spec.training)
         except Exception:
-            budget = cost = None  # the executor meets the data error again and records it on the cells
+            budget = None  # the executor meets the data error again and records it on the cells
         yield from make_bundles(cells, budget_bytes=budget, cost=cost)
 
 

@@ -34,8 +34,9 @@ def test_bucket_widths_rule():
     assert bucket_widths(flops, "cpu", "never") == [[1], [2], [3], [4], [100]]
     assert bucket_widths(flops, "cpu", "always") == [[1, 2, 3, 4, 100]]
     # below the floor everything small pads together; the wide one (10^4 >> floor/lanes) stays alone
-    floor_case = {w: f * PAD_FLOOR_FLOPS["cpu"] / 1e3 for w, f in flops.items()}
-    assert bucket_widths(floor_case, "cpu", "auto") == [[1, 2, 3, 4], [100]]
+    floor_case = {w: f * PAD_FLOOR_FLOPS["gpu"] / 1e3 for w, f in flops.items()}
+    assert bucket_widths(floor_case, "gpu", "auto") == [[1, 2, 3, 4], [100]]
+    assert bucket_widths(floor_case, "cpu", "auto") == [[1], [2], [3], [4], [100]]  # no floor on a CPU
     # above the floor only the slack applies: 2 lanes at 4.0 vs 3.9 of own cost passes at 1.25x
     big = {1: 1e12 * 1.0, 2: 1e12 * 1.0 * PAD_SLACK * 0.9, 3: 1e12 * 10.0}
     assert bucket_widths(big, "gpu", "auto") == [[1, 2], [3]]

@@ -2,7 +2,8 @@
 
 Every family names its penultimate representation ``penultimate`` and its final
 linear layer ``head`` (families/base.py), so these helpers work for any family.
-Features are computed in batches on the backend's device, never per sample.
+Features are computed on the backend's device in fixed-size chunks, through one
+compiled function per model (cached; see :mod:`ddbench.probes.gradients`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,10 @@ def feature_model(model: Any) -> Any:
 
 def features(model: Any, x: np.ndarray, batch_size: int = BATCH) -> tuple[np.ndarray, np.ndarray]:
     """``(h, z)`` for every row of ``x``: penultimate features (flattened) and logits."""
-    h, z = feature_model(model).predict(x, batch_size=batch_size, verbose=0)
-    return np.asarray(h, dtype=np.float32).reshape(len(x), -1), np.asarray(z, dtype=np.float32)
+    from .gradients import forward
+
+    h, z = forward(feature_model(model), x, batch_size)
+    return h.reshape(len(x), -1), z
 
 
 def head_weights(model: Any) -> tuple[np.ndarray, np.ndarray]:

@@ -1,86 +1,159 @@
-"""Per-sample input gradients of the cross-entropy, batched, for any Keras backend.
+"""Compiled forward passes and per-sample input gradients for probes, on any Keras backend.
 
-This is the one place where probes touch backend-specific autodiff. The loss of
-sample i depends only on x_i, so the gradient of the *summed* loss with respect
-to the batch is exactly the stack of per-sample input gradients: one backward
-pass per batch, no per-sample loops, no vmap needed.
+This is the one place where probes touch backend-specific code. Each model gets
+two compiled functions, built on first use and cached on the model: a forward
+pass to chosen outputs (features) and the input gradient of the cross-entropy.
+Inputs go through them in fixed-size chunks (the last one zero-padded, its extra
+rows dropped), so each function is traced and compiled once per model however
+many arrays a probe feeds it. Both read the model's *current* weights at every
+call, so a probe may load a checkpoint into the model and call them again.
+
+The loss of sample i depends only on x_i, so the gradient of the *summed* loss
+with respect to the batch is exactly the stack of per-sample input gradients: one
+backward pass per chunk, no per-sample loops, no vmap needed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
 BATCH = 512
+#: at most this many input bytes per compiled chunk (bounds device memory for large inputs)
+CHUNK_BYTES = 16 * 2**20
 
 
 def _ce_sum(logits: Any, y: Any) -> Any:
     """Summed sparse cross-entropy from logits, written with keras.ops (backend-neutral)."""
     from keras import ops
 
-    logp = ops.log_softmax(logits, axis=-1)
+    logp = ops.log_softmax(ops.cast(logits, "float32"), axis=-1)
     return -ops.sum(ops.take_along_axis(logp, ops.expand_dims(y, -1), axis=-1))
 
 
-def _tensorflow(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+# ---------------------------------------------------------------- per-backend compilers
+
+
+def _compile_tensorflow(model: Any, grad: bool) -> Callable[..., Any]:
     import tensorflow as tf
 
-    xt, yt = tf.convert_to_tensor(x), tf.convert_to_tensor(y, dtype=tf.int32)
-    with tf.GradientTape() as tape:
-        tape.watch(xt)
-        z = model(xt, training=False)
-        loss = _ce_sum(z, yt)
-    return np.asarray(tape.gradient(loss, xt)), np.asarray(z)
+    if not grad:
+        return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
+
+    @tf.function(reduce_retracing=True)
+    def fn(x: Any, y: Any) -> Any:
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            z = model(x, training=False)
+            loss = _ce_sum(z, y)
+        return tape.gradient(loss, x), z
+
+    return fn
 
 
-def _jax(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _compile_jax(model: Any, grad: bool) -> Callable[..., Any]:
     import jax
-    import jax.numpy as jnp
 
-    tv = [v.value for v in model.trainable_variables]
-    ntv = [v.value for v in model.non_trainable_variables]
-    yj = jnp.asarray(y, dtype=jnp.int32)
+    def call(tv: Any, ntv: Any, x: Any) -> Any:
+        return model.stateless_call(tv, ntv, x, training=False)[0]
 
-    def loss(xx: Any) -> tuple[Any, Any]:
-        z, _ = model.stateless_call(tv, ntv, xx, training=False)
-        return _ce_sum(z, yj), z
+    if grad:
+        def loss(x: Any, tv: Any, ntv: Any, y: Any) -> Any:
+            z = call(tv, ntv, x)
+            return _ce_sum(z, y), z
 
-    g, z = jax.grad(loss, has_aux=True)(jnp.asarray(x))
-    return np.asarray(g), np.asarray(z)
+        jitted = jax.jit(jax.grad(loss, has_aux=True))
+    else:
+        jitted = jax.jit(call)
+
+    def fn(x: Any, y: Any = None) -> Any:
+        tv = [v.value for v in model.trainable_variables]
+        ntv = [v.value for v in model.non_trainable_variables]
+        return jitted(x, tv, ntv, y) if grad else jitted(tv, ntv, x)
+
+    return fn
 
 
-def _torch(model: Any, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _compile_torch(model: Any, grad: bool) -> Callable[..., Any]:
     import torch
     from keras import ops
 
-    xt = ops.convert_to_tensor(x).detach().requires_grad_(True)
-    yt = ops.convert_to_tensor(y.astype(np.int64))
-    z = model(xt, training=False)
-    (g,) = torch.autograd.grad(_ce_sum(z, yt), xt)
-    return g.detach().cpu().numpy(), z.detach().cpu().numpy()
+    def fn(x: Any, y: Any = None) -> Any:
+        xt = ops.convert_to_tensor(x)
+        if not grad:
+            with torch.no_grad():
+                return model(xt, training=False)
+        xt = xt.detach().requires_grad_(True)
+        z = model(xt, training=False)
+        (g,) = torch.autograd.grad(_ce_sum(z, ops.convert_to_tensor(np.asarray(y, np.int64))), xt)
+        return g, z
+
+    return fn
 
 
-_ENGINES = {"tensorflow": _tensorflow, "jax": _jax, "torch": _torch}
+_COMPILERS = {"tensorflow": _compile_tensorflow, "jax": _compile_jax, "torch": _compile_torch}
+
+
+def compiled(model: Any, grad: bool) -> Callable[..., Any]:
+    """The model's cached compiled forward (``grad=False``) or input-gradient function."""
+    import keras
+
+    attr = "_ddbench_grad_fn" if grad else "_ddbench_forward_fn"
+    fn = getattr(model, attr, None)
+    if fn is None:
+        fn = _COMPILERS[keras.backend.backend()](model, grad)
+        try:
+            setattr(model, attr, fn)
+        except Exception:  # a backend that forbids new attributes: compile per call
+            pass
+    return fn
+
+
+def chunk_rows(x: np.ndarray, batch_size: int) -> int:
+    """Rows per compiled chunk: ``batch_size``, fewer for large inputs, never more than the data."""
+    row_bytes = max(int(np.prod(x.shape[1:])) * 4, 1)
+    return max(1, min(len(x), batch_size, max(64, CHUNK_BYTES // row_bytes)))
+
+
+def run_chunked(fn: Callable[..., Any], x: np.ndarray, rows: int, *extra: np.ndarray) -> list[list[np.ndarray]]:
+    """``fn`` over ``x`` (and row-aligned ``extra`` arrays) in chunks of exactly ``rows`` rows;
+    returns, per output of ``fn``, the list of per-chunk results (padding rows dropped)."""
+    outs: list[list[np.ndarray]] = []
+    for s in range(0, len(x), rows):
+        parts = [a[s:s + rows] for a in (x, *extra)]
+        n = len(parts[0])
+        if n < rows:  # pad to the compiled shape; padded rows are independent and dropped
+            parts = [np.concatenate([p, np.zeros((rows - n, *p.shape[1:]), p.dtype)]) for p in parts]
+        res = fn(*parts)
+        res = res if isinstance(res, (list, tuple)) else [res]
+        if not outs:
+            outs = [[] for _ in res]
+        for o, r in zip(outs, res):
+            o.append(np.asarray(r, dtype=np.float32)[:n])
+    return outs
+
+
+def forward(model: Any, x: np.ndarray, batch_size: int = 2048) -> list[np.ndarray]:
+    """Every output of ``model`` on every row of ``x``, through the cached compiled forward."""
+    x = np.ascontiguousarray(x, dtype=np.float32)
+    if len(x) == 0:
+        return [np.zeros((0,), np.float32) for _ in model.outputs]
+    outs = run_chunked(compiled(model, grad=False), x, chunk_rows(x, batch_size))
+    return [np.concatenate(o) for o in outs]
 
 
 def input_gradients(model: Any, x: np.ndarray, y: np.ndarray, batch_size: int = BATCH,
                     with_logits: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """``grad_x CE(f(x_i), y_i)`` for every row (same shape as ``x``), in batches.
+    """``grad_x CE(f(x_i), y_i)`` for every row (same shape as ``x``), in compiled chunks.
 
     With ``with_logits`` also returns the logits ``f(x)`` of the same forward pass.
     """
-    import keras
-
-    engine = _ENGINES[keras.backend.backend()]
     x = np.ascontiguousarray(x, dtype=np.float32)
     y = np.asarray(y, dtype=np.int32)
-    grads, logits = [], []
-    for s in range(0, len(x), batch_size):
-        g, z = engine(model, x[s : s + batch_size], y[s : s + batch_size])
-        grads.append(g.astype(np.float32))
-        logits.append(z.astype(np.float32))
-    g = np.concatenate(grads) if grads else np.zeros_like(x)
-    if with_logits:
-        return g, (np.concatenate(logits) if logits else np.zeros((0, 0), np.float32))
-    return g
+    if len(x) == 0:
+        g, z = np.zeros_like(x), np.zeros((0, 0), np.float32)
+    else:
+        grads, logits = run_chunked(compiled(model, grad=True), x, chunk_rows(x, batch_size), y)
+        g, z = np.concatenate(grads), np.concatenate(logits)
+    return (g, z) if with_logits else g

@@ -34,8 +34,9 @@ import numpy as np
 from ..plan import Cell
 
 PadPolicy = Literal["auto", "never", "always"]
-#: step FLOPs under which a lane's step is latency-bound: padding below it is free
-PAD_FLOOR_FLOPS = {"cpu": 1e6, "gpu": 2e9, "tpu": 2e9}
+#: step FLOPs under which a lane's step is bound by kernel-launch latency, so padding below it is free.
+#: A CPU step is bound by arithmetic at any size that matters (and a padding check costs a compile), so 0.
+PAD_FLOOR_FLOPS = {"cpu": 0.0, "gpu": 2e9, "tpu": 2e9}
 #: a bucket's padded FLOPs may exceed its members' own by this factor
 PAD_SLACK = 1.25
 

@@ -1,7 +1,7 @@
 """Seeds vmapped as lanes, and narrow widths zero-padded into wide ones, train exactly like ``fit``.
 
 Known answers: a bundle of 3 seeds x 3 widths trained by the JAX engine (lanes
-vmapped, with and without padding) gives the reference ``fit`` losses to float32
+vmapped, with and without padding, one epoch or blocks of epochs per call) gives the reference ``fit`` losses to float32
 round-off; a sigmoid MLP (f(0) != 0: padded units would leak) is refused by the
 exactness check, a ReLU MLP accepted; the FLOP bucketing follows its rule.
 """
@@ -62,13 +62,16 @@ JAX_SCRIPT = textwrap.dedent("""
                                     for o in trainer.train(bundle, data, spec.training, NullEvents())}}
 
     out = {{}}
-    mlp = tiny_spec_text(rates="[0.2]", widths="[4, 16, 32]", epochs=4, seeds="[0, 1, 2]")
+    mlp = tiny_spec_text(rates="[0.2]", widths="[4, 16, 32]", epochs=7, seeds="[0, 1, 2]")
     cnn = (tiny_spec_text(rates="[0.2]", widths="[2, 4]", epochs=2, seeds="[0, 1]", family="cnn5")
            .replace("batch_size: 50", "batch_size: 50\\n  augmentation: crop_flip"))
     for name, text in (("mlp", mlp), ("cnn5", cnn)):
         _, _, _, ref = train(text, get_trainer("fit"))
-        for pad in ("never", "always"):
-            _, _, _, fast = train(text, StatelessTrainer(pad=pad))
+        variants = {{"never": StatelessTrainer(pad="never"), "always": StatelessTrainer(pad="always"),
+                     # blocks of 3 epochs per compiled call (the accelerator default is 8; 1 on CPU)
+                     "block": StatelessTrainer(pad="never", epochs_per_call=3)}}
+        for pad, trainer in variants.items():
+            _, _, _, fast = train(text, trainer)
             out[f"{{name}}/{{pad}}"] = {{k: {{"status": fast[k].status, "error": fast[k].error,
                                          "lanes": fast[k].timings.get("lanes"),
                                          "padded_to": fast[k].timings.get("padded_to_width"),
@@ -117,3 +120,4 @@ def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
     assert {r["lanes"] for r in out["mlp/never"].values()} == {3}
     assert {(r["lanes"], r["padded_to"]) for r in out["mlp/always"].values()} == {(9, 32)}
     assert {r["lanes"] for r in out["cnn5/never"].values()} == {2}
+    assert {r["lanes"] for r in out["mlp/block"].values()} == {3}

@@ -47,6 +47,8 @@ from .schedule import make_optimizer
 
 #: backends with a compiled whole-epoch path
 COMPILED_BACKENDS = ("jax", "tensorflow")
+#: epochs per compiled call on accelerators (JAX, no augmentation)
+EPOCHS_PER_CALL = 8
 #: at most this many input bytes per evaluation chunk (bounds activation memory for images)
 EVAL_CHUNK_BYTES = 32 * 2**20
 
@@ -107,18 +109,23 @@ class _EngineBase:
         return self._put(x), self._put(y), np.ascontiguousarray(idx.transpose(1, 0, 2))
 
     def run_epochs(self, start: int, stop: int) -> None:
-        """Train 0-based epochs ``start..stop-1``, one compiled call each."""
-        for e in range(start, stop):
-            x, y, idx = self._epoch_inputs(e)
+        """Train 0-based epochs ``start..stop-1``, one compiled call each (or per block, see ``_advance``)."""
+        e = start
+        while e < stop:
             if self.compile_seconds is None:
                 t0 = time.perf_counter()
-                self.state, loss = self._epoch(self.state, x, y, idx)
-                self.last_loss = float(np.asarray(loss))  # waits for the result
+                e += self._advance(e, stop)
+                self.sync()  # waits for the result
                 self.compile_seconds = time.perf_counter() - t0
-                self._pending_loss = None
             else:
-                self.state, self._pending_loss = self._epoch(self.state, x, y, idx)
+                e += self._advance(e, stop)
         self.sync()
+
+    def _advance(self, epoch: int, stop: int) -> int:
+        """Queue the training of epoch ``epoch`` (and possibly more, before ``stop``); return how many."""
+        x, y, idx = self._epoch_inputs(epoch)
+        self.state, self._pending_loss = self._epoch(self.state, x, y, idx)
+        return 1
 
     def sync(self) -> None:
         """Wait for queued work (JAX dispatches asynchronously)."""
@@ -163,11 +170,15 @@ class _JaxEngine(_EngineBase):
     """Groups of lanes, one ``vmap`` each, all in one ``lax.scan`` over the epoch."""
 
     def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
-                 pad: lanes_mod.PadPolicy = "auto", batch_sharding: Any = None):
+                 pad: lanes_mod.PadPolicy = "auto", batch_sharding: Any = None, epochs_per_call: int | None = None):
         import jax
 
         super().__init__(cells, models, data, training)
         self.batch_sharding = batch_sharding
+        # on an accelerator an MNIST-scale epoch takes well under a millisecond, so the per-call dispatch
+        # shows: blocks of epochs go in one call (a second compiled variant); on a CPU it never shows
+        self.epochs_per_call = epochs_per_call or (1 if jax.default_backend() == "cpu" else EPOCHS_PER_CALL)
+        self._block: Callable[..., Any] | None = None
         self.groups = self._plan_groups(pad)
         self.optimizers = []
         state = []
@@ -192,6 +203,18 @@ class _JaxEngine(_EngineBase):
         import jax
 
         return jax.device_put(array)
+
+    def _advance(self, epoch: int, stop: int) -> int:
+        k = self.epochs_per_call
+        if k <= 1 or self.augmented or stop - epoch < k:
+            return super()._advance(epoch, stop)
+        if self._block is None:
+            import jax
+
+            self._block = self._compile_block(self._epoch_body, donate=jax.default_backend() != "cpu")
+        idx = np.stack([self._epoch_inputs(e)[2] for e in range(epoch, epoch + k)])  # (k, steps, seeds, batch)
+        self.state, self._pending_loss = self._block(self.state, self.x_dev, self.y_dev, idx)
+        return k
 
     @staticmethod
     def _stack(g: lanes_mod.Group, per_lane: list[list[Any]]) -> list[Any]:
@@ -297,7 +320,19 @@ class _JaxEngine(_EngineBase):
             state, losses = jax.lax.scan(one, state, idx)
             return state, jnp.mean(losses)
 
+        self._epoch_body = epoch
         return jax.jit(epoch, donate_argnums=(0,) if donate else ())
+
+    @staticmethod
+    def _compile_block(epoch: Callable[..., Any], donate: bool) -> Callable[..., Any]:
+        """``(state, x, y, idx[k]) -> (state, last epoch's loss)``: a ``lax.scan`` of ``k`` epochs."""
+        import jax
+
+        def block(state: Any, x: Any, y: Any, idx: Any) -> Any:
+            state, losses = jax.lax.scan(lambda st, i: epoch(st, x, y, i), state, idx)
+            return state, losses[-1]
+
+        return jax.jit(block, donate_argnums=(0,) if donate else ())
 
     def layout(self) -> list[dict[str, float]]:
         """Per cell: the lanes of its vmapped group and the width it was padded to (recorded in timings)."""
@@ -400,11 +435,13 @@ class _TfEngine(_EngineBase):
 
 
 def make_engine(cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
-                pad: lanes_mod.PadPolicy = "auto", batch_sharding: Any = None) -> _EngineBase:
+                pad: lanes_mod.PadPolicy = "auto", batch_sharding: Any = None,
+                epochs_per_call: int | None = None) -> _EngineBase:
     """The compiled engine of the active backend."""
     name = backend.name()
     if name == "jax":
-        return _JaxEngine(cells, models, data, training, pad=pad, batch_sharding=batch_sharding)
+        return _JaxEngine(cells, models, data, training, pad=pad, batch_sharding=batch_sharding,
+                          epochs_per_call=epochs_per_call)
     if name == "tensorflow":
         return _TfEngine(cells, models, data, training)
     raise ValueError(f"no compiled epoch for backend {name!r}")
@@ -419,8 +456,8 @@ class StatelessTrainer(Trainer):
 
     name = "stateless"
 
-    def __init__(self, pad: lanes_mod.PadPolicy = "auto", distribution: Any = None):
-        self.pad, self.distribution = pad, distribution
+    def __init__(self, pad: lanes_mod.PadPolicy = "auto", distribution: Any = None, epochs_per_call: int | None = None):
+        self.pad, self.distribution, self.epochs_per_call = pad, distribution, epochs_per_call
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         if backend.name() not in COMPILED_BACKENDS:
@@ -429,4 +466,5 @@ class StatelessTrainer(Trainer):
         sharding = getattr(self.distribution, "batch_sharding", None)
         yield from train_jointly(
             bundle, data, training, events,
-            lambda cells, models: make_engine(cells, models, data, training, pad=self.pad, batch_sharding=sharding))
+            lambda cells, models: make_engine(cells, models, data, training, pad=self.pad, batch_sharding=sharding,
+                                              epochs_per_call=self.epochs_per_call))

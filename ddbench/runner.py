@@ -81,6 +81,7 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     progress.start(len(cells), len(todo))
     prov = provenance(get_trainer(trainer_name, registry.families.get(spec.model.family)).name)
     prov["executor"] = executor.name
+    prov["engine"] = spec.engine.model_dump(mode="json")
     fingerprints = dict(store.meta("data_fingerprints", {}))
 
     def on_bundle(bundle: Bundle) -> None:

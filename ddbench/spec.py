@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SPEC_FORMAT = 1
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
-EXECUTION_FIELDS = ("output_dir", "description", "trainer")
+EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine")
 #: fields that determine the trained models: a run directory is bound to them
 TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
 
@@ -253,6 +253,19 @@ class AnalysisSpec(_Strict):
     seed: int = Field(default=0, description="seed of the bootstrap")
 
 
+class EngineSpec(_Strict):
+    """How the fast engine (trainer ``stateless``/``auto``) lays a bundle out; never what it computes."""
+
+    pad_widths: Literal["auto", "never", "always"] = Field(
+        default="auto",
+        description="zero-pad narrow widths into a wider one's vmapped lanes (JAX; only where checked exact): "
+        "auto = where a step is latency-bound (accelerators), never, always",
+    )
+    epochs_per_call: int | None = Field(
+        default=None, ge=1, description="epochs per compiled call (JAX, no augmentation); default 8 on accelerators, 1 on CPU"
+    )
+
+
 class Spec(_Strict):
     """A complete ddbench experiment."""
 
@@ -270,6 +283,7 @@ class Spec(_Strict):
         description="fit: one Keras fit per cell (reference); packed: a bundle as one multi-output model; "
         "stateless: a bundle as one compiled program, an epoch per call (auto)",
     )
+    engine: EngineSpec = Field(default_factory=EngineSpec, description="layout of the fast engine (execution only)")
     output_dir: str | None = Field(default=None, description="run directory (default: runs/<name>)")
 
     _probes_v = field_validator("probes", mode="before")(classmethod(lambda cls, v: _named_list(v, "probes")))

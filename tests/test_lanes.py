@@ -121,3 +121,18 @@ def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
     assert {(r["lanes"], r["padded_to"]) for r in out["mlp/always"].values()} == {(9, 32)}
     assert {r["lanes"] for r in out["cnn5/never"].values()} == {2}
     assert {r["lanes"] for r in out["mlp/block"].values()} == {3}
+
+
+def test_engine_section_configures_the_trainer_and_is_not_hashed():
+    from ddbench.train import get_trainer
+    from ddbench.validate import SpecError, load_spec_text
+    from util import tiny_spec_text
+
+    plain = load_spec_text(tiny_spec_text())
+    tuned = load_spec_text(tiny_spec_text(engine="{pad_widths: never, epochs_per_call: 4}"))
+    assert (tuned.spec_hash(), tuned.training_hash()) == (plain.spec_hash(), plain.training_hash())
+    trainer = get_trainer("auto", engine=tuned.engine)
+    assert (trainer.pad, trainer.epochs_per_call) == ("never", 4)
+    with pytest.raises(SpecError) as err:
+        load_spec_text(tiny_spec_text(engine="{pad_widths: sometimes}"))
+    assert "engine.pad_widths" in str(err.value) and "'always'" in str(err.value)

@@ -149,15 +149,17 @@ class Smoothness(ProbePlugin):
         frac_noisy = float(np.mean(data.noisy)) if len(data.noisy) else 0.0
 
         def evaluate(xa: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            g, z = input_gradients(model, xa, y, bs, with_logits=True)
+            """||grad_x CE|| and the prediction at every row of ``xa`` (any number of stacked copies of x)."""
+            g, z = input_gradients(model, xa, np.tile(y, len(xa) // len(y)), bs, with_logits=True)
             return np.linalg.norm(g.reshape(len(g), -1), axis=1), z.argmax(axis=1)
 
         def copies(t: int, cache: dict[Any, tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-            for k in range(config.copies):
-                key = aug.key(k, config.copies, t)
-                if key not in cache:
-                    cache[key] = evaluate(aug(x, k, config.copies, t))
             keys = [aug.key(k, config.copies, t) for k in range(config.copies)]
+            missing = [k for k, q in enumerate(keys) if q not in cache and q not in keys[:k]]
+            if missing:  # all missing copies in one batched pass on the device
+                J, pred = evaluate(np.concatenate([aug(x, k, config.copies, t) for k in missing]))
+                for j, k in enumerate(missing):
+                    cache[keys[k]] = (J[j * len(x):(j + 1) * len(x)], pred[j * len(x):(j + 1) * len(x)])
             return np.stack([cache[q][0] for q in keys]), np.stack([cache[q][1] for q in keys])
 
         def sharpness(cache: dict[Any, Any]) -> np.ndarray:

@@ -55,11 +55,14 @@ class TrainData:
         return tuple(self.x_train.shape[1:])
 
     def fingerprint(self) -> str:
-        """Hash of the exact training set and labels used (recorded with results)."""
-        h = hashlib.sha256()
-        for arr in (self.x_train, self.y_train, self.x_test, self.y_test):
-            h.update(np.ascontiguousarray(arr).tobytes())
-        return h.hexdigest()[:16]
+        """Hash of the exact training set and labels used (recorded with results; computed once)."""
+        cached = self.__dict__.get("_fingerprint")
+        if cached is None:
+            h = hashlib.sha256()
+            for arr in (self.x_train, self.y_train, self.x_test, self.y_test):
+                h.update(np.ascontiguousarray(arr).tobytes())
+            cached = self.__dict__["_fingerprint"] = h.hexdigest()[:16]
+        return cached
 
 
 class DatasetPlugin:

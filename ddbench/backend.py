@@ -47,6 +47,15 @@ def select(name: str | None) -> str:
     return name
 
 
+def selected() -> str:
+    """The backend this process runs (or will run once Keras is imported), without importing Keras."""
+    if "keras" in sys.modules:
+        import keras
+
+        return keras.backend.backend()
+    return os.environ.get("KERAS_BACKEND", DEFAULT)
+
+
 @contextlib.contextmanager
 def _quiet_native_stderr() -> Iterator[None]:
     """Hide what native code writes to file descriptor 2 (absl/oneDNN/CUDA-stub chatter).

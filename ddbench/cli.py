@@ -85,8 +85,8 @@ def run(
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
+    _select_backend(backend)  # first: the spec's distribution is validated against the backend
     spec = _load(spec_path)
-    _select_backend(backend)
     from .runner import run as run_spec
     from .store import RunLocked, SpecChanged
     from .validate import check_grid
@@ -224,8 +224,8 @@ def analyse(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory."),
 ) -> None:
     """Recompute verdicts and the leaderboard from finished cells, without training."""
-    spec = _load(spec_path)
     _select_backend(None)
+    spec = _load(spec_path)
     from .leaderboard.render import print_board
     from .runner import reanalyse
 

@@ -88,7 +88,7 @@ def cell_key(spec: Spec, family_version: str, config: dict[str, Any], width: int
         {
             "format": CELL_FORMAT,
             "dataset": dataset,
-            "training": spec.training.model_dump(mode="json"),
+            "training": spec.training.hashed_dump(),  # float32 precision left out: keys of older specs stay
             "family": [spec.model.family, family_version],
             "config": config,
             "width": width,

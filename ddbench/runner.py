@@ -24,9 +24,10 @@ from .hypotheses.base import decide
 from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
-from .spec import Spec
+from .spec import DEFAULT_PRECISION, Spec
 from .store import RunStore
 from .train import get_trainer
+from .train.distribute import provenance as distribution_provenance
 
 
 class Progress:
@@ -49,9 +50,10 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def provenance(trainer: str) -> dict[str, Any]:
+def provenance(trainer: str, precision: str = DEFAULT_PRECISION, distribution: dict[str, Any] | None = None) -> dict[str, Any]:
     return {"backend": backend.name(), "device": backend.device(), "versions": backend.versions(),
-            "trainer": trainer, "ddbench_version": __version__}
+            "trainer": trainer, "precision": precision, "distribution": distribution or {"strategy": "none"},
+            "ddbench_version": __version__}
 
 
 def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | None = None,
@@ -79,7 +81,8 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     status = store.statuses()
     todo = [c for c in cells if status.get(c.key) == "pending"]
     progress.start(len(cells), len(todo))
-    prov = provenance(get_trainer(trainer_name, registry.families.get(spec.model.family)).name)
+    trainer = get_trainer(trainer_name, registry.families.get(spec.model.family), spec.distribution, engine=spec.engine)
+    prov = provenance(trainer.name, spec.training.precision, distribution_provenance(trainer))
     prov["executor"] = executor.name
     prov["engine"] = spec.engine.model_dump(mode="json")
     fingerprints = dict(store.meta("data_fingerprints", {}))
@@ -232,7 +235,7 @@ def reanalyse(run_dir: str | Path, spec: Spec) -> Leaderboard:
     """Recompute verdicts and outputs from a store without training (``ddbench analyse``)."""
     store = RunStore.open_existing(run_dir)
     try:
-        board, _ = analyse(spec, store, provenance(spec.trainer))
+        board, _ = analyse(spec, store, provenance(spec.trainer, spec.training.precision))
         write_outputs(board, store.dir)
         return board
     finally:

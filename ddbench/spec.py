@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 SPEC_FORMAT = 1
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
-EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine")
+EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribution")
 #: fields that determine the trained models: a run directory is bound to them
 TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
 
@@ -158,6 +158,10 @@ class RecordSpec(_Strict):
     checkpoints: bool = Field(default=False, description="also save weights at every recorded epoch")
 
 
+#: the precision of existing specs; left out of every hash so that their keys never change
+DEFAULT_PRECISION = "float32"
+
+
 class TrainingSpec(_Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
@@ -168,6 +172,23 @@ class TrainingSpec(_Strict):
         default="none", description="crop_flip: pad-4 random crop + horizontal flip (1-D signals: random circular shift)"
     )
     record: RecordSpec = Field(default_factory=RecordSpec)
+    precision: Literal["float32", "mixed_bfloat16"] = Field(
+        default=DEFAULT_PRECISION,
+        description="float32 (default, for fidelity) or mixed_bfloat16: bfloat16 compute with float32 variables, "
+        "a float32 head (logits) and float32 losses; faster on GPUs/TPUs but changes the results, so it is part "
+        "of the cell keys (float32 is left out of them, so keys of specs without this field do not change)",
+    )
+
+    def hashed_dump(self) -> dict[str, Any]:
+        """The JSON data that identifies this recipe in hashes and in the resolved spec.
+
+        ``precision`` is left out when it is the default: it was added after runs were
+        published, and their cell keys, spec and training hashes must not change.
+        """
+        out = self.model_dump(mode="json")
+        if out["precision"] == DEFAULT_PRECISION:
+            del out["precision"]
+        return out
 
     def recorded_epochs(self) -> list[int]:
         """Sorted 1-based epochs at which curves are recorded; always includes the last."""
@@ -265,6 +286,44 @@ class EngineSpec(_Strict):
         default=None, ge=1, description="epochs per compiled call (JAX, no augmentation); default 8 on accelerators, 1 on CPU"
     )
 
+class DistributionSpec(_Strict):
+    """Data parallelism over several devices: every batch is split over them and the gradients summed.
+
+    An execution choice (the trained models are the same up to float32 reassociation),
+    so it is in no hash. Which strategy is allowed depends on the Keras backend and is
+    checked by ``ddbench validate``.
+    """
+
+    strategy: Literal["none", "mirrored", "data_parallel"] = Field(
+        default="none",
+        description="none: one device; mirrored: tf.distribute.MirroredStrategy (TensorFlow backend); "
+        "data_parallel: keras.distribution.DataParallel (JAX backend)",
+    )
+    devices: int | list[str] | None = Field(
+        default=None,
+        description="null: every device the backend sees (its GPUs, else its CPUs); N: the first N; "
+        "or a list of names, e.g. [/gpu:0, /gpu:1] (TensorFlow) or [gpu:0, gpu:1] (JAX)",
+    )
+
+    @field_validator("devices", mode="before")
+    @classmethod
+    def _devices(cls, v: Any) -> Any:
+        if isinstance(v, bool) or (isinstance(v, int) and v < 1):
+            raise ValueError(f"got {v!r}; allowed: null (all devices), a positive number of devices, or a list of device names")
+        if isinstance(v, list):
+            if not v or not all(isinstance(d, str) and d.strip() for d in v):
+                raise ValueError("give a non-empty list of device names, e.g. [/gpu:0, /gpu:1]")
+            if len(set(v)) != len(v):
+                raise ValueError(f"device names repeat: {sorted({d for d in v if v.count(d) > 1})}")
+        return v
+
+    @model_validator(mode="after")
+    def _devices_need_strategy(self) -> "DistributionSpec":
+        if self.strategy == "none" and self.devices is not None:
+            raise ValueError("devices is set but strategy is none; allowed strategies: mirrored (TensorFlow), "
+                             "data_parallel (JAX)")
+        return self
+
 
 class Spec(_Strict):
     """A complete ddbench experiment."""
@@ -284,6 +343,9 @@ class Spec(_Strict):
         "stateless: a bundle as one compiled program, an epoch per call (auto)",
     )
     engine: EngineSpec = Field(default_factory=EngineSpec, description="layout of the fast engine (execution only)")
+    distribution: DistributionSpec = Field(
+        default_factory=DistributionSpec, description="spread training over several devices (execution only)"
+    )
     output_dir: str | None = Field(default=None, description="run directory (default: runs/<name>)")
 
     _probes_v = field_validator("probes", mode="before")(classmethod(lambda cls, v: _named_list(v, "probes")))
@@ -297,8 +359,11 @@ class Spec(_Strict):
         return v
 
     def resolved(self) -> dict[str, Any]:
-        """The spec with every default filled in, as plain JSON data."""
-        return self.model_dump(mode="json")
+        """The spec with every default filled in, as plain JSON data (but ``training.precision``
+        only when it is not float32: see :meth:`TrainingSpec.hashed_dump`)."""
+        out = self.model_dump(mode="json")
+        out["training"] = self.training.hashed_dump()
+        return out
 
     def spec_hash(self) -> str:
         return content_hash({"format": SPEC_FORMAT, "spec": {k: v for k, v in self.resolved().items() if k not in EXECUTION_FIELDS}})

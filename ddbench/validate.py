@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from .spec import Spec
+from .spec import DEFAULT_PRECISION, Spec
 
 
 @dataclass
@@ -171,6 +171,14 @@ def check_plugins(spec: Spec) -> list[Problem]:
     if ds is not None:
         problems += _check_options(ds, spec.dataset.options, ("dataset", "options"))
     fam = lookup(registry.families, spec.model.family, "model.family")
+    if fam is not None and getattr(fam, "closed_form", False):
+        solved = f"{spec.model.family} is solved in closed form, not trained"
+        if spec.training.precision != DEFAULT_PRECISION:
+            problems.append(Problem("training.precision", f"{solved}: precision does not apply; allowed: {DEFAULT_PRECISION}",
+                                    spec.training.precision))
+        if spec.distribution.strategy != "none":
+            problems.append(Problem("distribution.strategy", f"{solved}: distribution does not apply; allowed: none",
+                                    spec.distribution.strategy))
     if fam is not None:
         problems += _check_options(fam, spec.model.config, ("model", "config"))
         allowed = set(fam.Config.model_fields) - {"width"}
@@ -196,6 +204,37 @@ def check_plugins(spec: Spec) -> list[Problem]:
         plugin = lookup(registry.probes, p.name, f"probes[{i}].name")
         if plugin is not None:
             problems += _check_options(plugin, p.params, ("probes", i, "params"))
+    return problems
+
+
+def check_distribution(spec: Spec, backend_name: str | None = None) -> list[Problem]:
+    """``distribution:`` against the Keras backend (``backend_name``, default the active one:
+    KERAS_BACKEND or tensorflow) and the devices it sees; a data-parallel batch must split evenly.
+
+    Selects the backend (as ``ddbench run`` does) and starts its runtime, but only for a
+    spec that asks for a distribution.
+    """
+    from . import backend
+    from .train.distribute import check, visible_devices
+
+    dist = spec.distribution
+    if dist.strategy == "none":
+        return []
+    if backend_name is None:
+        try:
+            backend_name = backend.select(None)
+        except backend.BackendError as exc:
+            return [Problem("distribution.strategy", str(exc), dist.strategy)]
+        count = True
+    else:  # another backend than the active one: its devices cannot be listed in this process
+        count = backend_name == backend.selected()
+    problems = [Problem(f"distribution.{f}", msg, v) for f, msg, v in check(dist.strategy, dist.devices, backend_name,
+                                                                              count_devices=count)]
+    if not problems and count and dist.strategy == "data_parallel":
+        n = dist.devices if isinstance(dist.devices, int) else len(dist.devices or visible_devices(backend_name))
+        if spec.training.batch_size % n:
+            problems.append(Problem("training.batch_size", f"distribution data_parallel splits every batch evenly over "
+                                    f"{n} devices; allowed: a multiple of {n}", spec.training.batch_size))
     return problems
 
 
@@ -243,7 +282,7 @@ def load_spec_text(text: str, source: str = "<spec>", *, check: bool = True) -> 
             p.line = _nearest_line(lines, tuple(e["loc"]))
         raise SpecError(source, problems) from None
     if check:
-        problems = check_plugins(spec)
+        problems = check_plugins(spec) + check_distribution(spec)
         if problems:
             for p in problems:
                 loc = tuple(int(x) if x.isdigit() else x for x in p.path.replace("[", ".").replace("]", "").split(".") if x)

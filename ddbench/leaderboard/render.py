@@ -383,7 +383,7 @@ def header_section(board: Leaderboard) -> Section:
     lines = [
         f"spec: {board.spec_name} (hash {board.spec_hash})",
         f"ddbench {board.ddbench_version}, schema {board.schema_version}",
-        f"backend: {board.backend}; device: {board.device}",
+        f"backend: {board.backend}; device: {board.device}" + board.execution_note(),
         f"created: {board.created}",
         f"cells: {fmt_counts(_status_counts(board))} (of {sum(_status_counts(board).values())})",
     ]

@@ -93,6 +93,17 @@ class Leaderboard(_Model):
     verdicts: list[Verdict] = Field(default_factory=list)
     probe_scores: list[dict[str, Any]] = Field(default_factory=list)  # probe-as-measure rank agreement (issue 3)
 
+    def execution_note(self) -> str:
+        """``; precision: ...; distribution: ...`` when they are not the defaults (float32, one device), else ''."""
+        out = ""
+        if self.summary.get("precision") not in (None, "float32"):
+            out += f"; precision: {self.summary['precision']}"
+        dist = self.summary.get("distribution") if isinstance(self.summary.get("distribution"), dict) else {}
+        if dist.get("strategy") not in (None, "none"):
+            out += f"; distribution: {dist['strategy']} over {dist.get('replicas', '?')} devices"
+            out += "" if dist.get("applied", True) else " (not applied by the trainer)"
+        return out
+
 
 class LeaderboardError(ValueError):
     pass

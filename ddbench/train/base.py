@@ -13,20 +13,22 @@ Every trainer follows the same protocol, so results agree across them:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import time
 import traceback
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Protocol
+from typing import Any, Callable, ClassVar, ContextManager, Iterator, Protocol
 
 import numpy as np
 
 from .. import backend, registry
 from ..data import TrainData
 from ..plan import Bundle, Cell
-from ..spec import TrainingSpec
+from ..spec import DEFAULT_PRECISION, TrainingSpec
+from .precision import build_with_precision
 
 
 @dataclass
@@ -60,6 +62,10 @@ class NullEvents:
 
 class Trainer(ABC):
     name: str = "?"
+    #: the :class:`~ddbench.train.distribute.Distribution` to train under (set by ``get_trainer``); None: one device
+    distribution: Any = None
+    #: True if ``train`` really runs under ``distribution`` (recorded in provenance as ``applied``)
+    uses_distribution: ClassVar[bool] = False
 
     @abstractmethod
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
@@ -112,12 +118,18 @@ class Engine(Protocol):
         """Curve metrics and per-point arrays of every model; afterwards the Keras models hold the trained weights."""
 
 
-def build_cell_model(cell: Cell, data: TrainData) -> tuple[Any, int]:
-    """The cell's Keras model, initialised from its own seed, and its parameter count."""
+def build_cell_model(cell: Cell, data: TrainData, precision: str = DEFAULT_PRECISION) -> tuple[Any, int]:
+    """The cell's Keras model, initialised from its own seed, and its parameter count.
+
+    ``precision`` (``training.precision``) is the dtype policy of this build only (see
+    :mod:`.precision`); the initial weights are the same float32 values either way.
+    """
     fam = registry.families.get(cell.family)()
     config = fam.Config.model_validate(cell.family_config)
     backend.set_seed(init_seed(cell))
-    model = fam.build(config, cell.width, data.input_shape, data.num_classes, name=f"w{cell.width}_{cell.key[:8]}")
+    model = build_with_precision(
+        lambda: fam.build(config, cell.width, data.input_shape, data.num_classes, name=f"w{cell.width}_{cell.key[:8]}"),
+        precision)
     return model, fam.param_count(config, cell.width, data.input_shape, data.num_classes)
 
 
@@ -159,26 +171,35 @@ def train_recorded(engine: Engine, cells: list[Cell], models: list[Any], params:
 
 
 def train_jointly(bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents,
-                  make_engine: Callable[[list[Cell], list[Any]], Engine]) -> Iterator[CellOutcome]:
+                  make_engine: Callable[[list[Cell], list[Any]], Engine],
+                  scope: Callable[[], ContextManager[Any]] | None = None) -> Iterator[CellOutcome]:
     """Build every cell of ``bundle`` (a cell that cannot be built fails alone), train the rest
-    together with the engine ``make_engine(cells, models)`` (if that raises, they fail together)."""
+    together with the engine ``make_engine(cells, models)`` (if that raises, they fail together).
+
+    ``scope`` (a distribution's, see :mod:`.distribute`) is entered around building and around
+    training, and left before any outcome is handed out, so probing and saving run outside it.
+    """
+    scope = scope or contextlib.nullcontext
     backend.clear_session()
-    cells, models, params = [], [], []
-    for cell in bundle.cells:
-        try:
-            model, n_params = build_cell_model(cell, data)
-        except Exception as exc:
-            yield failed(cell, exc)
-            continue
-        cells.append(cell)
-        models.append(model)
-        params.append(n_params)
+    cells, models, params, broken = [], [], [], []
+    with scope():
+        for cell in bundle.cells:
+            try:
+                model, n_params = build_cell_model(cell, data, training.precision)
+            except Exception as exc:
+                broken.append(failed(cell, exc))
+                continue
+            cells.append(cell)
+            models.append(model)
+            params.append(n_params)
+    yield from broken
     if not cells:
         return
     try:
         t0 = time.perf_counter()
-        engine = make_engine(cells, models)
-        outcomes = train_recorded(engine, cells, models, params, bundle, training, events, time.perf_counter() - t0)
+        with scope():
+            engine = make_engine(cells, models)
+            outcomes = train_recorded(engine, cells, models, params, bundle, training, events, time.perf_counter() - t0)
     except Exception as exc:
         for cell in cells:
             yield failed(cell, exc)

@@ -5,6 +5,10 @@ engine must match. ``packed`` wraps all cells of a bundle as sub-models of one
 multi-output model and calls ``fit`` once; the summed loss gives every sub-model
 exactly its own gradient (they share no weights), so it trains the same models
 with one compiled step per batch instead of one per cell.
+
+Both run under a :class:`~.distribute.Distribution` when given one: models are built,
+compiled, fitted and evaluated inside its scope (Keras ``fit`` splits each batch over
+the devices, with ``tf.distribute.MirroredStrategy`` or ``keras.distribution.DataParallel``).
 """
 
 from __future__ import annotations
@@ -29,10 +33,12 @@ EVAL_BATCH = 4096
 class _Loop:
     """The ``fit``-based engine: train a list of models on one bundle's data with the shared protocol."""
 
-    def __init__(self, models: list[Any], data: TrainData, training: TrainingSpec, seed: int):
+    def __init__(self, models: list[Any], data: TrainData, training: TrainingSpec, seed: int, split: int = 1,
+                 jit_compile: Any = "auto"):
         import keras
 
         self.models, self.data, self.training, self.seed = models, data, training, seed
+        self.split = split  # every batch must be a multiple of this (data-parallel devices)
         self.n = len(data.y_train)
         self.steps = steps_per_epoch(self.n, training.batch_size)
         if len(models) == 1:
@@ -47,7 +53,7 @@ class _Loop:
         self.net.compile(
             optimizer=make_optimizer(training.optimizer, training.schedule, self.steps, training.epochs),
             loss=[loss] * len(models) if len(models) > 1 else loss,
-            jit_compile="auto",
+            jit_compile=jit_compile,
         )
 
     def _targets(self, idx: np.ndarray) -> Any:
@@ -74,35 +80,59 @@ class _Loop:
                 epochs=1, shuffle=False, verbose=0,
             )
 
+    def _predict(self, x: np.ndarray) -> list[np.ndarray]:
+        """Logits of every model; with ``split`` > 1 the inputs are padded (with their own first rows)
+        so that every batch splits evenly over the devices, and the padding is cut off again."""
+        n, pad = len(x), (-len(x)) % self.split
+        if pad:
+            x = np.concatenate([x, np.resize(x, (pad, *x.shape[1:]))])
+        out = self.net.predict(x, batch_size=max(self.split, EVAL_BATCH - EVAL_BATCH % self.split), verbose=0)
+        return [o[:n] for o in (out if len(self.models) > 1 else [out])]
+
     def evaluate(self) -> list[tuple[dict[str, float], dict[str, np.ndarray]]]:
         d = self.data
-        tr = self.net.predict(d.x_train, batch_size=EVAL_BATCH, verbose=0)
-        te = self.net.predict(d.x_test, batch_size=EVAL_BATCH, verbose=0)
-        if len(self.models) == 1:
-            tr, te = [tr], [te]
+        tr, te = self._predict(d.x_train), self._predict(d.x_test)
         return [
             curve_point(a, b, d.y_train, d.y_true, d.noisy, d.y_test, self.training.loss)
             for a, b in zip(tr, te)
         ]
 
 
-class FitTrainer(Trainer):
+class _FitBased(Trainer):
+    """What both fit-based trainers share: running under an optional distribution."""
+
+    uses_distribution = True
+
+    def __init__(self, distribution: Any = None):
+        self.distribution = distribution if distribution is not None and distribution.enabled else None
+
+    def _scope(self) -> Any:
+        return self.distribution.scope if self.distribution is not None else None
+
+    def _engine(self, data: TrainData, training: TrainingSpec, seed: int) -> Any:
+        if self.distribution is None:
+            return lambda cells, models: _Loop(models, data, training, seed)
+        split, jit = self.distribution.even_split, self.distribution.jit_compile
+        return lambda cells, models: _Loop(models, data, training, seed, split, jit)
+
+
+class FitTrainer(_FitBased):
     """One ``model.fit`` per cell: slow, simple, the reference."""
 
     name = "fit"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         for cell in bundle.cells:
-            yield from train_jointly(Bundle([cell]), data, training, events,
-                                     lambda cells, models, seed=cell.seed: _Loop(models, data, training, seed))
+            yield from train_jointly(Bundle([cell]), data, training, events, self._engine(data, training, cell.seed),
+                                     scope=self._scope())
 
 
-class PackedFitTrainer(Trainer):
+class PackedFitTrainer(_FitBased):
     """The cells of a bundle that share a seed as one multi-output model, one ``fit`` for them."""
 
     name = "packed"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         for part in bundle.by_seed():  # one model shares one batch order, so one seed per fit
-            yield from train_jointly(part, data, training, events,
-                                     lambda cells, models, seed=part.seeds[0]: _Loop(models, data, training, seed))
+            yield from train_jointly(part, data, training, events, self._engine(data, training, part.seeds[0]),
+                                     scope=self._scope())

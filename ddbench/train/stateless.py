@@ -170,11 +170,12 @@ class _JaxEngine(_EngineBase):
     """Groups of lanes, one ``vmap`` each, all in one ``lax.scan`` over the epoch."""
 
     def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
-                 pad: lanes_mod.PadPolicy = "auto", batch_sharding: Any = None, epochs_per_call: int | None = None):
+                 pad: lanes_mod.PadPolicy = "auto", distribution: Any = None, epochs_per_call: int | None = None):
         import jax
 
+        # data parallel (keras.distribution.DataParallel's mesh): data and state replicated, every batch split
+        self.mesh = distribution.mesh() if distribution is not None else None
         super().__init__(cells, models, data, training)
-        self.batch_sharding = batch_sharding
         # on an accelerator an MNIST-scale epoch takes well under a millisecond, so the per-call dispatch
         # shows: blocks of epochs go in one call (a second compiled variant); on a CPU it never shows
         self.epochs_per_call = epochs_per_call or (1 if jax.default_backend() == "cpu" else EPOCHS_PER_CALL)
@@ -196,13 +197,20 @@ class _JaxEngine(_EngineBase):
                    for i in g.members]
             ov = [[np.asarray(v.value) for v in opt.variables] for _ in g.members]
             state.append(tuple(self._stack(g, leaves) for leaves in (tv, ntv, ov)))
-        self.state: Any = jax.device_put(state)
+        self.state: Any = jax.device_put(state, self._replicated())
         self._epoch = self._compile_epoch(donate=jax.default_backend() != "cpu")
+
+    def _replicated(self) -> Any:
+        if self.mesh is None:
+            return None
+        from jax.sharding import NamedSharding, PartitionSpec
+
+        return NamedSharding(self.mesh, PartitionSpec())
 
     def _put(self, array: np.ndarray) -> Any:
         import jax
 
-        return jax.device_put(array)
+        return jax.device_put(array, self._replicated())
 
     def _advance(self, epoch: int, stop: int) -> int:
         k = self.epochs_per_call
@@ -275,11 +283,16 @@ class _JaxEngine(_EngineBase):
         return jnp.take(x, sel, axis=0), jnp.take(y, sel, axis=0), True
 
     def _shard(self, xb: Any, per_lane: bool) -> Any:
-        if self.batch_sharding is None:
+        """Split the batch axis over the data-parallel devices (XLA then all-reduces the gradients)."""
+        if self.mesh is None:
             return xb
         import jax
+        from jax.sharding import NamedSharding, PartitionSpec
 
-        return jax.lax.with_sharding_constraint(xb, self.batch_sharding(axis=1 if per_lane else 0, ndim=xb.ndim))
+        from .distribute import BATCH_AXIS
+
+        spec = PartitionSpec(None, BATCH_AXIS) if per_lane else PartitionSpec(BATCH_AXIS)
+        return jax.lax.with_sharding_constraint(xb, NamedSharding(self.mesh, spec))
 
     def _compile_epoch(self, donate: bool) -> Callable[..., Any]:
         """``(state, x, y, idx) -> (state, mean summed loss)``: ``jax.jit`` of a ``lax.scan`` over the steps."""
@@ -307,7 +320,7 @@ class _JaxEngine(_EngineBase):
                 new, total = [], 0.0
                 for g, step, (tv, ntv, ov) in zip(self.groups, steps, carry):
                     xb, yb, per_lane = self._gather(g, x, y, idx_t)
-                    xb = self._shard(xb, per_lane)
+                    xb, yb = self._shard(xb, per_lane), self._shard(yb, per_lane)
                     if g.lanes == 1:
                         tv, ntv, ov, value = step(tv, ntv, ov, xb, yb)
                     else:
@@ -435,12 +448,13 @@ class _TfEngine(_EngineBase):
 
 
 def make_engine(cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
-                pad: lanes_mod.PadPolicy = "auto", batch_sharding: Any = None,
+                pad: lanes_mod.PadPolicy = "auto", distribution: Any = None,
                 epochs_per_call: int | None = None) -> _EngineBase:
-    """The compiled engine of the active backend."""
+    """The compiled engine of the active backend (``distribution``: a data-parallel
+    :class:`~ddbench.train.distribute.Distribution`, JAX only)."""
     name = backend.name()
     if name == "jax":
-        return _JaxEngine(cells, models, data, training, pad=pad, batch_sharding=batch_sharding,
+        return _JaxEngine(cells, models, data, training, pad=pad, distribution=distribution,
                           epochs_per_call=epochs_per_call)
     if name == "tensorflow":
         return _TfEngine(cells, models, data, training)
@@ -455,6 +469,8 @@ class StatelessTrainer(Trainer):
     """
 
     name = "stateless"
+    #: with data_parallel (JAX) every batch is split over the devices inside the compiled epoch
+    uses_distribution = True
 
     def __init__(self, pad: lanes_mod.PadPolicy = "auto", distribution: Any = None, epochs_per_call: int | None = None):
         self.pad, self.distribution, self.epochs_per_call = pad, distribution, epochs_per_call
@@ -463,8 +479,9 @@ class StatelessTrainer(Trainer):
         if backend.name() not in COMPILED_BACKENDS:
             yield from PackedFitTrainer().train(bundle, data, training, events)
             return
-        sharding = getattr(self.distribution, "batch_sharding", None)
+        dist = self.distribution if self.distribution is not None and backend.name() == "jax" else None
         yield from train_jointly(
             bundle, data, training, events,
-            lambda cells, models: make_engine(cells, models, data, training, pad=self.pad, batch_sharding=sharding,
-                                              epochs_per_call=self.epochs_per_call))
+            lambda cells, models: make_engine(cells, models, data, training, pad=self.pad, distribution=dist,
+                                              epochs_per_call=self.epochs_per_call),
+            scope=dist.scope if dist is not None else None)

@@ -159,6 +159,9 @@ TRAIN = textwrap.dedent("""
     out["fit"] = losses(outcomes)
     out["fit_errors"] = [o.error for o in outcomes if o.status != "done"]
     out["replicas"] = trainer.distribution.replicas
+    import sqlite3
+    out["run_replicas"] = sorted({{json.loads(t).get("replicas", 0) for (t,) in
+                                  sqlite3.connect({tmp!r} + "/dist/ddbench.sqlite").execute("select timings from cells")}})
     {extra}
     print("RESULT" + json.dumps(out))
 """)
@@ -241,7 +244,7 @@ def test_data_parallel_over_two_jax_cpu_devices_trains_the_same_models(tmp_path)
     assert out["replicas"] == 2 and out["weights_on"] == 2 and out["restored"]
     assert out["shards"] == [[4, 2], [4, 2]] and out["shard_devices"] == 2 and out["replicated"]
     # the runner's path is auto = the stateless engine, each batch split over both devices inside its scan
-    assert out["summary"]["trainer"] == "stateless"
+    assert out["summary"]["trainer"] == "stateless" and out["run_replicas"] == [2]
     assert out["stateless"] == ["stateless", "data_parallel", 2, False]  # no "trains on one device" warning
     dist = out["summary"]["distribution"]
     assert dist == {"strategy": "data_parallel", "devices": ["cpu:0", "cpu:1"], "replicas": 2, "applied": True}

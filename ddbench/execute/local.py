@@ -17,8 +17,8 @@ class LocalExecutor:
     name = "local"
 
     def execute(self, bundles: Iterable[Bundle], ctx: ExecContext) -> Iterator[CellResult]:
-        extra = {"distribution": ctx.distribution} if ctx.distribution is not None else {}
-        trainer = get_trainer(ctx.trainer, registry.families.get(ctx.spec.model.family), engine=ctx.spec.engine, **extra)
+        trainer = get_trainer(ctx.trainer, registry.families.get(ctx.spec.model.family), ctx.spec.distribution,
+                              engine=ctx.spec.engine)
 
         def on_split(bundle: Bundle, halves: list[Bundle]) -> None:
             ctx.on_message(f"out of memory with {len(bundle.cells)} cells together; retrying as "

@@ -352,7 +352,8 @@ class _JaxEngine(_EngineBase):
         out: list[dict[str, float]] = [{} for _ in self.cells]
         for g in self.groups:
             for i in g.members:
-                out[i] = {"lanes": g.lanes, "padded_to_width": self.cells[g.template].width}
+                out[i] = {"lanes": g.lanes, "padded_to_width": self.cells[g.template].width,
+                          "replicas": int(self.mesh.size) if self.mesh is not None else 1}
         return out
 
     # ------------------------------------------------------------ evaluation and write-back

@@ -73,7 +73,7 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
         plugins=plugins,
         analysis=analysis,
         summary={"cells": store.counts(), "wall_seconds": store.meta("wall_seconds"), "trainer": provenance.get("trainer"),
-                 **{k: provenance[k] for k in ("precision", "distribution") if k in provenance}},
+                 **{k: provenance[k] for k in ("precision", "distribution", "engine", "executor") if k in provenance}},
         rows=rows,
         verdicts=verdicts,
         probe_scores=probe_scores(rows, grid_axes, {p.name: registry.probes.get(p.name).measures for p in spec.probes}),

@@ -270,6 +270,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from ddbench.data import load_train_data
 
+    # untimed warm-up: the process's first model pays backend and data start-up, which is no engine's cost
+    keras_engine("fit", mlp_spec(widths[:1], 1, [0], n_train))
     for n_seeds in seed_counts:
         seeds = list(range(n_seeds))
         spec = mlp_spec(widths, epochs, seeds, n_train)

@@ -38,6 +38,9 @@ class ExecContext:
     trainer: str  # the trainer name (resolved where the bundle runs)
     data: StratumData
     distribution: Any = None
+    #: memory of the device a bundle trains on, when it is not the driver's (set by a remote executor
+    #: before it draws the first bundle; the planner then cuts bundles to fit it)
+    device_memory: int | None = None
     on_bundle: Callable[[Bundle], None] = lambda bundle: None
     on_epochs: Callable[[Bundle, int, int], None] = lambda bundle, epoch, total: None
     on_message: Callable[[str], None] = lambda text: None

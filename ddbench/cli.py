@@ -15,6 +15,7 @@ from typing import Any, List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from . import __version__
@@ -52,7 +53,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 
 def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
 
 
@@ -75,6 +76,20 @@ def _select_backend(name: Optional[str]) -> None:
         _fail(str(exc))
 
 
+def _executor(name: str, address: Optional[str], gpus_per_bundle: Optional[float]) -> Any:
+    from .execute import EXECUTORS, get_executor
+
+    if name not in EXECUTORS:
+        _fail(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
+    if name != "ray" and (address is not None or gpus_per_bundle is not None):
+        _fail("--address and --gpus-per-bundle need --executor ray")
+    options = {"address": address, "num_gpus_per_bundle": gpus_per_bundle} if name == "ray" else {}
+    try:
+        return get_executor(name, **options)
+    except (ImportError, ValueError) as exc:
+        _fail(str(exc))
+
+
 @app.command()
 def run(
     spec_path: Path = typer.Argument(..., help="The YAML spec.", exists=False),
@@ -83,10 +98,14 @@ def run(
     trainer: Optional[str] = typer.Option(None, "--trainer", help="auto (= stateless), stateless (a bundle as one compiled program), packed (one multi-output fit) or fit (reference, one model at a time)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Retry cells that failed in an earlier run."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    executor: str = typer.Option("local", "--executor", help="Where bundles train: local (this process) or ray (a Ray cluster, or a local Ray instance)."),
+    address: Optional[str] = typer.Option(None, "--address", help="Ray: the cluster to connect to (e.g. ray://head:10001 or head:6379); default RAY_ADDRESS or a local instance."),
+    gpus_per_bundle: Optional[float] = typer.Option(None, "--gpus-per-bundle", help="Ray: the share of a GPU each bundle asks for (0 to 1); default from the bundle's memory estimate, 0 without GPUs."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
     _select_backend(backend)  # first: the spec's distribution is validated against the backend
     spec = _load(spec_path)
+    runner_executor = _executor(executor, address, gpus_per_bundle)
     from .runner import run as run_spec
     from .store import RunLocked, SpecChanged
     from .validate import check_grid
@@ -97,8 +116,9 @@ def run(
 
     progress = RichProgress(console, enabled=not quiet)
     try:
-        result = run_spec(spec, run_dir=output, progress=progress, retry_failed=retry_failed, trainer=trainer)
-    except (RunLocked, SpecChanged, ValueError) as exc:
+        result = run_spec(spec, run_dir=output, progress=progress, retry_failed=retry_failed, trainer=trainer,
+                          executor=runner_executor)
+    except (RunLocked, SpecChanged, ValueError, ConnectionError) as exc:
         _fail(str(exc))
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: finished cells are saved; run the same command again to resume.")

@@ -26,9 +26,13 @@ SLOTS = {"sgd": 1, "adam": 2, "adamw": 2, "rmsprop": 2}
 FLOAT_BYTES = 4
 
 
-def budget_bytes(data_bytes: int) -> float | None:
-    """Bytes bundles may use once the resident data is in; None when the device's memory is unknown."""
-    total = backend.device_memory_bytes()
+def budget_bytes(data_bytes: int, device_bytes: int | None = None) -> float | None:
+    """Bytes bundles may use once the resident data is in; None when the device's memory is unknown.
+
+    ``device_bytes``: the memory of the device bundles train on, when it is not this process's
+    (a remote executor's GPUs); by default this process's device.
+    """
+    total = device_bytes if device_bytes is not None else backend.device_memory_bytes()
     if total is None:
         return None
     return max(total * BUDGET_FRACTION - data_bytes, 0.0)

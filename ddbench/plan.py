@@ -50,6 +50,8 @@ class Bundle:
     """Cells trained together: same data (noise rate and draw), same recipe; any seeds."""
 
     cells: list[Cell]
+    #: estimated device bytes of training the cells together (the planner's cost; None when not estimated)
+    est_bytes: float | None = field(default=None, compare=False)
 
     @property
     def noise_rate(self) -> float:
@@ -133,20 +135,21 @@ def make_bundles(cells: list[Cell], max_cells: int | None = None, budget_bytes: 
     for c in cells:
         groups.setdefault((c.noise_rate, c.noise_seed), []).append(c)
     bundles = []
+    estimating = budget_bytes is not None and cost is not None
     for members in groups.values():
-        if budget_bytes is not None and cost is not None:
+        if estimating:
             members = sorted(members, key=lambda c: (c.width, c.seed))
         current: list[Cell] = []
         used = 0.0
         for c in members:
-            need = cost(c) if (budget_bytes is not None and cost is not None) else 0.0
+            need = cost(c) if estimating else 0.0
             full = (max_cells is not None and len(current) >= max_cells) or (
                 budget_bytes is not None and current and used + need > budget_bytes)
             if full:
-                bundles.append(Bundle(current))
+                bundles.append(Bundle(current, used if estimating else None))
                 current, used = [], 0.0
             current.append(c)
             used += need
         if current:
-            bundles.append(Bundle(current))
+            bundles.append(Bundle(current, used if estimating else None))
     return bundles

@@ -94,7 +94,7 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     ctx = ExecContext(spec, store.dir, trainer_name, StratumData(spec), on_bundle=on_bundle,
                       on_epochs=progress.epochs_done, on_message=progress.message)
     try:
-        for result in executor.execute(plan_bundles(spec, todo, ctx.data), ctx):
+        for result in executor.execute(plan_bundles(spec, todo, ctx.data, ctx), ctx):
             if result.data_fingerprint and fingerprints.get(result.data_fingerprint[0]) != result.data_fingerprint[1]:
                 fingerprints[result.data_fingerprint[0]] = result.data_fingerprint[1]
                 store.set_meta(data_fingerprints=fingerprints)
@@ -112,9 +112,10 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     return RunResult(store.dir, board, store.counts(), wall, notes)
 
 
-def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData) -> Iterator[Bundle]:
+def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData, ctx: ExecContext | None = None) -> Iterator[Bundle]:
     """The pending cells as bundles that fit the device, stratum by stratum (lazily, so a local
-    run loads each stratum's data once)."""
+    run loads each stratum's data once). The device is this process's, or the one a remote
+    executor names in ``ctx.device_memory`` (read when the first bundle is drawn)."""
     strata: dict[tuple[float, int], list[Cell]] = {}
     for c in todo:
         strata.setdefault(c.data_key, []).append(c)
@@ -123,7 +124,7 @@ def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData) -> Iterator[Bu
         budget = None
         try:
             d = data.get(key)
-            budget = memory.budget_bytes(d.x_train.nbytes + d.x_test.nbytes)
+            budget = memory.budget_bytes(d.x_train.nbytes + d.x_test.nbytes, ctx.device_memory if ctx else None)
             if budget is not None and cost is None:
                 cost = memory.CellCost(spec.model.family, d.input_shape, d.num_classes, spec.training)
         except Exception:
@@ -141,7 +142,7 @@ def commit(store: RunStore, result: CellResult, prov: dict[str, Any]) -> None:
         store.record_probe(result.cell.key, p.name, p.version, p.status, p.values, p.error, p.seconds)
     store.record(
         result.cell.key, status=result.status, params=result.params, metrics=result.metrics, curves=result.curves,
-        timings=result.timings, provenance=prov, error=result.error, weights=result.weights, arrays=result.arrays,
+        timings=result.timings, provenance={**prov, **result.provenance}, error=result.error, weights=result.weights, arrays=result.arrays,
     )
 
 

@@ -171,3 +171,9 @@ def test_jax_backend_runs_the_same_grid(tmp_path):
     assert out.returncode == 0, out.stdout + out.stderr
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())
     assert board["backend"] == "jax" and all(r["status"] == "done" for r in board["rows"])
+
+
+def test_ray_executor_without_ray_says_how_to_install_it(write_spec, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # as if Ray were not installed
+    res = cli.invoke(app, ["run", str(write_spec()), "--executor", "ray"])
+    assert res.exit_code == 1 and "pip install 'ddbench[ray]'" in res.output

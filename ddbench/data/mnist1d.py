@@ -7,6 +7,8 @@ so the arrays are cached by their generator arguments.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -52,7 +54,7 @@ class MNIST1D(DatasetPlugin):
                 "x_test": d["x_test"].astype(np.float32),
                 "y_test": d["y_test"].astype(np.int64),
             }
-            tmp = path.with_suffix(".tmp.npz")
+            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # per process: Ray workers may generate it at once
             np.savez(tmp, **arrays)
             tmp.replace(path)
         return Dataset(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Iterator, Protocol
 
 from ..data import TrainData, load_train_data
 from ..plan import Bundle
@@ -37,7 +37,9 @@ class ExecContext:
     run_dir: Path
     trainer: str  # the trainer name (resolved where the bundle runs)
     data: StratumData
-    distribution: Any = None
+    #: memory of the device a bundle trains on, when it is not the driver's (set by a remote executor
+    #: before it draws the first bundle; the planner then cuts bundles to fit it)
+    device_memory: int | None = None
     on_bundle: Callable[[Bundle], None] = lambda bundle: None
     on_epochs: Callable[[Bundle, int, int], None] = lambda bundle, epoch, total: None
     on_message: Callable[[str], None] = lambda text: None

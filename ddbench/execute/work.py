@@ -63,6 +63,7 @@ class CellResult:
     probes: list[ProbeRecord] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # relative path -> content, for remote executors
     data_fingerprint: tuple[str, str] | None = None
+    provenance: dict[str, Any] = field(default_factory=dict)  # where a remote executor trained it (device, node)
 
 
 class BundleEvents:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ddbench.plan import Cell
-from ddbench.store import RunLocked, RunStore, SpecChanged
+from ddbench.store import RunStore, SpecChanged
 
 
 def cells(n=3):

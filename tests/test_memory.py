@@ -102,6 +102,42 @@ def test_out_of_memory_splits_and_retries(tmp_path, raise_it):
     assert trainer.sizes == [8, 4, 2, 2, 4, 2, 2] and splits == [8, 4, 4]
 
 
+class _RaisesAfterFirst(Trainer):
+    """Finishes the first cell, then raises (``oom``: out of memory) for the rest of the bundle."""
+
+    name = "fake"
+
+    def __init__(self, oom: bool):
+        self.oom, self.calls = oom, []
+
+    def train(self, bundle, data, training, events) -> Iterator[CellOutcome]:
+        self.calls.append([c.key for c in bundle.cells])
+        first, *rest = bundle.cells
+        yield CellOutcome(first, "done", metrics={"train_loss": 0.0}, params=1)
+        if rest and (len(self.calls) == 1 or not self.oom):
+            raise RuntimeError(OOM if self.oom else "ValueError: bad shape")
+        for c in rest:
+            yield CellOutcome(c, "done", metrics={"train_loss": 0.0}, params=1)
+
+
+@pytest.mark.parametrize("oom", [False, True])
+def test_a_cell_finished_before_an_error_stays_finished(tmp_path, oom):
+    spec = _spec()
+    data = load_train_data(spec.dataset, 0.0, 0)
+    bundle = Bundle(plan_cells(spec)[:4])
+    trainer = _RaisesAfterFirst(oom)
+    results = list(train_bundle(spec, bundle, data, trainer, tmp_path))
+    by_key = {}
+    for r in results:
+        assert r.cell.key not in by_key, "a cell was reported twice"
+        by_key[r.cell.key] = r.status
+    first = bundle.cells[0].key
+    assert by_key[first] == "done" and len(by_key) == 4
+    # an error fails only the cells not yet finished; out of memory retries only those, never the finished one
+    assert all(k == first or s == ("done" if oom else "failed") for k, s in by_key.items())
+    assert all(first not in call for call in trainer.calls[1:])
+
+
 def test_a_cell_that_does_not_fit_alone_is_recorded_failed(tmp_path):
     spec = _spec()
     data = load_train_data(spec.dataset, 0.0, 0)

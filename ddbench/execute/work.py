@@ -141,15 +141,17 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
     """Train ``bundle``, yield each cell's result; split and retry the bundle if it runs out of memory."""
     events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs)
     outcomes: list[CellOutcome] = []
+    final: set[str] = set()  # cells already handed out: never failed or retrained afterwards
     try:
         for outcome in trainer.train(bundle, data, spec.training, events):
             if outcome.status == "failed" and is_out_of_memory(outcome.error) and len(bundle.cells) > 1:
                 outcomes.append(outcome)  # held back: the bundle may be retried in halves
                 continue
+            final.add(outcome.cell.key)
             yield finish(spec, Path(work_dir), outcome, data)
     except Exception as exc:
         error = "".join(traceback.format_exception(exc))
-        seen = {o.cell.key for o in outcomes}
+        seen = final | {o.cell.key for o in outcomes}
         outcomes += [CellOutcome(c, "failed", error=error) for c in bundle.cells if c.key not in seen]
         if not (is_out_of_memory(error) and len(bundle.cells) > 1):
             for o in outcomes:

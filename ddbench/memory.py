@@ -4,8 +4,7 @@ The estimate is deliberately simple and errs high: every parameter is held as
 weights, gradients and optimizer slots (float32), and every layer's output is
 kept for the backward pass, twice (activations and their gradients), for one
 batch. Activation sizes come from the family's built (symbolic) Keras model, one
-build per distinct architecture, and only when parameter storage alone does not
-already show the grid fits with room to spare. The planner fills bundles up to
+build per distinct architecture. The planner fills bundles up to
 :data:`BUDGET_FRACTION` of the device; an out-of-memory error at run time splits
 the bundle and retries (see :mod:`ddbench.execute`).
 """

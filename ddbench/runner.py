@@ -19,7 +19,7 @@ from . import __version__, backend, registry
 from . import memory
 from .data import TrainData, load_train_data
 from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
-from .execute.work import probe_cell
+from .execute.work import ProbeRecord, probe_cell
 from .hypotheses.base import decide
 from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
@@ -138,8 +138,7 @@ def commit(store: RunStore, result: CellResult, prov: dict[str, Any]) -> None:
         path = store.dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(blob)
-    for p in result.probes:
-        store.record_probe(result.cell.key, p.name, p.version, p.status, p.values, p.error, p.seconds)
+    _record_probes(store, result.cell.key, result.probes)
     store.record(
         result.cell.key, status=result.status, params=result.params, metrics=result.metrics, curves=result.curves,
         timings=result.timings, provenance={**prov, **result.provenance}, error=result.error, weights=result.weights, arrays=result.arrays,
@@ -175,9 +174,13 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
         except Exception:
             warnings.warn(f"cannot load the saved model of {cell.label}: {traceback.format_exc(limit=1)}")
             continue
-        for p in probe_cell(spec, store.dir, cell, model, data[cell.data_key], only=missing):
-            store.record_probe(cell.key, p.name, p.version, p.status, p.values, p.error, p.seconds)
+        _record_probes(store, cell.key, probe_cell(spec, store.dir, cell, model, data[cell.data_key], only=missing))
     return len(todo)
+
+
+def _record_probes(store: RunStore, key: str, probes: list[ProbeRecord]) -> None:
+    for p in probes:
+        store.record_probe(key, p.name, p.version, p.status, p.values, p.error, p.seconds)
 
 
 def analyse(spec: Spec, store: RunStore, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import pytest
@@ -25,7 +23,7 @@ from ddbench.spec import EXECUTION_FIELDS
 from ddbench.train import get_trainer
 from ddbench.train.distribute import Distribution, DistributionError, visible_devices
 from ddbench.validate import SpecError, check_distribution, load_spec_text
-from util import tiny_spec_text
+from util import run_script, tiny_spec_text
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REL = 1e-4
@@ -167,14 +165,6 @@ TRAIN = textwrap.dedent("""
 """)
 
 
-def _run_script(script: str, env: dict[str, str]) -> dict:
-    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
-    return json.loads(line[len("RESULT"):])
-
-
 def _check_same_models(out: dict) -> float:
     """Final losses of both distributed paths against the one-device reference; returns the worst relative gap."""
     assert set(out["status"]) == {"done"} and not out["fit_errors"], out
@@ -198,7 +188,7 @@ def test_mirrored_over_two_logical_cpus_trains_the_same_models(tmp_path):
     bad = '{"devices": base + "distribution: {strategy: mirrored, devices: 3}\\n"}'
     script = TRAIN.format(tests=TESTS, setup=setup, edit="", strategy="mirrored", devices="[/cpu:0, /cpu:1]",
                           bad=bad, trainer="packed", dist_trainer="auto", tmp=str(tmp_path), extra="")
-    out = _run_script(script, {"KERAS_BACKEND": "tensorflow"})
+    out = run_script(script, {"KERAS_BACKEND": "tensorflow"})
     (p,) = out["problems"]["devices"]
     assert p[0] == "distribution.devices" and "asks for 3 devices, but tensorflow sees 2" in p[1]
     assert out["replicas"] == 2
@@ -236,7 +226,7 @@ def test_data_parallel_over_two_jax_cpu_devices_trains_the_same_models(tmp_path)
     # 301 training points: evaluation batches are padded to split evenly over the devices
     script = TRAIN.format(tests=TESTS, setup="", edit='.replace("n_train: 300", "n_train: 301")', strategy="data_parallel",
                           devices="2", bad=bad, trainer="fit", dist_trainer="auto", tmp=str(tmp_path), extra=extra)
-    out = _run_script(script, {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
+    out = run_script(script, {"KERAS_BACKEND": "jax", "XLA_FLAGS": "--xla_force_host_platform_device_count=2"})
     probs = {k: v[0] for k, v in out["problems"].items()}
     assert probs["mirrored"][0] == "distribution.strategy" and "allowed with jax: none, data_parallel" in probs["mirrored"][1]
     assert probs["devices"][0] == "distribution.devices" and "jax sees 2" in probs["devices"][1]

@@ -8,16 +8,14 @@ exactness check, a ReLU MLP accepted; the FLOP bucketing follows its rule.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
 import pytest
 
 from ddbench.train.lanes import PAD_FLOOR_FLOPS, PAD_SLACK, bucket_widths, embed, shapes_nest, unembed
+from util import run_script
 
 
 def test_embed_unembed_roundtrip_and_nesting():
@@ -96,12 +94,7 @@ JAX_SCRIPT = textwrap.dedent("""
 def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
     pytest.importorskip("jax")
     tests_dir = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT.format(tests=tests_dir)], env=env,
-                          capture_output=True, text=True, timeout=400)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
-    out = json.loads(line[len("RESULT"):])
+    out = run_script(JAX_SCRIPT.format(tests=tests_dir), {"KERAS_BACKEND": "jax"}, timeout=400)
     checks = out.pop("checks")
     assert checks["relu"] == [True, "exact"]
     assert checks["sigmoid"][0] is False, checks["sigmoid"]

@@ -10,10 +10,7 @@ compared with a JAX ``fit``, never with a TensorFlow one.
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -25,7 +22,7 @@ from ddbench.runner import run
 from ddbench.train import TRAINERS, get_trainer
 from ddbench.train.base import NullEvents
 from ddbench.validate import load_spec_text
-from util import tiny_spec_text
+from util import run_script, tiny_spec_text
 
 ADAM = "optimizer: {name: adam, lr: 0.01}\n  schedule: {name: inverse_sqrt, every: 1}"
 SGD = "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}"
@@ -100,12 +97,7 @@ JAX_SCRIPT = textwrap.dedent("""
 def test_stateless_matches_reference_fit_on_jax():
     pytest.importorskip("jax")
     tests_dir = os.path.dirname(os.path.abspath(__file__))
-    env = {**os.environ, "KERAS_BACKEND": "jax"}
-    proc = subprocess.run([sys.executable, "-c", JAX_SCRIPT.format(tests=tests_dir)], env=env,
-                          capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
-    out = json.loads(line[len("RESULT"):])
+    out = run_script(JAX_SCRIPT.format(tests=tests_dir), {"KERAS_BACKEND": "jax"}, timeout=240)
     assert set(out) == {"sgd", "adam", "cnn5"}
     for name, cells in out.items():
         for w, r in cells.items():

@@ -30,3 +30,18 @@ def tiny_spec_text(rates="[0.0, 0.2]", widths="[2, 8, 32]", epochs=3, lr=0.05, f
     return textwrap.dedent(text)
 
 
+
+
+def run_script(script: str, env: dict[str, str], timeout: int = 300) -> dict:
+    """Run Python ``script`` in a fresh process (a backend is fixed at import) with ``env`` added to the
+    environment; return the JSON it printed on its one line starting with ``RESULT``."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", script], env={**os.environ, **env}, capture_output=True, text=True,
+                          timeout=timeout)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (line,) = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT")]
+    return json.loads(line[len("RESULT"):])

@@ -47,7 +47,6 @@ class Group:
 
     members: list[int]  # indices into the engine's cells/models
     template: int  # index of the model whose architecture (widest) every lane takes
-    padded: bool = False
     shapes: list[list[tuple[int, ...]]] = field(default_factory=list)  # per member: its own variable shapes
 
     @property
@@ -116,7 +115,7 @@ def plan_groups(cells: list[Cell], width_buckets: dict[tuple[Any, ...], list[lis
             widest = max(cells[i].width for i in members)
             template = next(i for i in members if cells[i].width == widest)
             members.sort(key=lambda i: (cells[i].width, cells[i].seed))
-            groups.append(Group(members, template, padded=len(bucket) > 1))
+            groups.append(Group(members, template))
     return groups
 
 

@@ -38,7 +38,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 BATCH, LR = 128, 1e-4
 BETA1, BETA2, ADAM_EPS = 0.9, 0.999, 1e-7  # Keras' Adam defaults
@@ -336,8 +336,9 @@ def main(argv: list[str] | None = None) -> int:
     bn_modes = (True,) if args.smoke else (True, False)
     epochs = max(2, args.epochs)
 
-    from ddbench import backend
     from sweep_throughput import NAKKIRAN, projected_hours
+
+    from ddbench import backend
 
     backend.select(None)
     if backend.name() != "jax":

@@ -31,7 +31,9 @@ def test_digits_split_is_a_partition_of_the_real_images():
     both = np.concatenate([ds.x_train, ds.x_test])
     assert len(both) == N_IMAGES == len(raw.target)
     # the two splits hold the original images with their own labels, nothing else
-    key = lambda x, y: {tuple(r) + (int(t),) for r, t in zip(x.astype(int), y)}
+    def key(x, y):
+        return {(*r, int(t)) for r, t in zip(x.astype(int), y)}
+
     assert key(both, np.concatenate([ds.y_train, ds.y_test])) == key(raw.data, raw.target)
 
 

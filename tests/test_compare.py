@@ -6,6 +6,7 @@ expected status is known in advance.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -96,9 +97,11 @@ QUICK_3 = {"double_descent.peak": {0.2: ("holds", 0.04, (0.02, 0.06))},
            "smoothness.noisy_sharper": {0.2: ("fails", 0.5, (0.2, 0.8))}}
 
 
-def test_one_seed_vs_three_seeds_is_resolution_change_not_flip() -> None:
-    a = make_board(QUICK_1, seeds=[0])
-    b = make_board(QUICK_3, seeds=[0, 1, 2])
+@pytest.mark.parametrize("units", [(None, None), ("test_points", "test_points"), ("test_points", "seeds")],
+                         ids=["units not recorded", "points both", "points vs seeds"])
+def test_one_seed_vs_three_seeds_is_resolution_change_not_flip(units: tuple[str | None, str | None]) -> None:
+    a = make_board(QUICK_1, seeds=[0], unit=units[0])
+    b = make_board(QUICK_3, seeds=[0, 1, 2], unit=units[1])
     cmp = compare(a, b)
     assert status_of(cmp, "double_descent.peak", "p=0.2")[0] == AGREE
     for claim in ("double_descent.loss_peak", LONG, "smoothness.noisy_sharper"):
@@ -120,6 +123,9 @@ def test_flip_needs_disjoint_intervals_on_the_same_footing() -> None:
     assert cmp.exit_code() == 0
     # 3 vs 5 seeds, both resampling seeds: disjoint intervals are a flip
     cmp = compare(make_board(base, seeds=[0, 1, 2], unit="seeds"), make_board(disjoint, seeds=[0, 1, 2, 3, 4], unit="seeds"))
+    assert status_of(cmp, "double_descent.peak", "p=0.2")[0] == FLIP
+    # one seed on both sides (e.g. the same spec under two backends): disjoint intervals are a flip too
+    cmp = compare(make_board(base, unit="test_points"), make_board(disjoint, unit="test_points", backend="jax"))
     assert status_of(cmp, "double_descent.peak", "p=0.2")[0] == FLIP
 
 
@@ -296,3 +302,23 @@ def test_formats_md_and_json_and_exit_codes(tmp_path: Path, monkeypatch: Any) ->
     write_leaderboard(make_board(QUICK_3, seeds=[0, 1, 2]), more)
     assert _invoke(monkeypatch, "compare", str(a), str(more), "-f", "md").exit_code == 0
     assert _invoke(monkeypatch, "compare", str(a), str(more), "--strict").exit_code == 1
+
+
+@pytest.mark.parametrize("width", [60, 80, 120, 200])
+def test_tables_never_cut_names_at_any_width(width: int) -> None:
+    from rich.console import Console
+
+    from ddbench.leaderboard.render import print_board
+
+    board = make_board({**QUICK_1, LONG: {0.2: ("inconclusive", -0.9, (-1.0, 1.0))}})
+    board.verdicts[2].strata[0].reason = "a long reason " * 12
+    console = Console(file=io.StringIO(), width=width, record=True)
+    print_board(board, console)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines) <= width
+    for claim in QUICK_1:
+        assert sum(claim in line for line in lines) >= 2, f"{claim} cut at {width} columns:\n{text}"  # table + matrix
+    horizontal = any(line.startswith("claim ") and "verdict" in line and "reason" in line for line in lines)
+    if width != 120:  # (at 120 it depends on the numbers' widths)
+        assert horizontal == (width == 200)

@@ -270,12 +270,14 @@ def _seeds_note(a: Side, b: Side) -> str:
 
 
 def same_footing(a: Side, b: Side) -> bool:
-    """Whether the two sides' intervals measure the same spread, so that disjoint ones contradict."""
-    if a.unit and b.unit:
-        return a.unit == b.unit
-    if a.seeds == b.seeds:
-        return True
-    return min(a.seeds or 0, b.seeds or 0) >= MIN_SEED_UNITS
+    """Whether the two sides' intervals measure the same spread, so that disjoint ones contradict.
+
+    Not when the seed counts differ and a side has fewer than :data:`MIN_SEED_UNITS` seeds (its
+    interval cannot include the seed-to-seed spread the other side's mean is subject to), nor when
+    the recorded resampling units differ."""
+    if a.seeds != b.seeds and min(a.seeds or 0, b.seeds or 0) < MIN_SEED_UNITS:
+        return False
+    return not (a.unit and b.unit and a.unit != b.unit)
 
 
 def classify(a: Side | None, b: Side | None, board_why: list[str] | None = None) -> tuple[str, str]:
@@ -348,6 +350,8 @@ def compare_claims(a: Leaderboard, b: Leaderboard, board_why: list[str]) -> list
                 why.append(f"claim not in {missing}")
             elif "noise_rate" in stratum and canon(stratum["noise_rate"]) not in rates[missing]:
                 why.append(f"noise rate {stratum['noise_rate']:g} not in {missing}")
+            elif stratum.get("pooled") or stratum.get("overall"):
+                why.append(f"claim-level verdict ({'pooled' if stratum.get('pooled') else 'overall'}) not in {missing}")
             else:
                 why.append(f"stratum not in {missing}")
         elif not why and (ea[0].stratum.get("pooled") or ea[0].stratum.get("overall")) and rates["A"] != rates["B"]:

@@ -51,7 +51,7 @@ class FitTable:
         for i, h in enumerate(t.headers):
             prose = i in t.wrap
             rt.add_column(h, justify="right" if i in t.numeric else "left", no_wrap=not prose,
-                          overflow="fold" if prose else "ignore", width=None if widths is None else widths[i])
+                          overflow="fold" if prose else "ellipsis", width=None if widths is None else widths[i])
         for row in t.rows:
             rt.add_row(*[Text(c, style=_style(c)) if i in t.colored else Text(c) for i, c in enumerate(row)])
         return rt

@@ -169,10 +169,10 @@ def test_provenance_differences_are_flagged() -> None:
     assert diffs["backend"] == "backend: tensorflow vs jax"
     assert diffs["precision"] == "precision: float32 vs bfloat16"
     assert diffs["keras"] == "keras: 3.15 vs 3.16"
-    assert diffs["hypotheses double_descent"] == "hypotheses double_descent: 1 vs 2"
+    assert diffs["hypotheses.double_descent"] == "hypotheses.double_descent: 1 vs 2"
     assert "seeds" not in diffs
     md = render_comparison_markdown(cmp)
-    assert "provenance differs: backend, precision, keras, hypotheses double_descent" in md
+    assert "provenance differs: backend, precision, keras, hypotheses.double_descent" in md
 
 
 def test_per_width_differences_beside_seed_spread() -> None:

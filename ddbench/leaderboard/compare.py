@@ -136,12 +136,13 @@ def _names(values: Any) -> str | None:
 
 
 def provenance(board: Leaderboard) -> dict[str, Any]:
-    """What a side rests on, one flat string per field (``None`` where not recorded)."""
+    """What a side rests on, one flat string per field (``None`` where not recorded); plugin
+    versions as ``kind.name`` (``hypotheses.double_descent``)."""
     sides = [s for v in board.verdicts for _, s in _sides(board, v)]
     training = (board.spec or {}).get("training") or {}
     out: dict[str, Any] = {
         "spec": f"{board.spec_name} ({board.spec_hash})",
-        "content hash": (board.content_hash or "")[len("sha256:"):][:16] or None,
+        "content_hash": (board.content_hash or "")[len("sha256:"):][:16] or None,
         "created": board.created,
         "ddbench": board.ddbench_version,
         "backend": _prov(board, "backend"),
@@ -150,19 +151,24 @@ def provenance(board: Leaderboard) -> dict[str, Any]:
         "device": board.device,
         "trainer": _prov(board, "trainer"),
         "seeds": str(board_seeds(board)),
-        "resampling unit": _names(s.unit for s in sides),
+        "resampling_unit": _names(s.unit for s in sides),
         "replicates": _names(s.replicates for s in sides) or _names([board.analysis.get("bootstrap")]),
-        "error control": _names([board.analysis.get("correction")]),
+        "error_control": _names([board.analysis.get("correction")]),
     }
     for kind, plugins in sorted(board.plugins.items()):
         for name, version in sorted(plugins.items()):
-            out[f"{kind} {name}"] = str(version)
+            out[f"{kind}.{name}"] = str(version)
     return out
 
 
+def label(key: str) -> str:
+    """How a provenance key is shown: ``resampling unit``, ``hypotheses.double_descent``."""
+    return key if "." in key else key.replace("_", " ")
+
+
 def provenance_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    skip = {"spec", "content hash", "created"}
-    return [f"{k}: {a.get(k) or '—'} vs {b.get(k) or '—'}" for k in dict.fromkeys([*a, *b])
+    skip = {"spec", "content_hash", "created"}
+    return [f"{label(k)}: {a.get(k) or '—'} vs {b.get(k) or '—'}" for k in dict.fromkeys([*a, *b])
             if k not in skip and a.get(k) != b.get(k)]
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from typing import Any
 
 from . import render
-from .compare import AGREE, FLIP, RESOLUTION, STATUSES, Comparison, Side
+from .compare import AGREE, FLIP, RESOLUTION, STATUSES, Comparison, Side, label
 from .compare_metrics import METRICS, WidthDiff
 from .render import Section, Table, fmt_ci, fmt_num, fmt_signed
 
@@ -52,10 +52,10 @@ def header_section(cmp: Comparison, strict: bool = False) -> Section:
 
 
 def provenance_section(cmp: Comparison) -> Section:
-    rows = [[k, str(cmp.a.get(k) or "—"), str(cmp.b.get(k) or "—"),
-             "" if k in ("spec", "content hash", "created") or cmp.a.get(k) == cmp.b.get(k) else "differs"]
+    rows = [[label(k), str(cmp.a.get(k) or "—"), str(cmp.b.get(k) or "—"),
+             "" if k in ("spec", "content_hash", "created") or cmp.a.get(k) == cmp.b.get(k) else "differs"]
             for k in dict.fromkeys([*cmp.a, *cmp.b])]
-    return Section("Provenance (A vs B)", [], Table(["", "A", "B", ""], rows, colored=(3,), wrap=(1, 2)))
+    return Section("Provenance (A vs B)", [], Table(["field", "A", "B", ""], rows, colored=(3,), wrap=(1, 2)))
 
 
 def verdict_section(cmp: Comparison) -> Section:

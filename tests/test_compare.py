@@ -195,6 +195,16 @@ def test_per_width_differences_beside_seed_spread() -> None:
 # --------------------------------------------------------------------------- integrity
 
 
+@pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.name)
+def test_resolved_spec_round_trips_to_its_hash(path: Path) -> None:
+    """The integrity check re-hashes the resolved spec: it must give back the run's own hash for every recipe."""
+    from ddbench.leaderboard.integrity import recomputed_spec_hash
+    from ddbench.validate import load_spec
+
+    spec = load_spec(path)
+    assert recomputed_spec_hash(json.loads(json.dumps(spec.resolved()))) == spec.spec_hash()
+
+
 def _written(tmp_path: Path, name: str = "board.json", **kw: Any) -> Path:
     path = tmp_path / name
     write_leaderboard(make_board(QUICK_1, **kw), path)
@@ -218,7 +228,8 @@ def test_untampered_leaderboard_loads_and_its_hash_is_stable(tmp_path: Path) -> 
     assert content_hash(data) == data["content_hash"]
 
 
-@pytest.mark.parametrize("case", ["epochs 6 -> 60", "hash replaced", "row number", "verdict", "no content hash"])
+@pytest.mark.parametrize("case", ["epochs 6 -> 60", "hash replaced", "row number", "verdict", "no content hash",
+                                  "not a spec"])
 def test_tampered_leaderboard_refused(tmp_path: Path, case: str) -> None:
     def epochs(d: dict) -> None:
         assert d["spec"]["training"]["epochs"] == 6
@@ -231,6 +242,7 @@ def test_tampered_leaderboard_refused(tmp_path: Path, case: str) -> None:
         "row number": (lambda d: d["rows"][3].update(test_error=0.1), "content_hash does not match"),
         "verdict": (lambda d: d["verdicts"][2].update(verdict="holds"), "content_hash does not match"),
         "no content hash": (lambda d: d.pop("content_hash"), "no content_hash"),
+        "not a spec": (lambda d: d["spec"]["training"].update(bogus=1), "training.bogus: Extra inputs are not permitted"),
     }[case]
     path = _edit(_written(tmp_path), change)
     with pytest.raises(IntegrityError, match="refused") as err:

@@ -21,6 +21,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .. import __version__
 from .schema import (
     Leaderboard,
     LeaderboardError,
@@ -62,7 +63,10 @@ def check_integrity(data: dict[str, Any], where: str | Path = "<leaderboard>") -
     try:
         actual = recomputed_spec_hash(data.get("spec"))
     except ValueError as exc:
-        raise IntegrityError(f"{where}: refused: its resolved spec is not a valid ddbench spec ({exc})") from None
+        raise IntegrityError(
+            f"{where}: refused: its resolved spec is not a valid spec for ddbench {__version__} ({exc}; "
+            f"written by ddbench {data.get('ddbench_version', '?')})"
+        ) from None
     if claimed != actual:
         raise IntegrityError(
             f"{where}: refused: spec_hash {claimed} does not match its resolved spec, which hashes to {actual} "

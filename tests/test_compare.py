@@ -161,8 +161,8 @@ def test_missing_noise_rate_and_other_dataset() -> None:
 def test_provenance_differences_are_flagged() -> None:
     claims = {"double_descent.peak": {0.2: ("holds", 0.05, (0.03, 0.07))}}
     a = make_board(claims, backend="tensorflow")
-    b = make_board(claims, backend="jax", summary={"precision": "bfloat16"})
-    b.versions = {"keras": "3.16.0"}
+    # the cell identity as `ddbench run` records it in summary.identity (backend, Keras major.minor, precision)
+    b = make_board(claims, backend="jax", summary={"identity": {"backend": "jax", "keras": "3.16", "precision": "bfloat16"}})
     b.plugins = {"hypotheses": {"double_descent": "2"}}
     cmp = compare(a, b)
     diffs = {d.split(":")[0]: d for d in cmp.provenance_differences}

@@ -58,6 +58,7 @@ class Side:
     level: float | None = None
     family: str | None = None  # the error-control family, where recorded
     p_value: float | None = None
+    p_adjusted: float | None = None
     hypothesis_version: str | None = None
 
 
@@ -112,8 +113,10 @@ def _get(obj: Any, name: str) -> Any:
 
 
 def _prov(board: Leaderboard, *names: str) -> Any:
-    """The first of ``names`` found in the provenance, summary, top level or versions of ``board``."""
-    for src in (_get(board, "provenance") or {}, board.summary, board, board.versions):
+    """The first of ``names`` found in the cell identity (``summary.identity``: backend, keras, precision),
+    provenance, summary, top level or versions of ``board``."""
+    identity = board.summary.get("identity") if isinstance(board.summary.get("identity"), dict) else {}
+    for src in (identity, _get(board, "provenance") or {}, board.summary, board, board.versions):
         for n in names:
             v = _get(src, n)
             if v not in (None, "", {}):
@@ -246,10 +249,10 @@ def _sides(board: Leaderboard, v: Verdict) -> list[tuple[Any, Side]]:
         out.append((e, Side(
             verdict=e.verdict, statistic=e.statistic, ci=tuple(e.ci) if e.ci is not None else None,
             threshold=e.threshold, side=e.side, reason=e.reason,
-            seeds=_count(pick("seeds")) or n_seeds, unit=_unit(pick("unit", "bootstrap")),
-            replicates=_count(pick("replicates")), level=_num(pick("level", "ci_level")),
+            seeds=_count(pick("seeds")) or n_seeds, unit=_unit(pick("unit", "resampling_unit", "bootstrap")),
+            replicates=_count(pick("replicates", "n_replicates")), level=_num(pick("level", "ci_level")),
             family=None if family is None else str(family),
-            p_value=_num(pick("p_value")), hypothesis_version=v.hypothesis_version,
+            p_value=_num(pick("p_value")), p_adjusted=_num(pick("p_adjusted")), hypothesis_version=v.hypothesis_version,
         )))
     return out
 

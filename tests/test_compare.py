@@ -30,7 +30,13 @@ from ddbench.leaderboard.compare_render import (
     comparison_json,
     render_comparison_markdown,
 )
-from ddbench.leaderboard.integrity import IntegrityError, content_hash, load_leaderboard
+from ddbench.leaderboard.integrity import (
+    IntegrityError,
+    check_board,
+    check_integrity,
+    content_hash,
+    load_leaderboard,
+)
 from ddbench.leaderboard.schema import (
     Leaderboard,
     Row,
@@ -226,6 +232,15 @@ def test_untampered_leaderboard_loads_and_its_hash_is_stable(tmp_path: Path) -> 
     assert json.loads((tmp_path / "again.json").read_text())["content_hash"] == board.content_hash
     data = json.loads(path.read_text())
     assert content_hash(data) == data["content_hash"]
+    check_integrity(data, path)
+    # any reader that validates the file's data can have it checked (the hash is taken while validating)
+    other = Leaderboard.model_validate(data)
+    assert other.read_hash == data["content_hash"]
+    check_board(other, path)
+    other.rows[0].test_error = 0.5  # an edit after reading is not what was read: the read hash still rules
+    check_board(other, path)
+    with pytest.raises(IntegrityError, match="content_hash does not match"):
+        check_board(Leaderboard.model_validate({**data, "verdicts": data["verdicts"][:1]}), path)
 
 
 @pytest.mark.parametrize("case", ["epochs 6 -> 60", "hash replaced", "row number", "verdict", "no content hash",

@@ -22,12 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .schema import (
-    Leaderboard,
-    LeaderboardError,
-    parse_leaderboard,
-    read_leaderboard_data,
-)
+from .schema import Leaderboard, LeaderboardError, board_data, read_leaderboard
 
 PREFIX = "sha256:"
 
@@ -57,40 +52,49 @@ def recomputed_spec_hash(spec: Any) -> str:
         raise ValueError(f"{where}: {first.get('msg', 'invalid')}") from None
 
 
-def check_integrity(data: dict[str, Any], where: str | Path = "<leaderboard>") -> None:
-    """Raise :class:`IntegrityError` unless both hashes of ``data`` match what it carries."""
-    claimed = data.get("spec_hash")
+def _check_spec(spec: Any, claimed: Any, where: Any, written_by: Any) -> None:
     try:
-        actual = recomputed_spec_hash(data.get("spec"))
+        actual = recomputed_spec_hash(spec)
     except ValueError as exc:
         raise IntegrityError(
             f"{where}: refused: its resolved spec is not a valid spec for ddbench {__version__} ({exc}; "
-            f"written by ddbench {data.get('ddbench_version', '?')})"
+            f"written by ddbench {written_by or '?'})"
         ) from None
     if claimed != actual:
         raise IntegrityError(
             f"{where}: refused: spec_hash {claimed} does not match its resolved spec, which hashes to {actual} "
-            f"(the spec or its hash was edited after ddbench {data.get('ddbench_version', '?')} wrote it)"
+            f"(the spec or its hash was edited after ddbench {written_by or '?'} wrote it)"
         )
-    stored = data.get("content_hash")
+
+
+def _check_content(stored: Any, actual: str, where: Any) -> None:
     if not stored:
         raise IntegrityError(
             f"{where}: refused: no content_hash (written before content hashes, or removed); "
             f"write it again with `ddbench analyse` on its run"
         )
-    if stored != content_hash(data):
+    if stored != actual:
         raise IntegrityError(
             f"{where}: refused: content_hash does not match its contents "
             f"(a row, a verdict or another field was edited after it was written)"
         )
 
 
-def load_leaderboard(path: str | Path) -> Leaderboard:
-    """Read a leaderboard file and check both of its hashes: what ``show`` and ``compare`` read.
+def check_integrity(data: dict[str, Any], where: str | Path = "<leaderboard>") -> None:
+    """Raise :class:`IntegrityError` unless both hashes of leaderboard JSON ``data`` match what it carries."""
+    _check_spec(data.get("spec"), data.get("spec_hash"), where, data.get("ddbench_version"))
+    _check_content(data.get("content_hash"), content_hash(data), where)
 
-    The one place a command reads a leaderboard file; the safe file reading lives in
-    :func:`.schema.read_leaderboard_data`.
-    """
-    data = read_leaderboard_data(path)
-    check_integrity(data, path)
-    return parse_leaderboard(data, path)
+
+def check_board(board: Leaderboard, where: str | Path = "<leaderboard>") -> None:
+    """:func:`check_integrity` for a board already read: its content hash is the one computed over the
+    data it was validated from (:attr:`.schema.Leaderboard.read_hash`), so any reader will do."""
+    _check_spec(board.spec, board.spec_hash, where, board.ddbench_version)
+    _check_content(board.content_hash, board.read_hash or content_hash(board_data(board)), where)
+
+
+def load_leaderboard(path: str | Path) -> Leaderboard:
+    """Read a leaderboard file and check both of its hashes: what ``show`` and ``compare`` read."""
+    board = read_leaderboard(path)  # the one reading call (a safer reader can replace it)
+    check_board(board, path)
+    return board

@@ -11,7 +11,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from . import SCHEMA_VERSION
 
@@ -95,6 +102,27 @@ class Leaderboard(_Model):
     rows: list[Row] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)
     probe_scores: list[dict[str, Any]] = Field(default_factory=list)  # probe-as-measure rank agreement (issue 3)
+
+    #: the content hash of the JSON data this board was validated from (None when built in memory);
+    #: computed while reading, so any reader that validates a file's data can have it checked
+    _read_hash: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hash_what_was_read(cls, data: Any, handler: Any) -> Any:
+        board = handler(data)
+        if isinstance(data, dict) and isinstance(board, Leaderboard):
+            from .integrity import content_hash
+
+            try:
+                board._read_hash = content_hash(data)
+            except (TypeError, ValueError):  # models or NaN in the input: not data read from a file
+                board._read_hash = None
+        return board
+
+    @property
+    def read_hash(self) -> str | None:
+        return self._read_hash
 
     def execution_note(self) -> str:
         """``; precision: ...; distribution: ...`` when they are not the defaults (float32, one device), else ''."""

@@ -194,6 +194,7 @@ def test_per_width_differences_beside_seed_spread() -> None:
     assert loss.delta == pytest.approx(0.10)
     md = render_comparison_markdown(cmp)
     assert "largest |Δ test error| 0.0500 at width 2, 3.5 x the larger seed sd" in md
+    assert "largest per-width |Δ mean test error|: 0.0500 (p=0.2, width 2; 3.5 x the larger seed sd)" in md
     data = json.loads(json.dumps(comparison_json(cmp)))
     assert data["widths"][0]["delta"] == pytest.approx(0.05) and data["exit_code"] == 0
 

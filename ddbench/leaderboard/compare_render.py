@@ -47,6 +47,12 @@ def header_section(cmp: Comparison, strict: bool = False) -> Section:
     if cmp.provenance_differences:
         lines.append("provenance differs: " + ", ".join(d.split(":", 1)[0] for d in cmp.provenance_differences))
     lines.append(_result_line(cmp, strict))
+    worst = max((d for d in cmp.widths if d.metric == METRICS[0] and d.delta is not None),
+                key=lambda d: abs(d.delta), default=None)
+    if worst is not None:
+        lines.append(f"largest per-width |Δ mean test error|: {abs(worst.delta):.4f} ({worst.group}, width {worst.width}; "
+                     + (f"{abs(worst.delta) / worst.spread:.1f} x the larger seed sd)" if worst.spread else
+                        "no seed sd: fewer than 2 seeds on both sides)"))
     lines += [f"note: {n}" for n in cmp.notes]
     return Section("ddbench leaderboard comparison", lines, level=1)
 

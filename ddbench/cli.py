@@ -284,35 +284,61 @@ def plugin_test(
         raise typer.Exit(1)
 
 
+class BoardFormat(str, Enum):
+    table = "table"
+    md = "md"
+    json = "json"
+
+
+_FORMAT = typer.Option(BoardFormat.table, "--format", "-f", help="table (terminal), md (markdown) or json.")
+
+
 @board_app.command("show")
-def board_show(path: Path = typer.Argument(..., help="A leaderboard.json.")) -> None:
-    """Print a leaderboard: verdicts and the error curves."""
-    from .leaderboard.render import print_board
-    from .leaderboard.schema import LeaderboardError, read_leaderboard
+def board_show(path: Path = typer.Argument(..., help="A leaderboard.json."), fmt: BoardFormat = _FORMAT) -> None:
+    """Print a leaderboard (verdicts and error curves) after checking its spec and content hashes."""
+    from .leaderboard.integrity import load_leaderboard
+    from .leaderboard.render import print_board, render_markdown
+    from .leaderboard.schema import LeaderboardError, board_data
 
     try:
-        board = read_leaderboard(path)
+        board = load_leaderboard(path)
     except LeaderboardError as exc:
-        _fail(str(exc))
-    print_board(board, console)
+        _fail(str(exc), code=2)
+    if fmt is BoardFormat.json:
+        print(json.dumps(board_data(board), indent=1))
+    elif fmt is BoardFormat.md:
+        print(render_markdown(board), end="")
+    else:
+        print_board(board, console)
 
 
 @board_app.command("compare")
 def board_compare(
     a: Path = typer.Argument(..., help="Leaderboard A (e.g. a published one in leaderboards/)."),
     b: Path = typer.Argument(..., help="Leaderboard B (e.g. your run)."),
+    fmt: BoardFormat = _FORMAT,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 on resolution changes too, not only on flips."),
 ) -> None:
-    """Line up two leaderboards by spec and claim: agreements, flips and metric differences."""
-    from .leaderboard.compare import IncompatibleLeaderboards, compare, print_comparison
-    from .leaderboard.schema import LeaderboardError, read_leaderboard
+    """Line up two leaderboards claim by claim: agree, resolution change, flip or not comparable.
+
+    Exits 1 when a claim flips (holds vs fails, disjoint intervals), 2 when a leaderboard is refused.
+    """
+    from .leaderboard.compare import IncompatibleLeaderboards, compare
+    from .leaderboard import compare_render as view
+    from .leaderboard.integrity import load_leaderboard
+    from .leaderboard.schema import LeaderboardError
 
     try:
-        cmp = compare(read_leaderboard(a), read_leaderboard(b))
+        cmp = compare(load_leaderboard(a), load_leaderboard(b))
     except (LeaderboardError, IncompatibleLeaderboards) as exc:
-        _fail(str(exc))
-    print_comparison(cmp, console)
-    if not cmp.agree:
-        raise typer.Exit(1)
+        _fail(str(exc), code=2)
+    if fmt is BoardFormat.json:
+        print(json.dumps(view.comparison_json(cmp, strict), indent=1, default=str))
+    elif fmt is BoardFormat.md:
+        print(view.render_comparison_markdown(cmp, strict), end="")
+    else:
+        view.print_comparison(cmp, console, strict)
+    raise typer.Exit(cmp.exit_code(strict))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from ddbench.leaderboard.compare import IncompatibleLeaderboards, compare, print_comparison, render_comparison_markdown
+from ddbench.leaderboard.compare import (
+    NOT_COMPARABLE,
+    IncompatibleLeaderboards,
+    compare,
+)
+from ddbench.leaderboard.compare_render import (
+    print_comparison,
+    render_comparison_markdown,
+)
 from ddbench.leaderboard.plot import plot_error_vs_width
 from ddbench.leaderboard.render import curve_groups, print_board, render_markdown
 from ddbench.leaderboard.schema import Leaderboard, Row, StratumVerdict, Verdict
@@ -174,24 +182,26 @@ def test_plot_all_failed_stratum_one_width_one_seed(tmp_path: Any) -> None:
 
 def test_identical_boards_agree() -> None:
     cmp = compare(make_board(), make_board())
-    assert cmp.agree and cmp.same_spec
+    assert cmp.agree and cmp.same_spec and cmp.exit_code(strict=True) == 0
     assert {c.status for c in cmp.claims} == {"agree"}
     assert cmp.cells.matched == 16 and cmp.cells.matched_by_key == 16 and cmp.cells.max_abs == 0.0
-    assert "overall: agree" in render_comparison_markdown(cmp)
+    assert "result: agree (6 agree); exit 0" in render_comparison_markdown(cmp)
 
 
 def test_flip_is_reported() -> None:
     cmp = compare(make_board(), make_board(flip=True))
-    assert not cmp.agree
+    assert not cmp.agree and cmp.exit_code() == 1
     flips = [(c.claim, c.stratum) for c in cmp.claims if c.status == "flip"]
     assert flips == [("double_descent.peak", "p=0.2")]
     md = render_comparison_markdown(cmp)
-    assert "flip" in md and "DISAGREE" in md
+    assert "| double_descent.peak | p=0.2 | flip | holds 0.05 [0.03, 0.07] | fails -0.02 [-0.04, 0] |" in md
+    assert "CONTRADICT (flips)" in md
     from rich.console import Console
 
     console = Console(file=io.StringIO(), width=200, record=True)
     print_comparison(cmp, console)
-    assert "flip" in console.export_text()
+    text = console.export_text()
+    assert "flip" in text and "double_descent.peak" in text
 
 
 def test_different_spec_same_comparable_part_is_compared() -> None:
@@ -205,13 +215,16 @@ def test_different_spec_same_comparable_part_is_compared() -> None:
     assert any("training.epochs: 100 vs 200" in d for d in cmp.spec_differences)
     assert cmp.cells.matched == 8 and cmp.cells.matched_by_key == 0
     assert cmp.cells.max_abs == pytest.approx(0.01)
-    assert {c.status for c in cmp.claims if c.stratum == "p=0.1"} == {"only in A"}
+    assert {(c.status, c.why) for c in cmp.claims if c.stratum == "p=0.1"} == {(NOT_COMPARABLE, "noise rate 0.1 not in B")}
+    deltas = [d.delta for d in cmp.widths if d.metric == "test_error"]
+    assert len(deltas) == 4 and deltas == pytest.approx([0.01] * 4)
 
 
-def test_different_dataset_refused() -> None:
-    with pytest.raises(IncompatibleLeaderboards) as err:
-        compare(make_board(), make_board(dataset="cifar10", spec_hash="ffff"))
-    assert "mnist1d" in str(err.value) and "cifar10" in str(err.value)
+def test_different_dataset_is_not_comparable() -> None:
+    cmp = compare(make_board(), make_board(dataset="cifar10", spec_hash="ffff"))
+    assert {c.status for c in cmp.claims} == {NOT_COMPARABLE} and cmp.exit_code(strict=True) == 0
+    assert all("different datasets: mnist1d vs cifar10" in c.why for c in cmp.claims)
+    assert "nothing compared: different datasets: mnist1d vs cifar10" in render_comparison_markdown(cmp)
 
 
 def test_schema_major_mismatch_refused() -> None:

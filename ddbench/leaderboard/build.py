@@ -8,8 +8,9 @@ from typing import Any
 from .. import __version__, registry
 from ..hypotheses.base import CellView, ResultTable
 from ..store import CellRecord, RunStore
+from .integrity import content_hash
 from .measures import probe_scores
-from .schema import Leaderboard, Row, Verdict
+from .schema import Leaderboard, Row, Verdict, board_data
 
 ROW_METRICS = ("train_error", "train_loss", "test_error", "test_loss", "train_error_clean", "train_error_noisy", "epochs")
 
@@ -60,7 +61,7 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
     records = store.records()
     rows = [make_row(r, probes.get(r.key, {})) for r in records]
     grid_axes = sorted({k for r in records for k in r.descriptor.get("grid", {})})
-    return Leaderboard(
+    board = Leaderboard(
         ddbench_version=__version__,
         created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         backend=provenance.get("backend", "?"),
@@ -78,3 +79,5 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
         verdicts=verdicts,
         probe_scores=probe_scores(rows, grid_axes, {p.name: registry.probes.get(p.name).measures for p in spec.probes}),
     )
+    board.content_hash = content_hash(board_data(board))  # write_leaderboard stamps it again over what it writes
+    return board

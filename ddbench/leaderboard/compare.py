@@ -1,116 +1,205 @@
-"""Line up two leaderboards: did a rerun, another backend or another trainer change the science?
+"""Line up two leaderboards: did a rerun, another backend or more seeds change the science?
 
-Two leaderboards are compared claim by claim and stratum by stratum, and cell by
-cell on the final test error. Leaderboards that measure different things (another
-dataset or family, disjoint noise rates, another schema major version) are refused
-with the reason rather than compared, because a "flip" between them would mean nothing.
+Each (claim, stratum) on either side gets one status (:func:`classify`):
+
+- ``agree``: the same verdict;
+- ``resolution change``: the evidence resolves the claim differently without
+  contradicting it: decided on one side and inconclusive on the other; holds vs fails
+  with overlapping intervals; or holds vs fails where the two sides' intervals are not
+  on the same footing (different seed counts with fewer than 3 seeds on a side, or
+  different resampling units because of different seed counts);
+- ``flip``: holds on one side, fails on the other, with disjoint intervals on the same
+  footing: a contradiction;
+- ``not comparable``, with the reason: another dataset, model family or label-noise
+  kind, another threshold, different resampling units at the same seed count, the
+  claim or stratum (noise rate) missing on one side, a pooled verdict over different
+  noise rates, or not applicable on one side only.
+
+Beside the verdicts: both sides' provenance (backend, precision, Keras, seeds,
+resampling unit, replicates, ddbench and plugin versions) with differences flagged,
+and per width the difference of mean test error and test loss next to each side's
+seed spread. Rendering lives in :mod:`.compare_render`.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .render import (
-    Section, Table, VerdictEntry, canon, fmt_ci, fmt_num, sections_to_markdown, sections_to_rich,
-    stratum_labels, varying_config_keys, verdict_entries,
-)
-from .schema import Leaderboard, Row
+from .compare_metrics import CellDiff, WidthDiff, compare_cells, compare_widths
+from .render import canon, stratum_labels, verdict_entries
+from .schema import Leaderboard, Verdict
 
+AGREE, RESOLUTION, FLIP, NOT_COMPARABLE = "agree", "resolution change", "flip", "not comparable"
+STATUSES = (FLIP, RESOLUTION, NOT_COMPARABLE, AGREE)
 MAX_SPEC_DIFFERENCES = 20
+#: fewer seeds than this cannot be resampled as seeds (the statistical core then resamples points)
+MIN_SEED_UNITS = 3
 
 
 class IncompatibleLeaderboards(ValueError):
-    """Raised when two leaderboards cannot be meaningfully compared; the message says why."""
+    """Raised when two leaderboards cannot be read side by side at all; the message says why."""
+
+
+@dataclass
+class Side:
+    """One side of a (claim, stratum): its verdict and what it rests on."""
+
+    verdict: str
+    statistic: float | None = None
+    ci: tuple[float, float] | None = None
+    threshold: float | None = None
+    side: str = "greater"
+    reason: str = ""
+    seeds: int | None = None
+    unit: str | None = None
+    replicates: int | None = None
+    level: float | None = None
+    family: str | None = None  # the error-control family, where recorded
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    hypothesis_version: str | None = None
 
 
 @dataclass
 class ClaimDiff:
-    """One (claim, stratum) on both sides. ``status``: agree, flip, changed, only in A, only in B."""
-
     claim: str
     stratum: str
     status: str
-    verdict_a: str | None = None
-    verdict_b: str | None = None
-    statistic_a: float | None = None
-    statistic_b: float | None = None
-    ci_a: tuple[float, float] | None = None
-    ci_b: tuple[float, float] | None = None
-    ci_overlap: bool | None = None  # None when a side has no CI
-
-
-@dataclass
-class CellDiff:
-    """Final test error of cells present and finished on both sides."""
-
-    matched: int = 0
-    matched_by_key: int = 0
-    only_a: int = 0
-    only_b: int = 0
-    max_abs: float | None = None
-    mean_abs: float | None = None
-    worst: str | None = None  # which cell differs most
+    why: str = ""
+    a: Side | None = None
+    b: Side | None = None
+    ci_overlap: bool | None = None  # None when a side has no interval
 
 
 @dataclass
 class Comparison:
-    a: str  # "name (hash), created ..."
-    b: str
+    a: dict[str, Any]  # provenance of each side (see provenance())
+    b: dict[str, Any]
     same_spec: bool
-    common: dict[str, Any]  # the comparable part both sides share
+    common: dict[str, Any]
+    provenance_differences: list[str]
     spec_differences: list[str]
     claims: list[ClaimDiff]
+    widths: list[WidthDiff]
     cells: CellDiff
     notes: list[str] = field(default_factory=list)
-    agree: bool = True  # no flip and no other verdict change among the (claim, stratum) pairs on both sides
 
     def counts(self) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for c in self.claims:
-            out[c.status] = out.get(c.status, 0) + 1
-        return out
+        return {s: n for s in STATUSES if (n := sum(c.status == s for c in self.claims))}
+
+    @property
+    def agree(self) -> bool:
+        return all(c.status == AGREE for c in self.claims)
+
+    def exit_code(self, strict: bool = False) -> int:
+        """1 on a flip (and on a resolution change when ``strict``), else 0."""
+        bad = {FLIP, RESOLUTION} if strict else {FLIP}
+        return int(any(c.status in bad for c in self.claims))
 
 
-# --------------------------------------------------------------------------- compatibility
+# --------------------------------------------------------------------------- provenance
+
+
+def _get(obj: Any, name: str) -> Any:
+    """A field of a pydantic model (extra fields included) or a dict, else None."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    value = getattr(obj, name, None)
+    if value is None and getattr(obj, "model_extra", None):
+        value = obj.model_extra.get(name)
+    return value
+
+
+def _prov(board: Leaderboard, *names: str) -> Any:
+    """The first of ``names`` found in the cell identity (``summary.identity``: backend, keras, precision),
+    provenance, summary, top level or versions of ``board``."""
+    identity = board.summary.get("identity") if isinstance(board.summary.get("identity"), dict) else {}
+    for src in (identity, _get(board, "provenance") or {}, board.summary, board, board.versions):
+        for n in names:
+            v = _get(src, n)
+            if v not in (None, "", {}):
+                return v
+    return None
+
+
+def _major_minor(version: Any) -> str | None:
+    return None if version is None else ".".join(str(version).split(".")[:2])
+
+
+def board_seeds(board: Leaderboard) -> list[int]:
+    seeds = (board.spec or {}).get("seeds")
+    return sorted(seeds) if isinstance(seeds, list) else sorted({r.seed for r in board.rows})
+
+
+def _names(values: Any) -> str | None:
+    vals = sorted({str(v) for v in values if v is not None})
+    return ", ".join(vals) if vals else None
+
+
+def provenance(board: Leaderboard) -> dict[str, Any]:
+    """What a side rests on, one flat string per field (``None`` where not recorded); plugin
+    versions as ``kind.name`` (``hypotheses.double_descent``)."""
+    sides = [s for v in board.verdicts for _, s in _sides(board, v)]
+    training = (board.spec or {}).get("training") or {}
+    out: dict[str, Any] = {
+        "spec": f"{board.spec_name} ({board.spec_hash})",
+        "content_hash": (board.content_hash or "")[len("sha256:"):][:16] or None,
+        "created": board.created,
+        "ddbench": board.ddbench_version,
+        "backend": _prov(board, "backend"),
+        "precision": _prov(board, "precision") or training.get("precision") or "float32",
+        "keras": _major_minor(_prov(board, "keras", "keras_version")),
+        "device": board.device,
+        "trainer": _prov(board, "trainer"),
+        "seeds": str(board_seeds(board)),
+        "resampling_unit": _names(s.unit for s in sides),
+        "replicates": _names(s.replicates for s in sides) or _names([board.analysis.get("bootstrap")]),
+        "error_control": _names([board.analysis.get("correction")]),
+    }
+    for kind, plugins in sorted(board.plugins.items()):
+        for name, version in sorted(plugins.items()):
+            out[f"{kind}.{name}"] = str(version)
+    return out
+
+
+def label(key: str) -> str:
+    """How a provenance key is shown: ``resampling unit``, ``hypotheses.double_descent``."""
+    return key if "." in key else key.replace("_", " ")
+
+
+def provenance_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    skip = {"spec", "content_hash", "created"}
+    return [f"{label(k)}: {a.get(k) or '—'} vs {b.get(k) or '—'}" for k in dict.fromkeys([*a, *b])
+            if k not in skip and a.get(k) != b.get(k)]
+
+
+# --------------------------------------------------------------------------- specs
 
 
 def comparable_part(board: Leaderboard) -> dict[str, Any]:
-    """What must match for two different specs to be comparable: dataset, family, noise rates."""
+    """What must match for two leaderboards' verdicts to be comparable."""
     spec = board.spec or {}
     ds, model = spec.get("dataset") or {}, spec.get("model") or {}
-    rates = (ds.get("noise") or {}).get("rates") or sorted({r.noise_rate for r in board.rows})
+    noise = ds.get("noise") or {}
+    rates = noise.get("rates") or sorted({r.noise_rate for r in board.rows})
     family = model.get("family") or ",".join(sorted({r.family for r in board.rows})) or None
-    return {"dataset": ds.get("name"), "family": family, "noise_rates": sorted(float(r) for r in rates)}
+    return {"dataset": ds.get("name"), "family": family, "noise kind": noise.get("kind"),
+            "noise_rates": sorted(float(r) for r in rates)}
 
 
 def _major(version: str) -> str:
     return str(version).split(".")[0]
 
 
-def check_compatible(a: Leaderboard, b: Leaderboard) -> dict[str, Any]:
-    """The common comparable part, or :class:`IncompatibleLeaderboards` with every reason."""
-    if _major(a.schema_version) != _major(b.schema_version):
-        raise IncompatibleLeaderboards(
-            f"schema versions {a.schema_version} vs {b.schema_version} differ in their major version; "
-            f"re-export both with the same ddbench"
-        )
-    pa, pb = comparable_part(a), comparable_part(b)
-    common_rates = sorted({canon(r) for r in pa["noise_rates"]} & {canon(r) for r in pb["noise_rates"]})
-    if a.spec_hash == b.spec_hash:
-        return {**pa, "noise_rates": common_rates}
-    reasons = []
-    if pa["dataset"] != pb["dataset"]:
-        reasons.append(f"different datasets: {pa['dataset'] or '?'} vs {pb['dataset'] or '?'}")
-    if pa["family"] != pb["family"]:
-        reasons.append(f"different families: {pa['family'] or '?'} vs {pb['family'] or '?'}")
-    if not common_rates:
-        reasons.append(f"no common noise rate: {pa['noise_rates']} vs {pb['noise_rates']}")
-    if reasons:
-        raise IncompatibleLeaderboards(
-            f"cannot compare {a.spec_name} ({a.spec_hash}) with {b.spec_name} ({b.spec_hash}): " + "; ".join(reasons)
-        )
-    return {**pa, "noise_rates": common_rates}
+def board_reasons(pa: dict[str, Any], pb: dict[str, Any]) -> list[str]:
+    """Why no verdict of A can be compared with one of B (empty when they can)."""
+    out = []
+    for key, what in (("dataset", "datasets"), ("family", "model families"), ("noise kind", "label-noise kinds")):
+        if canon(pa[key]) != canon(pb[key]):
+            out.append(f"different {what}: {pa[key] or '?'} vs {pb[key] or '?'}")
+    return out
 
 
 def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
@@ -131,13 +220,51 @@ def spec_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
     return diffs
 
 
-# --------------------------------------------------------------------------- verdicts and cells
+# --------------------------------------------------------------------------- verdicts
 
 
-def _status(va: str, vb: str) -> str:
-    if va == vb:
-        return "agree"
-    return "flip" if {va, vb} == {"holds", "fails"} else "changed"
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def _sides(board: Leaderboard, v: Verdict) -> list[tuple[Any, Side]]:
+    """(entry, Side) per stratum of ``v`` (and its claim-level verdict where that is distinct)."""
+    entries = verdict_entries(v)  # the strata, then the claim-level verdict where it is distinct
+    sources = [*v.strata, v][: len(entries)]
+    n_seeds = len(board_seeds(board)) or None
+    out = []
+    for e, src in zip(entries, sources):
+        detail = _get(src, "detail") or {}
+
+        def pick(name: str, *alts: str, src: Any = src, detail: dict = detail) -> Any:
+            for n in (name, *alts):
+                for where in (src, detail, v):
+                    value = _get(where, n)
+                    if value not in (None, ""):
+                        return value
+            return None
+
+        family = pick("family")
+        family = family.get("name", str(family)) if isinstance(family, dict) else family
+        out.append((e, Side(
+            verdict=e.verdict, statistic=e.statistic, ci=tuple(e.ci) if e.ci is not None else None,
+            threshold=e.threshold, side=e.side, reason=e.reason,
+            seeds=_count(pick("seeds")) or n_seeds, unit=_unit(pick("unit", "resampling_unit", "bootstrap")),
+            replicates=_count(pick("replicates", "n_replicates")), level=_num(pick("level", "ci_level")),
+            family=None if family is None else str(family),
+            p_value=_num(pick("p_value")), p_adjusted=_num(pick("p_adjusted")), hypothesis_version=v.hypothesis_version,
+        )))
+    return out
+
+
+def _count(x: Any) -> int | None:
+    if isinstance(x, (list, tuple)):
+        return len(x) or None
+    return int(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) and x > 0 else None
+
+
+def _unit(x: Any) -> str | None:
+    return x if isinstance(x, str) and x else None
 
 
 def _overlap(ci_a: Any, ci_b: Any) -> bool | None:
@@ -146,143 +273,128 @@ def _overlap(ci_a: Any, ci_b: Any) -> bool | None:
     return bool(ci_a[0] <= ci_b[1] and ci_b[0] <= ci_a[1])
 
 
-def compare_claims(a: Leaderboard, b: Leaderboard) -> tuple[list[ClaimDiff], list[str]]:
-    side: dict[str, dict[tuple[str, tuple], VerdictEntry]] = {"A": {}, "B": {}}
+def _seeds_note(a: Side, b: Side) -> str:
+    units = f" (units {a.unit} vs {b.unit})" if a.unit != b.unit and a.unit and b.unit else ""
+    return f"seeds {a.seeds or '?'} vs {b.seeds or '?'}{units}"
+
+
+def same_footing(a: Side, b: Side) -> bool:
+    """Whether the two sides' intervals measure the same spread, so that disjoint ones contradict.
+
+    Not when the seed counts differ and a side has fewer than :data:`MIN_SEED_UNITS` seeds (its
+    interval cannot include the seed-to-seed spread the other side's mean is subject to), nor when
+    the recorded resampling units differ."""
+    if a.seeds != b.seeds and min(a.seeds or 0, b.seeds or 0) < MIN_SEED_UNITS:
+        return False
+    return not (a.unit and b.unit and a.unit != b.unit)
+
+
+def classify(a: Side | None, b: Side | None, board_why: list[str] | None = None) -> tuple[str, str]:
+    """(status, why) of one (claim, stratum); see the module docstring."""
+    if board_why:
+        return NOT_COMPARABLE, "; ".join(board_why)
+    if a is None or b is None:
+        return NOT_COMPARABLE, f"only in {'A' if b is None else 'B'}"
+    if canon(a.threshold) != canon(b.threshold) or a.side != b.side:
+        return NOT_COMPARABLE, f"different claims: threshold {a.side} {a.threshold} vs {b.side} {b.threshold}"
+    if a.unit and b.unit and a.unit != b.unit and a.seeds == b.seeds:
+        return NOT_COMPARABLE, f"resampling units differ at the same seed count: {a.unit} vs {b.unit}"
+    notes = []
+    if a.seeds != b.seeds:
+        notes.append(_seeds_note(a, b))
+    if a.level is not None and b.level is not None and canon(a.level) != canon(b.level):
+        notes.append(f"levels {a.level:.4g} vs {b.level:.4g}")
+    if a.family and b.family and a.family != b.family:
+        notes.append(f"error-control families {a.family} vs {b.family}")
+    if a.hypothesis_version != b.hypothesis_version:
+        notes.append(f"hypothesis version {a.hypothesis_version} vs {b.hypothesis_version}")
+    overlap = _overlap(a.ci, b.ci)
+    if a.verdict == b.verdict:
+        if overlap is False and a.verdict in ("holds", "fails"):
+            notes.append("intervals disjoint")
+        return AGREE, "; ".join(notes)
+    if "not_applicable" in (a.verdict, b.verdict):
+        na, other = ("A", a) if a.verdict == "not_applicable" else ("B", b)
+        return NOT_COMPARABLE, "; ".join([f"not applicable in {na}" + (f": {other.reason}" if other.reason else ""), *notes])
+    if "inconclusive" in (a.verdict, b.verdict):
+        decided = "B" if a.verdict == "inconclusive" else "A"
+        return RESOLUTION, "; ".join([f"decided in {decided} only", *notes])
+    # holds vs fails
+    if not same_footing(a, b):
+        return RESOLUTION, "; ".join([f"{a.verdict} vs {b.verdict} on intervals of different footing", *notes])
+    if overlap is None:
+        return RESOLUTION, "; ".join([f"{a.verdict} vs {b.verdict}, no interval on a side", *notes])
+    if overlap:
+        return RESOLUTION, "; ".join([f"{a.verdict} vs {b.verdict}, intervals overlap", *notes])
+    return FLIP, "; ".join([f"{a.verdict} vs {b.verdict}, intervals disjoint", *notes])
+
+
+def compare_claims(a: Leaderboard, b: Leaderboard, board_why: list[str]) -> list[ClaimDiff]:
+    sides: dict[str, dict[tuple[str, tuple], tuple[Any, Side]]] = {"A": {}, "B": {}}
     order: list[tuple[str, tuple]] = []
+    hyps = {"A": {v.hypothesis for v in a.verdicts}, "B": {v.hypothesis for v in b.verdicts}}
+    hyp_of: dict[str, str] = {}
     for name, board in (("A", a), ("B", b)):
         for v in board.verdicts:
-            for e in verdict_entries(v):
+            hyp_of[v.claim] = v.hypothesis
+            for e, s in _sides(board, v):
                 k = (e.claim, e.key)
-                side[name][k] = e
+                sides[name][k] = (e, s)
                 if k not in order:
                     order.append(k)
-    # no member counts in pooled labels: the two sides may pool different strata (see the notes)
-    labels = stratum_labels({k: v for k, v in e.stratum.items() if k != "strata"} for s in side.values() for e in s.values())
+    labels = stratum_labels({k: v for k, v in e.stratum.items() if k != "strata"}
+                            for side in sides.values() for e, _ in side.values())
+    rates = {n: {canon(r) for r in comparable_part(bd)["noise_rates"]} for n, bd in (("A", a), ("B", b))}
     claims = list(dict.fromkeys(k[0] for k in order))
-    diffs, notes = [], []
+    out = []
     for k in sorted(order, key=lambda k: (claims.index(k[0]), order.index(k))):
-        ea, eb = side["A"].get(k), side["B"].get(k)
-        label = labels[k[1]]
-        if ea is None or eb is None:
-            e = ea or eb
-            diffs.append(ClaimDiff(k[0], label, "only in A" if eb is None else "only in B",
-                                   verdict_a=ea.verdict if ea else None, verdict_b=eb.verdict if eb else None,
-                                   statistic_a=ea.statistic if ea else None, statistic_b=eb.statistic if eb else None,
-                                   ci_a=ea.ci if ea else None, ci_b=eb.ci if eb else None))
-            continue
-        if ea.stratum.get("pooled") and ea.stratum.get("strata") != eb.stratum.get("strata"):
-            notes.append(f"{k[0]} pooled over {ea.stratum.get('strata')} vs {eb.stratum.get('strata')} strata")
-        diffs.append(ClaimDiff(k[0], label, _status(ea.verdict, eb.verdict), ea.verdict, eb.verdict,
-                               ea.statistic, eb.statistic, ea.ci, eb.ci, _overlap(ea.ci, eb.ci)))
-    return diffs, notes
-
-
-def _coords(r: Row, axes: list[str]) -> tuple:
-    return (r.family, r.width, canon(r.noise_rate), r.noise_seed, r.seed, tuple(canon(r.config.get(k)) for k in axes))
-
-
-def compare_cells(a: Leaderboard, b: Leaderboard) -> CellDiff:
-    """Match finished cells by key, else by (family, width, noise rate, noise seed, seed, grid axes)."""
-    axes = sorted(set(varying_config_keys(a.rows)) | set(varying_config_keys(b.rows)))
-    done_a = [r for r in a.rows if r.status == "done" and r.test_error is not None]
-    done_b = [r for r in b.rows if r.status == "done" and r.test_error is not None]
-    by_key = {r.key: r for r in done_b}
-    by_coord = {_coords(r, axes): r for r in done_b}
-    used: set[str] = set()
-    pairs: list[tuple[Row, Row]] = []
-    by_key_count = 0
-    for ra in done_a:
-        rb = by_key.get(ra.key)
-        if rb is not None and rb.key not in used:
-            by_key_count += 1
-        else:
-            rb = by_coord.get(_coords(ra, axes))
-            if rb is None or rb.key in used:
-                continue
-        used.add(rb.key)
-        pairs.append((ra, rb))
-    out = CellDiff(matched=len(pairs), matched_by_key=by_key_count, only_a=len(done_a) - len(pairs),
-                   only_b=len(done_b) - len(pairs))
-    if pairs:
-        diffs = [abs(ra.test_error - rb.test_error) for ra, rb in pairs]
-        i = max(range(len(diffs)), key=diffs.__getitem__)
-        ra, rb = pairs[i]
-        out.max_abs, out.mean_abs = max(diffs), sum(diffs) / len(diffs)
-        out.worst = (f"{ra.family} width {ra.width} p={ra.noise_rate:g} seed {ra.seed}: "
-                     f"{ra.test_error:.4f} vs {rb.test_error:.4f}")
+        ea, eb = sides["A"].get(k), sides["B"].get(k)
+        why = list(board_why)
+        if not why and (ea is None or eb is None):
+            missing, present = ("B", ea) if eb is None else ("A", eb)
+            stratum = present[0].stratum
+            if hyp_of[k[0]] not in hyps[missing]:
+                why.append(f"hypothesis {hyp_of[k[0]]} not tested in {missing}")
+            elif not any(kk[0] == k[0] for kk in sides[missing]):
+                why.append(f"claim not in {missing}")
+            elif "noise_rate" in stratum and canon(stratum["noise_rate"]) not in rates[missing]:
+                why.append(f"noise rate {stratum['noise_rate']:g} not in {missing}")
+            elif stratum.get("pooled") or stratum.get("overall"):
+                why.append(f"claim-level verdict ({'pooled' if stratum.get('pooled') else 'overall'}) not in {missing}")
+            else:
+                why.append(f"stratum not in {missing}")
+        elif not why and (ea[0].stratum.get("pooled") or ea[0].stratum.get("overall")) and rates["A"] != rates["B"]:
+            why.append("pooled over different noise rates")
+        status, text = classify(ea[1] if ea else None, eb[1] if eb else None, why)
+        overlap = _overlap(ea[1].ci, eb[1].ci) if ea and eb else None
+        out.append(ClaimDiff(k[0], labels[k[1]], status, text, ea[1] if ea else None, eb[1] if eb else None, overlap))
     return out
 
 
-def _describe(board: Leaderboard) -> str:
-    return f"{board.spec_name} ({board.spec_hash}), {board.backend} on {board.device}, created {board.created}"
+# --------------------------------------------------------------------------- the comparison
 
 
 def compare(a: Leaderboard, b: Leaderboard) -> Comparison:
-    """Compare two leaderboards, or raise :class:`IncompatibleLeaderboards` with the reason."""
-    common = check_compatible(a, b)
+    """Compare two leaderboards (already read; :func:`.integrity.load_leaderboard` checks their hashes)."""
+    if _major(a.schema_version) != _major(b.schema_version):
+        raise IncompatibleLeaderboards(
+            f"schema versions {a.schema_version} vs {b.schema_version} differ in their major version; "
+            f"re-export both with the same ddbench"
+        )
+    pa, pb = comparable_part(a), comparable_part(b)
+    why = board_reasons(pa, pb)
+    common_rates = sorted({canon(r) for r in pa["noise_rates"]} & {canon(r) for r in pb["noise_rates"]})
     same = a.spec_hash == b.spec_hash
-    claims, notes = compare_claims(a, b)
-    cells = compare_cells(a, b)
-    both = [c for c in claims if not c.status.startswith("only")]
-    if not both:
-        notes.append("no (claim, stratum) in common")
+    prov_a, prov_b = provenance(a), provenance(b)
+    claims = compare_claims(a, b, why)
+    notes = [f"nothing compared: {w}" for w in why]
+    if not claims:
+        notes.append("no verdicts on either side")
+    if not common_rates:
+        notes.append(f"no common noise rate: {pa['noise_rates']} vs {pb['noise_rates']}")
     return Comparison(
-        a=_describe(a), b=_describe(b), same_spec=same, common=common,
+        a=prov_a, b=prov_b, same_spec=same, common={**pa, "noise_rates": common_rates},
+        provenance_differences=provenance_differences(prov_a, prov_b),
         spec_differences=[] if same else spec_differences(a.spec, b.spec),
-        claims=claims, cells=cells, notes=notes, agree=all(c.status == "agree" for c in both),
+        claims=claims, widths=[] if why else compare_widths(a, b), cells=compare_cells(a, b), notes=notes,
     )
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def comparison_sections(cmp: Comparison) -> list[Section]:
-    counts = cmp.counts()
-    lines = [f"A: {cmp.a}", f"B: {cmp.b}"]
-    if cmp.same_spec:
-        lines.append("same spec hash")
-    else:
-        lines.append(f"different specs, compared on the common part: dataset {cmp.common.get('dataset')}, "
-                     f"family {cmp.common.get('family')}, noise rates {cmp.common.get('noise_rates')}")
-    tally = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "no verdicts"
-    lines.append(f"overall: {'agree' if cmp.agree else 'DISAGREE'} ({tally})")
-    lines += [f"note: {n}" for n in cmp.notes]
-    sections = [Section("ddbench leaderboard comparison", lines, level=1)]
-    if cmp.spec_differences:
-        sections.append(Section("Spec differences (A vs B)", cmp.spec_differences))
-    rows = [[c.claim, c.stratum, c.status, c.verdict_a or "—", c.verdict_b or "—", _stat_ci(c.statistic_a, c.ci_a),
-             _stat_ci(c.statistic_b, c.ci_b), "—" if c.ci_overlap is None else "yes" if c.ci_overlap else "no"]
-            for c in cmp.claims]
-    sections.append(Section("Verdicts", [] if rows else ["no verdicts on either side"],
-                            Table(["claim", "stratum", "status", "A", "B", "statistic A [CI]", "statistic B [CI]",
-                                   "CIs overlap"], rows, colored=(2, 3, 4, 7))
-                            if rows else None))
-    c = cmp.cells
-    cell_lines = [f"{c.matched} finished cells on both sides ({c.matched_by_key} by key, "
-                  f"{c.matched - c.matched_by_key} by family/width/noise/seed); only in A: {c.only_a}, only in B: {c.only_b}"]
-    if c.max_abs is not None:
-        cell_lines.append(f"|test error A - B|: max {c.max_abs:.4f}, mean {c.mean_abs:.4f}")
-        if c.max_abs > 0:
-            cell_lines.append(f"largest difference: {c.worst}")
-    sections.append(Section("Cells", cell_lines))
-    return sections
-
-
-def _stat_ci(stat: float | None, ci: Any) -> str:
-    return "—" if stat is None and ci is None else f"{fmt_num(stat)} {fmt_ci(ci)}" if ci is not None else fmt_num(stat)
-
-
-def render_comparison_markdown(cmp: Comparison) -> str:
-    return sections_to_markdown(comparison_sections(cmp))
-
-
-def render_comparison_rich(cmp: Comparison) -> list[Any]:
-    return sections_to_rich(comparison_sections(cmp))
-
-
-def print_comparison(cmp: Comparison, console: Any = None) -> None:
-    from rich.console import Console
-
-    console = console or Console()
-    for item in render_comparison_rich(cmp):
-        console.print(item)

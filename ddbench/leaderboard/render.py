@@ -38,6 +38,8 @@ class Table:
     rows: list[list[str]]
     colored: tuple[int, ...] = ()
     numeric: tuple[int, ...] = ()  # right-aligned columns
+    wrap: tuple[int, ...] = ()  # prose columns that may fold in a narrow terminal; the others never break
+    lead: int = 1  # leading columns that head a row's block when the table is printed vertically
 
 
 @dataclass
@@ -66,25 +68,10 @@ def sections_to_markdown(sections: Sequence[Section]) -> str:
 
 
 def sections_to_rich(sections: Sequence[Section]) -> list[Any]:
-    """Rich renderables; every cell is a ``Text`` so brackets in CIs are not read as markup."""
-    from rich import box
-    from rich.table import Table as RichTable
-    from rich.text import Text
+    """Rich renderables laid out for the terminal's width without cutting names (see :mod:`.terminal`)."""
+    from .terminal import sections_to_rich as to_rich
 
-    out: list[Any] = []
-    for s in sections:
-        out.append(Text(s.title, style="bold underline" if s.level == 1 else "bold"))
-        out += [Text("  " + line) for line in s.lines]
-        if s.table is not None:
-            t = s.table
-            rt = RichTable(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, padding=(0, 1), collapse_padding=True)
-            for i, h in enumerate(t.headers):  # verdict words never wrap; the rest folds in a narrow terminal
-                rt.add_column(h, justify="right" if i in t.numeric else "left", no_wrap=i in t.colored, overflow="fold")
-            for row in t.rows:
-                rt.add_row(*[Text(c, style=STYLES.get(c, "")) if i in t.colored else Text(c) for i, c in enumerate(row)])
-            out.append(rt)
-        out.append(Text(""))
-    return out
+    return to_rich(sections)
 
 
 def _md_cell(text: str) -> str:
@@ -415,7 +402,7 @@ def verdict_sections(board: Leaderboard) -> list[Section]:
             rows.append([e.claim, labels[e.key], e.verdict, fmt_num(e.statistic), thr, fmt_ci(e.ci),
                          detail_summary(e.detail), e.reason])
     table = Table(["claim", "stratum", "verdict", "statistic", "threshold", "CI", "detail", "reason"], rows,
-                  colored=(2,), numeric=(3, 4))
+                  colored=(2,), numeric=(3, 4), wrap=(6, 7), lead=3)
     # the matrix: strata x claims, the claim-level verdict as the last row
     claims = [v.claim for v in board.verdicts]
     cells: dict[tuple, dict[str, str]] = {}
@@ -465,7 +452,7 @@ def unfinished_section(board: Leaderboard) -> Section | None:
     rows = [[r.key, r.family, str(r.width), f"{r.noise_rate:g}", str(r.seed), r.status, r.error or ""]
             for r in sorted(bad, key=lambda r: (r.status, r.family, r.noise_rate, r.width, r.seed))]
     return Section("Cells not finished", [fmt_counts(Counter(r.status for r in bad))],
-                   Table(["key", "family", "width", "p", "seed", "status", "error"], rows, numeric=(2, 3, 4)))
+                   Table(["key", "family", "width", "p", "seed", "status", "error"], rows, numeric=(2, 3, 4), wrap=(6,)))
 
 
 def board_sections(board: Leaderboard) -> list[Section]:

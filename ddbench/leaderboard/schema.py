@@ -11,7 +11,14 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    model_validator,
+)
 
 from . import SCHEMA_VERSION
 
@@ -84,6 +91,9 @@ class Leaderboard(_Model):
     versions: dict[str, str] = Field(default_factory=dict)
     spec_name: str
     spec_hash: str
+    content_hash: str | None = Field(
+        default=None, description="sha256 of the canonical JSON of every other field (see ddbench.leaderboard.integrity)"
+    )
     spec: dict[str, Any]
     data_fingerprints: dict[str, str] = Field(default_factory=dict)  # stratum label -> hash of train/test arrays
     plugins: dict[str, dict[str, str]] = Field(default_factory=dict)  # kind -> {name: version}
@@ -92,6 +102,27 @@ class Leaderboard(_Model):
     rows: list[Row] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)
     probe_scores: list[dict[str, Any]] = Field(default_factory=list)  # probe-as-measure rank agreement (issue 3)
+
+    #: the content hash of the JSON data this board was validated from (None when built in memory);
+    #: computed while reading, so any reader that validates a file's data can have it checked
+    _read_hash: str | None = PrivateAttr(default=None)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _hash_what_was_read(cls, data: Any, handler: Any) -> Any:
+        board = handler(data)
+        if isinstance(data, dict) and isinstance(board, Leaderboard):
+            from .integrity import content_hash
+
+            try:
+                board._read_hash = content_hash(data)
+            except (TypeError, ValueError):  # models or NaN in the input: not data read from a file
+                board._read_hash = None
+        return board
+
+    @property
+    def read_hash(self) -> str | None:
+        return self._read_hash
 
     def execution_note(self) -> str:
         """``; precision: ...; distribution: ...`` when they are not the defaults (float32, one device), else ''."""
@@ -109,28 +140,50 @@ class LeaderboardError(ValueError):
     pass
 
 
-def read_leaderboard(path: str | Path) -> Leaderboard:
+def read_leaderboard_data(path: str | Path) -> dict[str, Any]:
+    """The JSON data of a leaderboard file whose schema major version this ddbench reads."""
     path = Path(path)
     try:
         data = json.loads(path.read_text())
     except OSError as exc:
         raise LeaderboardError(f"{path}: cannot read ({exc.strerror})") from None
-    except json.JSONDecodeError as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise LeaderboardError(f"{path}: not JSON ({exc})") from None
+    if not isinstance(data, dict):
+        raise LeaderboardError(f"{path}: not a ddbench leaderboard (a JSON {type(data).__name__}, not an object)")
     version = str(data.get("schema_version", ""))
     if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
         raise LeaderboardError(
             f"{path}: schema_version {version or '(missing)'} is not readable by this ddbench "
             f"(reads {SCHEMA_VERSION.split('.')[0]}.x)"
         )
+    return data
+
+
+def parse_leaderboard(data: dict[str, Any], path: str | Path = "<leaderboard>") -> Leaderboard:
     try:
         return Leaderboard.model_validate(data)
-    except Exception as exc:
+    except ValidationError as exc:
         raise LeaderboardError(f"{path}: not a ddbench leaderboard: {exc}") from None
 
 
+def read_leaderboard(path: str | Path) -> Leaderboard:
+    """Read a leaderboard without checking its hashes (:func:`.integrity.load_leaderboard` checks them)."""
+    return parse_leaderboard(read_leaderboard_data(path), path)
+
+
+def board_data(board: Leaderboard) -> dict[str, Any]:
+    """Exactly the JSON data :func:`write_leaderboard` writes (and a reader reads back)."""
+    return json.loads(json.dumps(board.model_dump(mode="json"), allow_nan=False, default=str))
+
+
 def write_leaderboard(board: Leaderboard, path: str | Path) -> None:
+    """Write ``board`` with its content hash stamped over exactly what is written."""
+    from .integrity import content_hash
+
     path = Path(path)
+    data = board_data(board)
+    data["content_hash"] = board.content_hash = content_hash(data)
     tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(board.model_dump(mode="json"), indent=1, allow_nan=False, default=str) + "\n")
+    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
     tmp.replace(path)

@@ -61,9 +61,15 @@ def effective_rank(matrix: np.ndarray) -> tuple[float, float]:
 
 
 def gram_effective_rank(phi: np.ndarray) -> tuple[float, float]:
-    """``(erank, H)`` of ``Phi Phi^T`` for embeddings ``phi`` of shape (points, features)."""
+    """``(erank, H)`` of ``Phi Phi^T`` for embeddings ``phi`` of shape (points, features).
+
+    The Gram matrix is symmetric positive semi-definite, so its singular values are the absolute
+    values of its eigenvalues: ``eigvalsh`` gives them several times faster than an SVD."""
     phi = np.asarray(phi, dtype=np.float64).reshape(len(phi), -1)
-    return effective_rank(phi @ phi.T)
+    gram = phi @ phi.T
+    if not np.all(np.isfinite(gram)):
+        return float("nan"), float("nan")
+    return erank_from_singular_values(np.linalg.eigvalsh(gram), gram.shape)
 
 
 def fixed_subset(n: int, size: int, seed: int) -> np.ndarray:

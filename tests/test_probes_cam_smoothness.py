@@ -313,6 +313,13 @@ def test_smoothness_geodesic_of_a_model_with_j_constant_along_the_path_is_exactl
     for group in ("clean", "noisy", "mean"):
         assert v[f"geodesic_{group}"] == pytest.approx(v[f"sharpness_{group}"], rel=1e-5)
     assert v["geodesic_mean"] == pytest.approx(v["jacobian_norm_mean"], rel=1e-5)
+    # the linear function's sharpness in closed form: grad_x CE = (a . (softmax(z) - e_y)) * ones(L)
+    z = np.outer(x.sum(axis=1), a) + np.array([0.1, 0.0, -0.2])
+    prob = np.exp(z - z.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    J = np.sqrt(L) * np.abs(((prob - np.eye(C)[y]) * a).sum(axis=1))
+    assert v["sharpness_clean"] == pytest.approx(J[~noisy].mean(), rel=1e-4)
+    assert v["sharpness_noisy"] == pytest.approx(J[noisy].mean(), rel=1e-4)
 
 
 def test_smoothness_probe_images_geodesic_epochwise_restores_weights(tmp_path):

@@ -167,7 +167,7 @@ def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
         data = load_train_data(spec.dataset, d["noise_rate"], d["noise_seed"])
         model = keras.saving.load_model(result.run_dir / rec.weights)
         cell = next(c for c in plan_cells(spec) if c.key == rec.key)
-        ctx = ProbeContext(cell, model, data, seed=cell.seed * 1000)
+        ctx = ProbeContext.for_cell(cell, model, data, plugin.plugin_name)
         first = run_probe(plugin, {}, ctx)
         second = run_probe(plugin, {}, ctx)
         worst = max(worst, first.seconds)

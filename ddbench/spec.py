@@ -89,7 +89,7 @@ def expand_grid(value: Any) -> list[int]:
 
 
 class NoiseSpec(_Strict):
-    """Label noise (shared/science section 0)."""
+    """Label noise (docs/science.md, "label noise")."""
 
     rates: list[float] = Field(default=[0.0], description="label-noise rates p in [0, 1)")
     kind: Literal["exact", "may_keep"] = Field(

@@ -1,4 +1,4 @@
-"""Known-answer tests of label noise (shared/science section 0)."""
+"""Known-answer tests of label noise (docs/science.md, "label noise")."""
 
 import numpy as np
 import pytest

@@ -21,7 +21,7 @@ from ddbench.probes.class_activation import (
     ClassActivation, activation_ratio, cam_similarity, chunk_complexities, knn_predict,
 )
 from ddbench.probes.smoothness import (
-    Smoothness, evaluation_subset, mc_sharpness, roll_signals, shift_images, shift_offset, trapezoid_path,
+    Smoothness, evaluation_subset, mc_sharpness, path_mean, roll_signals, shift_images, shift_offset, trapezoid_path,
 )
 from ddbench.spec import AnalysisSpec
 
@@ -237,6 +237,16 @@ def test_mc_volume_with_zero_shift_is_j_and_trapezoid():
     assert trapezoid_path(J, np.array([[1.0], [2.0]]))[0] == pytest.approx(2 * 1 + 4 * 2)
 
 
+def test_geodesic_path_value_is_the_length_weighted_mean_of_j():
+    J = np.array([[1.0], [3.0], [5.0]])
+    assert path_mean(J, np.array([[1.0], [2.0]]))[0] == pytest.approx((2 * 1 + 4 * 2) / 3)
+    # J constant along the path: exactly J, whatever the step lengths (the undivided sum would be J * length)
+    steps = np.array([[0.5, 3.0], [2.0, 7.0], [1.5, 0.0]])
+    np.testing.assert_allclose(path_mean(np.full((4, 2), 2.5), steps), [2.5, 2.5], rtol=1e-15)
+    # a path of length zero is its starting point
+    assert path_mean(np.array([[4.0], [9.0]]), np.zeros((1, 1)))[0] == 4.0
+
+
 def test_noisy_subset_includes_all_noisy_points():
     noisy = np.zeros(5000, bool)
     noisy[np.random.default_rng(0).choice(5000, 700, replace=False)] = True
@@ -277,6 +287,39 @@ def test_smoothness_probe_noisy_points_and_shifts():
     assert v["sharpness_noisy"] > v["sharpness_clean"] and v["noisy_clean_ratio"] > 1
     # shifting a one-hot input by one moves it to another class: no copy keeps the label
     assert v["label_volume_clean"] == 0.0
+
+
+def test_smoothness_geodesic_of_a_model_with_j_constant_along_the_path_is_exactly_j():
+    """Logits ``a * sum(x) + b`` (every input position has the same weight): a circular shift keeps
+    ``sum(x)``, so J is the same at every anchor and the geodesic value is J itself, not J * length."""
+    import keras
+
+    L, C, n = 12, 3, 30
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((n, L)).astype(np.float32)
+    y = rng.integers(0, C, n)
+    noisy = np.zeros(n, bool)
+    noisy[:6] = True
+    data = TrainData(x, y, y, noisy, x[:10], y[:10], C, noise_rate=0.2, noise_kind="exact", noise_seed=0)
+    inp = keras.Input((L,))
+    model = keras.Model(inp, keras.layers.Dense(C, name="head")(inp))
+    a = np.array([0.7, -0.4, 0.2], np.float32)
+    model.get_layer("head").set_weights([np.tile(a, (L, 1)), np.array([0.1, 0.0, -0.2], np.float32)])
+    res = run_probe(Smoothness, {"points": n, "copies": 4, "radius": 1, "geodesic": True, "geodesic_steps": 3},
+                    ctx_for(model, data))
+    assert res.status == "ok", res.error
+    v = res.values
+    assert v["geodesic_path_length"] > 2  # so the undivided trapezoid sum would be more than twice J
+    for group in ("clean", "noisy", "mean"):
+        assert v[f"geodesic_{group}"] == pytest.approx(v[f"sharpness_{group}"], rel=1e-5)
+    assert v["geodesic_mean"] == pytest.approx(v["jacobian_norm_mean"], rel=1e-5)
+    # the linear function's sharpness in closed form: grad_x CE = (a . (softmax(z) - e_y)) * ones(L)
+    z = np.outer(x.sum(axis=1), a) + np.array([0.1, 0.0, -0.2])
+    prob = np.exp(z - z.max(axis=1, keepdims=True))
+    prob /= prob.sum(axis=1, keepdims=True)
+    J = np.sqrt(L) * np.abs(((prob - np.eye(C)[y]) * a).sum(axis=1))
+    assert v["sharpness_clean"] == pytest.approx(J[~noisy].mean(), rel=1e-4)
+    assert v["sharpness_noisy"] == pytest.approx(J[noisy].mean(), rel=1e-4)
 
 
 def test_smoothness_probe_images_geodesic_epochwise_restores_weights(tmp_path):

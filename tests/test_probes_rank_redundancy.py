@@ -11,10 +11,13 @@ from ddbench.hypotheses.low_rank import LowRankHypothesis
 from ddbench.hypotheses.redundancy import RedundancyHypothesis, slope_margin, value_at_size
 from ddbench.plan import Cell
 from ddbench.probes.base import ProbeContext, run_probe
-from ddbench.probes.low_rank import LowRank, effective_rank, gram_effective_rank, is_linear_model
+from ddbench.probes import low_rank as low_rank_module
+from ddbench.probes.low_rank import (
+    LowRank, effective_rank, fixed_subset, gram_effective_rank, init_draw_seed, is_linear_model,
+)
 from ddbench.probes.redundancy import (
     Redundancy, chunk_errors, chunk_regression, chunk_sizes, critical_chunk, draw_chunks, redundancy_values,
-    scaling_slope,
+    residual_mean_abs_corr, scaling_slope,
 )
 from ddbench.spec import AnalysisSpec
 
@@ -54,11 +57,31 @@ def test_gram_erank_is_erank_of_phi_phi_t():
 
 
 def test_chunk_sizes_and_draws():
-    assert chunk_sizes(8) == [1, 2, 4, 8] and chunk_sizes(10) == [1, 2, 4, 8, 10] and chunk_sizes(1) == [1]
+    # W, W//2, W//4, ... down to 1 (integer division), listed in increasing order
+    assert chunk_sizes(8) == [1, 2, 4, 8] and chunk_sizes(10) == [1, 2, 5, 10] and chunk_sizes(1) == [1]
+    assert chunk_sizes(12) == [1, 3, 6, 12] and chunk_sizes(300) == [1, 2, 4, 9, 18, 37, 75, 150, 300]
     rng = np.random.default_rng(0)
     c = draw_chunks(rng, 10, 4, 50)
     assert c.shape == (50, 4) and all(len(set(row)) == 4 for row in c) and c.max() < 10
     assert draw_chunks(rng, 10, 10, 50).tolist() == [list(range(10))]
+
+
+def explicit_ridge(h_fit, h_score, idx, alpha):
+    """Ridge with intercept from h_fit[:, idx] to h_fit, residuals on h_score (the definition, written out)."""
+    mu = h_fit.mean(0)
+    X, Y = h_fit[:, idx] - mu[idx], h_fit - mu
+    B = np.linalg.inv(X.T @ X + alpha * np.eye(len(idx))) @ X.T @ Y
+    return h_score - (mu + (h_score[:, idx] - mu[idx]) @ B)
+
+
+def explicit_corr(E):
+    """Mean |strict lower triangle| of cov / (sd_i sd_j + 1e-8) over all neurons, from explicit residuals."""
+    Ec = E - E.mean(0)
+    cov = Ec.T @ Ec / len(E)
+    sd = np.sqrt(np.diag(cov))
+    c = cov / (np.outer(sd, sd) + 1e-8)
+    i, j = np.tril_indices(E.shape[1], -1)
+    return np.abs(c[i, j]).mean()
 
 
 def test_ridge_r2_and_residual_corr_match_explicit_closed_form():
@@ -68,17 +91,20 @@ def test_ridge_r2_and_residual_corr_match_explicit_closed_form():
     h_te = rng.standard_normal((45, 5)) @ A + 0.3 * rng.standard_normal((45, 7)) + 0.2
     chunks = np.array([[0, 3], [2, 5], [1, 6]])
     alpha = 0.5
-    r2, corr = chunk_regression(h_tr, h_te, chunks, alpha)
+    # the authors' definition: fitted and scored on the same (test) features, residuals of all 7 neurons
+    r2, corr = chunk_regression(h_te, None, chunks, alpha)
+    # the out-of-sample variant: fitted on train, scored on test
+    r2_o, corr_o = chunk_regression(h_tr, h_te, chunks, alpha)
+    tot = ((h_te - h_te.mean(0)) ** 2).sum()
     for k, idx in enumerate(chunks):
-        mu = h_tr.mean(0)
-        X, Y = h_tr[:, idx] - mu[idx], h_tr - mu
-        B = np.linalg.inv(X.T @ X + alpha * np.eye(2)) @ X.T @ Y
-        E = h_te - (mu + (h_te[:, idx] - mu[idx]) @ B)
-        assert r2[k] == pytest.approx(1 - (E**2).sum() / ((h_te - h_te.mean(0)) ** 2).sum(), rel=1e-9)
-        out = [j for j in range(7) if j not in idx]
-        C = np.corrcoef(E[:, out], rowvar=False)
-        m = len(out)
-        assert corr[k] == pytest.approx((np.abs(C).sum() - m) / (m * (m - 1)), rel=1e-9)
+        E = explicit_ridge(h_te, h_te, idx, alpha)
+        assert r2[k] == pytest.approx(1 - (E**2).sum() / tot, rel=1e-9)
+        assert corr[k] == pytest.approx(explicit_corr(E), rel=1e-7)
+        assert corr[k] == pytest.approx(residual_mean_abs_corr(E), rel=1e-7)
+        E = explicit_ridge(h_tr, h_te, idx, alpha)
+        assert r2_o[k] == pytest.approx(1 - (E**2).sum() / tot, rel=1e-9)
+        assert corr_o[k] == pytest.approx(explicit_corr(E), rel=1e-7)
+    assert not np.allclose(r2, r2_o)  # the two definitions differ on this data
 
 
 def duplicated(k: int, g: int, n: int = 200, seed: int = 0) -> np.ndarray:
@@ -88,39 +114,76 @@ def duplicated(k: int, g: int, n: int = 200, seed: int = 0) -> np.ndarray:
     return np.tile(base, (1, g))
 
 
-def test_duplicated_neurons_give_r2_one_for_a_copy_of_each():
+def test_duplicated_neurons_give_r2_one_and_known_residual_corr():
     k, g = 4, 8
+    W = k * g
     h = duplicated(k, g)
     one_of_each = np.array([[0, 1 + k, 2 + 2 * k, 3 + 5 * k]])
-    r2, corr = chunk_regression(h, h, one_of_each, alpha=1e-8)
+    r2, corr = chunk_regression(h, None, one_of_each, alpha=1e-8)
     assert r2[0] == pytest.approx(1.0, abs=1e-6)
-    assert np.isnan(corr[0])  # every neuron explained: no residual pairs
+    assert corr[0] == pytest.approx(0.0, abs=1e-6)  # every residual is zero: no correlation left
     # one neuron of k orthogonal equal-variance neurons explains exactly 1/k of the layer
-    r2, _ = chunk_regression(h, h, np.array([[2]]), alpha=1e-8)
+    r2, _ = chunk_regression(h, None, np.array([[2]]), alpha=1e-8)
     assert r2[0] == pytest.approx(1 / k, abs=1e-6)
-    # missing neuron 3: its copies stay unexplained and their residuals are identical (|corr| 1),
-    # so the mean |corr| over pairs of unexplained outside neurons is 1
-    r2, corr = chunk_regression(h, h, np.array([[0, 1, 2]]), alpha=1e-8)
-    assert r2[0] == pytest.approx(1 - 1 / k, abs=1e-6) and corr[0] == pytest.approx(1.0, abs=1e-6)
+    # missing base neuron 3: its g copies keep identical residuals (|corr| 1 for each of their g(g-1)/2
+    # pairs); every other residual is zero. The mean over all W(W-1)/2 pairs is g(g-1) / (W(W-1)).
+    r2, corr = chunk_regression(h, None, np.array([[0, 1, 2]]), alpha=1e-8)
+    assert r2[0] == pytest.approx(1 - 1 / k, abs=1e-6)
+    assert corr[0] == pytest.approx(g * (g - 1) / (W * (W - 1)), abs=1e-6)
 
 
-def test_duplicated_layer_has_small_w_c_and_groups_w_over_w_c():
+def hypergeometric_r2(W: int, g: int, k: int, w: int) -> float:
+    """Expected R^2 of a random w-chunk of k base neurons copied g times: the expected share of base
+    neurons the chunk holds at least one copy of, ``1 - C(W-g, w) / C(W, w)``."""
+    from math import comb
+
+    return 1 - comb(W - g, w) / comb(W, w)
+
+
+def test_duplicated_layer_has_the_known_w_c_and_groups_w_over_w_c():
     k, g = 4, 16
+    W = k * g
     h = duplicated(k, g)
     C = 4
     W_out = np.tile(np.random.default_rng(1).standard_normal((k, C)), (g, 1)) / g
     y = np.argmax(h @ W_out, axis=1)
-    vals = redundancy_values(h, y, h, y, W_out, np.zeros(C), n_chunks_acc=20, n_chunks_r2=40, seed=0)
-    W = k * g
+    vals = redundancy_values(h, y, h, y, W_out, np.zeros(C), n_chunks_acc=20, n_chunks_r2=400, seed=0)
     assert vals["chunk_sizes"] == [1, 2, 4, 8, 16, 32, 64]
+    expected = [hypergeometric_r2(W, g, k, w) for w in vals["chunk_sizes"]]
+    # the mean R^2 over 400 chunks is the hypergeometric expectation (chunk R^2 in {1/4, 1/2, 3/4, 1})
+    assert vals["r2"] == pytest.approx(expected, abs=0.03)
+    assert expected[3] < 0.92 and expected[4] > 0.99  # so w_c = 16 (w = 8 falls short of 0.95)
+    assert vals["w_c"] == 16 and vals["groups"] == pytest.approx(W / 16)
     assert vals["r2"][0] == pytest.approx(1 / k, abs=1e-6) and vals["r2"][-1] == pytest.approx(1.0, abs=1e-6)
-    assert vals["w_c"] is not None and vals["w_c"] <= 16
-    assert vals["groups"] == pytest.approx(W / vals["w_c"])
-    assert vals["full_train_error"] == 0.0 and vals["residual_corr"][-1] is None
+    assert vals["full_train_error"] == 0.0 and vals["residual_corr"][-1] == pytest.approx(0.0, abs=1e-6)
     # a single neuron repeated: any chunk explains the layer, w_c = 1 and every neuron is its own group
     h1 = duplicated(1, 12)
     vals = redundancy_values(h1, np.zeros(200, int), h1, np.zeros(200, int), np.ones((12, 2)), np.zeros(2))
-    assert vals["w_c"] == 1 and vals["groups"] == 12
+    assert vals["chunk_sizes"] == [1, 3, 6, 12] and vals["w_c"] == 1 and vals["groups"] == 12
+    # 12 distinct orthogonal neurons: a w-chunk explains exactly w/12 of the layer; only the whole layer reaches 0.95
+    h12 = duplicated(12, 1)
+    vals = redundancy_values(h12, np.zeros(200, int), h12, np.zeros(200, int), np.ones((12, 2)), np.zeros(2),
+                             n_chunks_r2=5)
+    assert vals["r2"] == pytest.approx([1 / 12, 3 / 12, 6 / 12, 1.0], abs=1e-6) and vals["w_c"] == 12
+
+
+def test_out_of_sample_variant_has_its_own_names():
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((3, 10))
+    h_tr = np.maximum(rng.standard_normal((80, 3)) @ A + 0.2 * rng.standard_normal((80, 10)), 0)
+    h_te = np.maximum(rng.standard_normal((70, 3)) @ A + 0.2 * rng.standard_normal((70, 10)), 0)
+    W_out, b = rng.standard_normal((10, 3)), np.zeros(3)
+    y_tr, y_te = rng.integers(0, 3, 80), rng.integers(0, 3, 70)
+    base = redundancy_values(h_tr, y_tr, h_te, y_te, W_out, b, n_chunks_acc=5, n_chunks_r2=6, seed=1)
+    both = redundancy_values(h_tr, y_tr, h_te, y_te, W_out, b, n_chunks_acc=5, n_chunks_r2=6, seed=1,
+                             out_of_sample=True)
+    assert "r2_out_of_sample" not in base
+    assert both["r2"] == base["r2"] and both["residual_corr"] == base["residual_corr"] and both["w_c"] == base["w_c"]
+    chunks = draw_chunks(np.random.default_rng([1, 2, 2]), 10, 2, 6)  # the R^2 chunks of size 2
+    assert both["r2_out_of_sample"][1] == pytest.approx(chunk_regression(h_tr, h_te, chunks)[0].mean(), rel=1e-9)
+    assert both["r2"][1] == pytest.approx(chunk_regression(h_te, None, chunks)[0].mean(), rel=1e-9)
+    assert set(both) - set(base) == {"r2_out_of_sample", "residual_corr_out_of_sample", "w_c_out_of_sample",
+                                     "groups_out_of_sample"}
 
 
 def test_critical_chunk_and_scaling_slope():
@@ -176,8 +239,10 @@ def test_probes_run_on_a_tiny_keras_model():
     assert v["n_points"] == 50 and v["feature_dim"] == 16
     assert v["entropy"] == pytest.approx(np.log(v["erank"]))
     assert v["erank_init"] is not None and v["erank_end_to_end"] is None  # ReLU: no end-to-end matrix
+    assert v["n_init_draws"] == 5 and v["erank_init_se"] > 0  # five fresh draws that differ
+    low_rank_module._INIT_CACHE.clear()  # recomputed, not read back from the cache
     again = run_probe(LowRank, {"batch": 50}, ctx_for(model, data)).values
-    assert again["erank_init"] == v["erank_init"] and again["erank"] == v["erank"]
+    assert again["erank_init"] == pytest.approx(v["erank_init"], rel=1e-6) and again["erank"] == v["erank"]
 
     res = run_probe(Redundancy, {"n_chunks_acc": 10, "n_chunks_r2": 5}, ctx_for(model, data))
     assert res.status == "ok", res.error
@@ -186,6 +251,29 @@ def test_probes_run_on_a_tiny_keras_model():
     assert v["chunk_test_error"][-1] == pytest.approx(v["model_test_error"])
     assert v["full_test_error"] == v["chunk_test_error"][-1]
     assert v["w_c"] in v["chunk_sizes"] and v["groups"] == pytest.approx(16 / v["w_c"])
+
+
+def test_low_rank_init_is_the_mean_of_fresh_draws_with_its_standard_error():
+    import keras
+
+    from ddbench.probes.features import features
+
+    model, data = tiny_model(6, 16, 3), tiny_data()
+    ctx = ctx_for(model, data)
+    low_rank_module._INIT_CACHE.clear()
+    v = run_probe(LowRank, {"batch": 50, "init_draws": 3}, ctx).values
+    x = data.x_test[fixed_subset(len(data.x_test), 50, 0)]
+    draws = []
+    for d in range(3):  # the definition, written out: draw d is a clone after set_random_seed(seed of draw d)
+        keras.utils.set_random_seed(init_draw_seed(ctx.seed, d))
+        h0, _ = features(keras.models.clone_model(model), x)
+        draws.append(gram_effective_rank(h0)[0])
+    assert len(set(draws)) == 3 and v["n_init_draws"] == 3
+    assert v["erank_init"] == pytest.approx(np.mean(draws), rel=1e-5)
+    assert v["erank_init_se"] == pytest.approx(np.std(draws, ddof=1) / np.sqrt(3), rel=1e-4)
+    assert v["erank_init_per_width"] == pytest.approx(np.mean(draws) / 16, rel=1e-5)
+    one = run_probe(LowRank, {"batch": 50, "init_draws": 1}, ctx).values
+    assert one["erank_init"] == pytest.approx(draws[0], rel=1e-5) and one["erank_init_se"] is None
 
 
 def test_low_rank_end_to_end_on_a_deep_linear_model():
@@ -198,6 +286,7 @@ def test_low_rank_end_to_end_on_a_deep_linear_model():
     assert is_linear_model(model) and not is_linear_model(tiny_model(6, 8, 3))
     v = run_probe(LowRank, {"batch": 40}, ctx_for(model, tiny_data(), family="deep_linear")).values
     assert 1.0 <= v["erank_end_to_end"] <= 3.0 and v["erank_end_to_end_init"] is not None
+    assert v["erank_end_to_end_init_se"] is not None
 
 
 # ------------------------------------------------------------------ hypotheses on synthetic tables

@@ -1,7 +1,7 @@
 """MNIST-1D, generated locally with ``mnist1d.data.make_dataset`` (never downloaded).
 
 Default: 16000 samples with train_split 0.25, i.e. 4000 train / 12000 test, as in
-the double-descent recipe of shared/science section 1. Generation takes seconds,
+the double-descent recipe of docs/science.md, "double_descent". Generation takes seconds,
 so the arrays are cached by their generator arguments.
 """
 

@@ -1,4 +1,4 @@
-"""Label noise exactly as shared/science section 0 defines it.
+"""Label noise exactly as docs/science.md, "label noise" defines it.
 
 The draw depends only on (dataset, n, p, noise seed), never on the model, so all
 widths of a grid see the same corrupted labels: a paired design.

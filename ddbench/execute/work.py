@@ -95,13 +95,16 @@ def checkpoints(run_dir: Path, cell: Cell) -> dict[int, Path]:
 
 def probe_cell(spec: Spec, run_dir: Path, cell: Cell, model: Any, data: TrainData,
                only: set[str] | None = None) -> list[ProbeRecord]:
-    """Run the spec's probes (or those named in ``only``) on one trained cell."""
+    """Run the spec's probes (or those named in ``only``) on one trained cell.
+
+    Each probe's seeds come from the cell and the probe's name (:meth:`ProbeContext.for_cell`),
+    never from its position in ``probes:``: reordering or adding probes changes no value."""
     out = []
-    for i, p in enumerate(spec.probes):
+    for p in spec.probes:
         if only is not None and p.name not in only:
             continue
         plugin = registry.probes.get(p.name)
-        ctx = ProbeContext(cell, model, data, seed=cell.seed * 1000 + i, checkpoints=checkpoints(run_dir, cell))
+        ctx = ProbeContext.for_cell(cell, model, data, p.name, checkpoints(run_dir, cell))
         res = run_probe(plugin, p.params, ctx)
         out.append(ProbeRecord(p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds))
     return out

@@ -1,4 +1,4 @@
-"""Random-features ridge regression (shared/science section 4, Wang, Chen, Rosasco, Liu).
+"""Random-features ridge regression (docs/science.md, "norm_capacity", Wang, Chen, Rosasco, Liu).
 
 ``h(x) = phi(x V) / sqrt(P)`` with a fixed Gaussian ``V`` (d x P, never trained) and
 ``phi`` = erf or ReLU; the head ``a`` (P x C, no bias) is the ridge solution

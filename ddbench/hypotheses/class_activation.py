@@ -1,4 +1,4 @@
-"""Class-activation patterns over width (shared/science section 2, Gu).
+"""Class-activation patterns over width (docs/science.md, "class_activation", Gu).
 
 Claims, each per stratum and pooled over strata (mean statistic and replicates):
 (a) ``cam_similarity_decreases``: above k* (widths >= k*), Spearman(width,
@@ -42,7 +42,7 @@ def above_k_star(widths: np.ndarray, k: float | None, min_widths: int) -> tuple[
 @hypotheses.register("class_activation", version="1")
 class ClassActivationHypothesis(HypothesisPlugin):
     description = "class-activation maps separate, complexity tracks test loss, noisy points rejoin their true class"
-    reference = "Gu (class-activation patterns); shared/science section 2"
+    reference = "Gu (class-activation patterns); docs/science.md, class_activation"
     requires_probes = ("class_activation",)
     claims = {
         "cam_similarity_decreases": "above k*, mean hidden-output CAM similarity decreases with width (Spearman < 0)",

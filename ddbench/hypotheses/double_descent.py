@@ -1,4 +1,4 @@
-"""Double descent itself (shared/science section 1).
+"""Double descent itself (docs/science.md, "double_descent").
 
 Claim: for p > 0 the test-error curve over width has a local maximum near the
 interpolation threshold k* (within two grid points, or within [k*/2, 2k*]) that
@@ -49,7 +49,7 @@ def straddle_problem(widths: np.ndarray, k_index: int | None, train_error: np.nd
 @hypotheses.register("double_descent", version="1")
 class DoubleDescent(HypothesisPlugin):
     description = "test error peaks near the interpolation threshold k*, then falls again"
-    reference = "Belkin et al. 2019; Nakkiran et al. 2020; shared/science section 1"
+    reference = "Belkin et al. 2019; Nakkiran et al. 2020; docs/science.md, double_descent"
     claims = {
         "peak": "for p > 0 the test-error curve peaks near k* by at least delta above both sides",
         "loss_peak": "for p > 0 the test-loss curve peaks near k* by at least delta_loss above both sides",

@@ -1,4 +1,4 @@
-"""Low effective rank (shared/science section 5, Huh et al.).
+"""Low effective rank (docs/science.md, "low_rank", Huh et al.).
 
 Claims (probe ``low_rank``; "erank" below is the embedding Gram erank, or the
 end-to-end product's erank for deep linear cells when ``matrix`` is ``auto``):
@@ -98,7 +98,7 @@ def mean_difference_replicates(D: np.ndarray, boot: Bootstrapper, min_seeds: int
 @hypotheses.register("low_rank", version="1")
 class LowRankHypothesis(HypothesisPlugin):
     description = "depth and linear over-parameterisation lower the effective rank of embeddings (Huh et al.)"
-    reference = "Huh et al. (the low-rank simplicity bias of deep networks); shared/science section 5"
+    reference = "Huh et al. (the low-rank simplicity bias of deep networks); docs/science.md, low_rank"
     requires_probes = ("low_rank",)
     claims = {
         "depth_lowers_rank": "at a fixed width, trained erank decreases with depth (Spearman(depth, erank) < 0)",

@@ -1,4 +1,4 @@
-"""Norm-based capacity (shared/science section 4, Wang, Chen, Rosasco, Liu).
+"""Norm-based capacity (docs/science.md, "norm_capacity", Wang, Chen, Rosasco, Liu).
 
 Capacity is ``||a||^2`` (``ridge_sq_norm``, the head of a ``random_features``
 cell), not the parameter count. Risk = ``test_loss`` (MSE on one-hot targets for
@@ -144,7 +144,7 @@ class NormCapacity(HypothesisPlugin):
     # Only the trained-net extension reads the weight_norm probe, and says not_applicable without it;
     # the random-features claims need no probe, so nothing is required.
     requires_probes = ()
-    reference = "Wang, Chen, Rosasco, Liu (norm-based capacity of random features); shared/science section 4"
+    reference = "Wang, Chen, Rosasco, Liu (norm-based capacity of random features); docs/science.md, norm_capacity"
     claims = {
         "peaks_coincide": "random features: test risk and ||a||^2 peak together near P = n (within 10% of n or the "
                           "bracketing grid points, and within grid_points of each other)",

@@ -1,4 +1,4 @@
-"""Redundant neurons (shared/science section 6, Doimo et al.).
+"""Redundant neurons (docs/science.md, "redundancy", Doimo et al.).
 
 Claims per stratum (probe ``redundancy``), with a pooled stratum per claim. "Wide
 interpolating cells" are the cells of the ``n_widest`` widest widths whose
@@ -77,7 +77,7 @@ def _get(c: CellView, key: str) -> Any:
 @hypotheses.register("redundancy", version="1")
 class RedundancyHypothesis(HypothesisPlugin):
     description = "wide interpolating nets split their last layer into redundant groups whose number grows with width"
-    reference = "Doimo et al. (redundant representations help generalization in wide neural networks); shared/science section 6"
+    reference = "Doimo et al. (redundant representations help generalization in wide neural networks); docs/science.md, redundancy"
     requires_probes = ("redundancy",)
     claims = {
         "chunks_interpolate": "for wide interpolating nets, chunks of w_c neurons with the trained head reach ~zero training error",

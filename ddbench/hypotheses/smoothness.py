@@ -1,4 +1,4 @@
-"""Input-space smoothness over width and epochs (shared/science section 3, Gamba et al.).
+"""Input-space smoothness over width and epochs (docs/science.md, "smoothness", Gamba et al.).
 
 Claims, per stratum and pooled over strata (mean statistic and replicates):
 (a) ``peak_at_error_peak``: |grid index of the sharpness peak - index of the
@@ -48,7 +48,7 @@ def _vals(v: np.ndarray) -> list[float | None]:
 @hypotheses.register("smoothness", version="1")
 class SmoothnessHypothesis(HypothesisPlugin):
     description = "input-space sharpness peaks with the test error, is higher at noisy points near k*, then smooths"
-    reference = "Gamba et al. (input-space smoothness and double descent); shared/science section 3"
+    reference = "Gamba et al. (input-space smoothness and double descent); docs/science.md, smoothness"
     requires_probes = ("smoothness",)
     claims = {
         "peak_at_error_peak": "mean sharpness over width has an interior peak within grid_points of the test-error peak",

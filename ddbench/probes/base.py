@@ -3,10 +3,24 @@
 A probe never raises into the run: :func:`run_probe` records an exception as
 status ``failed`` with its traceback, and a NaN value as status ``nan``, so one bad
 measurement costs one entry, not the grid.
+
+Probe randomness (docs/science.md, "Probe randomness"): every Monte Carlo draw of a
+probe is seeded from the cell and the probe's *name*, never from the probe's
+position in the spec's ``probes:`` list, so reordering or adding probes changes no
+value. :meth:`ProbeContext.for_cell` derives two seeds:
+
+- ``seed``: from the cell's key and the probe name, for draws that belong to one
+  model (sign vectors, chunks of neurons, augmented copies, fresh initialisations;
+  add the draw index: ``np.random.default_rng([ctx.seed, tag, index])``);
+- ``points_seed``: from the probe name and the cell's data and seed axes (noise
+  rate, noise seed, seed), not its width or family options, for draws of *points*
+  (evaluation subsets), so every width of a curve is measured on the same points
+  (a paired design, like the label-noise draw).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 import time
 import traceback
@@ -20,15 +34,40 @@ from ..data import TrainData
 from ..plan import Cell
 
 
+def derive_seed(*parts: Any) -> int:
+    """A 31-bit seed from the text of ``parts`` (SHA-256): stable across processes and platforms."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
+
+
+def probe_seed(cell: Cell, probe: str) -> int:
+    """Seed of the draws of probe ``probe`` that belong to one cell's model: cell key + probe name."""
+    return derive_seed("probe", probe, cell.key)
+
+
+def points_seed(cell: Cell, probe: str) -> int:
+    """Seed of the probe's draws of points, shared by every width and family option of a
+    (noise rate, noise seed, seed): probe name + those axes."""
+    return derive_seed("probe-points", probe, f"{float(cell.noise_rate)!r}", int(cell.noise_seed), int(cell.seed))
+
+
 @dataclass
 class ProbeContext:
     cell: Cell
     model: Any  # the trained keras.Model
     data: TrainData
-    seed: int  # the probe Monte Carlo seed axis
+    seed: int  # per-model Monte Carlo draws (see the module docstring)
     #: epoch -> weights file (``.weights.h5``) saved at recorded epochs, when the spec asks
     #: for checkpoints; load into ``model`` (then restore) for epoch-wise probes
     checkpoints: dict[int, Path] = field(default_factory=dict)
+    points_seed: int = 0  # draws of evaluation points, paired across widths (see the module docstring)
+
+    @classmethod
+    def for_cell(cls, cell: Cell, model: Any, data: TrainData, probe: str,
+                 checkpoints: dict[int, Path] | None = None) -> ProbeContext:
+        """The context of probe ``probe`` on ``cell``, its seeds derived from the cell and the probe name."""
+        return cls(cell, model, data, seed=probe_seed(cell, probe), checkpoints=dict(checkpoints or {}),
+                   points_seed=points_seed(cell, probe))
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Class-activation patterns (shared/science section 2, Gu).
+"""Class-activation patterns (docs/science.md, "class_activation"; Gu).
 
 On the test set, grouped by *predicted* class: how similar the classes' activation
 maps are (CAM similarity), a Rademacher-style effective complexity of the
@@ -6,6 +6,10 @@ penultimate features, the fraction of active units, and, for noisy cells, whethe
 the representation places noisy training points next to clean points of their
 *true* class (5-NN, cosine). The math lives in pure array functions below so it
 can be tested on known answers; :class:`ClassActivation` only gathers arrays.
+
+Randomness: the test subset (when ``max_test_points`` cuts it) is drawn with the
+context's ``points_seed`` (the same points at every width); the sign vectors of
+chunk j with ``(ctx.seed, j)`` (cell key + probe name + chunk index).
 """
 
 from __future__ import annotations
@@ -129,7 +133,7 @@ def cam_values(x: np.ndarray, h: np.ndarray, z: np.ndarray, pred: np.ndarray, nu
 # ---------------------------------------------------------------- the probe
 
 
-@probes.register("class_activation", version="1")
+@probes.register("class_activation", version="2")
 class ClassActivation(ProbePlugin):
     description = "CAM similarity, effective complexity, activation ratio, kNN of noisy points (Gu)"
     measures = ("cam_ih_similarity", "cam_ho_similarity", "complexity", "activation_ratio",
@@ -147,7 +151,7 @@ class ClassActivation(ProbePlugin):
         data, C = ctx.data, ctx.data.num_classes
         x_test = data.x_test
         if config.max_test_points is not None and len(x_test) > config.max_test_points:
-            keep = np.sort(np.random.default_rng(ctx.seed).choice(len(x_test), config.max_test_points, replace=False))
+            keep = np.sort(np.random.default_rng(ctx.points_seed).choice(len(x_test), config.max_test_points, replace=False))
             x_test = x_test[keep]
         h, z = features(ctx.model, x_test, config.batch_size)
         pred = z.argmax(axis=1)

@@ -1,4 +1,4 @@
-"""Effective rank of learned representations (shared/science section 5, Huh et al.).
+"""Effective rank of learned representations (docs/science.md, "low_rank"; Huh et al.).
 
 Huh et al. argue that depth (and linear over-parameterisation) biases networks
 towards low effective rank embeddings. The measure, for a matrix with singular
@@ -9,10 +9,13 @@ Matrices measured:
   fixed batch (``batch`` points of ``split``, drawn with the constant
   ``subset_seed``, so every cell of a run -- all widths, depths and seeds -- is
   measured on the same points);
-- ``erank_init``: the same at *a* fresh initialisation of the same architecture
-  (``keras.models.clone_model`` after ``keras.utils.set_random_seed(ctx.seed)``).
-  The cell's exact initial weights are not stored, so this is a draw from the
-  same initial distribution, not the cell's own starting point;
+- ``erank_init``: the same at initialisation, the **mean over ``init_draws`` fresh
+  draws** (default 5) of the same architecture, with its standard error
+  (``erank_init_se``). Draw d is ``keras.models.clone_model`` after
+  ``keras.utils.set_random_seed`` with a seed derived from ``ctx.seed`` (cell key +
+  probe name) and d. The cell's exact initial weights are not stored, so these are
+  draws from the same initial distribution, not the cell's own starting point
+  (version 1 reported a single draw);
 - ``erank_end_to_end`` (and ``_init``): for deep linear models only (every layer
   a Dense-like map with no activation), the collapsed product ``W_1 ... W_L``
   from ``end_to_end_matrix`` (imported lazily; skipped when unavailable).
@@ -21,7 +24,6 @@ Matrices measured:
 from __future__ import annotations
 
 import hashlib
-
 import importlib
 from typing import Any, Callable, Literal
 
@@ -29,7 +31,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import probes
-from .base import ProbeContext, ProbePlugin
+from .base import ProbeContext, ProbePlugin, derive_seed
 from .features import features
 
 # ---------------------------------------------------------------- pure functions
@@ -59,9 +61,15 @@ def effective_rank(matrix: np.ndarray) -> tuple[float, float]:
 
 
 def gram_effective_rank(phi: np.ndarray) -> tuple[float, float]:
-    """``(erank, H)`` of ``Phi Phi^T`` for embeddings ``phi`` of shape (points, features)."""
+    """``(erank, H)`` of ``Phi Phi^T`` for embeddings ``phi`` of shape (points, features).
+
+    The Gram matrix is symmetric positive semi-definite, so its singular values are the absolute
+    values of its eigenvalues: ``eigvalsh`` gives them several times faster than an SVD."""
     phi = np.asarray(phi, dtype=np.float64).reshape(len(phi), -1)
-    return effective_rank(phi @ phi.T)
+    gram = phi @ phi.T
+    if not np.all(np.isfinite(gram)):
+        return float("nan"), float("nan")
+    return erank_from_singular_values(np.linalg.eigvalsh(gram), gram.shape)
 
 
 def fixed_subset(n: int, size: int, seed: int) -> np.ndarray:
@@ -117,16 +125,50 @@ def fresh_init(model: Any, seed: int) -> Any:
     return keras.models.clone_model(model)
 
 
-#: (architecture, seed, points) -> the fresh draw's (erank, entropy, erank per width, end-to-end erank)
-_INIT_CACHE: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+def init_draw_seed(seed: int, draw: int) -> int:
+    """Seed of fresh initialisation number ``draw`` of the probe whose context seed is ``seed``."""
+    return derive_seed("low_rank-init", int(seed), int(draw))
+
+
+def mean_se(values: list[float | None]) -> tuple[float | None, float | None]:
+    """Mean and standard error of the finite values (None when there are none; SE None for one)."""
+    v = np.asarray([x for x in values if x is not None and np.isfinite(x)], np.float64)
+    if not len(v):
+        return None, None
+    return float(v.mean()), (float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else None)
+
+
+def init_draws(model: Any, x: np.ndarray, seed: int, draws: int, batch_size: int,
+               e2e: Callable[[Any], np.ndarray] | None = None) -> list[tuple[float, float, float, float | None]]:
+    """Per fresh draw: (erank, entropy, erank per width, end-to-end erank or None) of the initial model.
+
+    Every draw's weights are loaded into one clone, so its compiled forward pass is
+    built once per call, not once per draw.
+    """
+    holder = None
+    out = []
+    for d in range(draws):
+        fresh = fresh_init(model, init_draw_seed(seed, d))
+        if holder is None:
+            holder = fresh
+        else:
+            holder.set_weights(fresh.get_weights())
+        h0, _ = features(holder, x, batch_size)
+        er, ent = gram_effective_rank(h0)
+        out.append((er, ent, er / int(h0.shape[1]), effective_rank(e2e(holder))[0] if e2e is not None else None))
+    return out
+
+
+#: (architecture, seed, points, draws) -> the fresh draws' values (see :func:`init_draws`)
+_INIT_CACHE: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
 
 
 # ---------------------------------------------------------------- the probe
 
 
-@probes.register("low_rank", version="1")
+@probes.register("low_rank", version="2")
 class LowRank(ProbePlugin):
-    description = "effective rank of the penultimate Gram matrix (trained and at a fresh init), and of deep-linear products (Huh)"
+    description = "effective rank of the penultimate Gram matrix (trained, and mean of fresh inits), and of deep-linear products (Huh)"
     measures = ("erank", "entropy", "erank_per_width", "erank_end_to_end")
 
     class Config(BaseModel):
@@ -134,7 +176,8 @@ class LowRank(ProbePlugin):
         batch: int = Field(default=512, ge=2, description="points in the fixed batch whose Gram matrix is measured")
         split: Literal["test", "train"] = Field(default="test", description="where the fixed batch comes from")
         subset_seed: int = Field(default=0, description="seed of the batch draw: constant, so all cells share the points")
-        init: bool = Field(default=True, description="also measure a fresh initialisation of the same architecture")
+        init: bool = Field(default=True, description="also measure fresh initialisations of the same architecture")
+        init_draws: int = Field(default=5, ge=1, description="fresh initialisations averaged for the *_init values")
         batch_size: int = Field(default=2048, ge=1)
 
     def measure(self, ctx: ProbeContext, config: Any) -> dict[str, Any]:
@@ -146,28 +189,31 @@ class LowRank(ProbePlugin):
         out: dict[str, Any] = {
             "erank": erank, "entropy": H, "erank_per_width": erank / dim, "feature_dim": dim,
             "n_points": int(len(x)), "split": config.split,
-            "erank_init": None, "entropy_init": None, "erank_init_per_width": None,
-            "erank_end_to_end": None, "entropy_end_to_end": None, "erank_end_to_end_init": None,
+            "erank_init": None, "erank_init_se": None, "entropy_init": None, "entropy_init_se": None,
+            "erank_init_per_width": None, "erank_init_per_width_se": None, "n_init_draws": 0,
+            "erank_end_to_end": None, "entropy_end_to_end": None,
+            "erank_end_to_end_init": None, "erank_end_to_end_init_se": None,
         }
         linear = is_linear_model(ctx.model)
         e2e = load_end_to_end() if linear else None
         if e2e is not None:
             out["erank_end_to_end"], out["entropy_end_to_end"] = effective_rank(e2e(ctx.model))
         if config.init:
-            # a fresh draw depends on the architecture, the seed and the points only: cells that differ in
-            # noise rate alone share it, so it is computed once per process
             arch = (ctx.cell.family, repr(sorted(ctx.cell.family_config.items())), ctx.cell.width,
                     tuple(ctx.model.inputs[0].shape[1:]))
             key = (arch, int(ctx.seed), hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(),
-                   e2e is not None)
+                   e2e is not None, config.init_draws)
             if key not in _INIT_CACHE:
-                fresh = fresh_init(ctx.model, ctx.seed)
-                h0, _ = features(fresh, x, config.batch_size)
-                er, ent = gram_effective_rank(h0)
-                _INIT_CACHE[key] = (er, ent, er / int(h0.shape[1]), effective_rank(e2e(fresh))[0] if e2e is not None else None)
+                _INIT_CACHE[key] = init_draws(ctx.model, x, ctx.seed, config.init_draws, config.batch_size, e2e)
                 while len(_INIT_CACHE) > 256:
                     _INIT_CACHE.pop(next(iter(_INIT_CACHE)))
-            (out["erank_init"], out["entropy_init"], out["erank_init_per_width"],
-             out["erank_end_to_end_init"]) = _INIT_CACHE[key]
-            out["init_note"] = "fresh draw of the same architecture (seed ctx.seed), not the cell's own initial weights"
+            draws = _INIT_CACHE[key]
+            out["n_init_draws"] = len(draws)
+            out["erank_init"], out["erank_init_se"] = mean_se([d[0] for d in draws])
+            out["entropy_init"], out["entropy_init_se"] = mean_se([d[1] for d in draws])
+            out["erank_init_per_width"], out["erank_init_per_width_se"] = mean_se([d[2] for d in draws])
+            if e2e is not None:
+                out["erank_end_to_end_init"], out["erank_end_to_end_init_se"] = mean_se([d[3] for d in draws])
+            out["init_note"] = (f"mean of {len(draws)} fresh draws of the same architecture (seeds from the cell key "
+                                "and the draw index), not the cell's own initial weights")
         return out

@@ -1,4 +1,4 @@
-"""Input-space smoothness of the loss around training points (shared/science section 3, Gamba et al.).
+"""Input-space smoothness of the loss around training points (docs/science.md, "smoothness"; Gamba et al.).
 
 Sharpness ``J(x) = ||grad_x CE(f(x), y)||_2`` with y the *training* label, and its
 Monte Carlo volume estimate ``S(x) = mean_k (J(x) + J(x^(k))) / 2`` over M
@@ -15,6 +15,17 @@ Augmentations (recorded in ``augmentation``/``adaptation``):
   odd k (a signal has only two directions, so copies repeat; each distinct copy is
   evaluated once);
 - ``augmentation: gaussian``: ``x + sigma * eps_k`` with seeded ``eps_k``.
+
+Geodesic variant (``geodesic: true``): for each of the M directions, anchors
+``a_0 = x, a_1, ..., a_A`` of growing strength 1..A; the path value is the trapezoid
+sum ``sum_t (J(a_t) + J(a_t+1)) / 2 * ||a_t+1 - a_t||`` divided by the path length
+``sum_t ||a_t+1 - a_t||`` -- a length-weighted mean of J along the path, as in the
+authors' ``integrate_line`` -- then averaged over the directions. (Version 1 did not
+divide: its values were this one times each point's path length.)
+
+Randomness: the evaluated subset of training points is drawn with the context's
+``points_seed`` (the same points at every width); Gaussian copies with ``ctx.seed``
+(cell key + probe name) and the copy index.
 """
 
 from __future__ import annotations
@@ -75,8 +86,18 @@ def mc_sharpness(J0: np.ndarray, Jk: np.ndarray) -> np.ndarray:
 
 
 def trapezoid_path(J: np.ndarray, steps: np.ndarray) -> np.ndarray:
-    """Trapezoid integral of J along a path: J (T+1, n) at the path points, steps (T, n) the step lengths."""
+    """Trapezoid integral of J along a path: J (T+1, ...) at the path points, steps (T, ...) the step lengths."""
     return np.sum((J[1:] + J[:-1]) / 2 * steps, axis=0)
+
+
+def path_mean(J: np.ndarray, steps: np.ndarray) -> np.ndarray:
+    """Length-weighted mean of J along a path: the trapezoid integral divided by the path length
+    ``sum_t steps_t`` (a path of length zero is the point ``a_0``: its value is ``J[0]``)."""
+    J, steps = np.asarray(J, np.float64), np.asarray(steps, np.float64)
+    length = steps.sum(axis=0)
+    integral = trapezoid_path(J, steps)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(length > 0, integral / np.where(length > 0, length, 1.0), J[0])
 
 
 def mean_se(v: np.ndarray) -> tuple[float | None, float | None]:
@@ -123,7 +144,7 @@ def input_layout(x: np.ndarray, meta: dict[str, Any]) -> tuple[str, tuple[int, .
 # ---------------------------------------------------------------- the probe
 
 
-@probes.register("smoothness", version="1")
+@probes.register("smoothness", version="2")
 class Smoothness(ProbePlugin):
     description = "input-space sharpness ||grad_x CE|| around training points, clean vs noisy (Gamba et al.)"
 
@@ -134,14 +155,14 @@ class Smoothness(ProbePlugin):
         radius: int = Field(default=1, ge=0, description="shift r in pixels (images) or positions (1-D)")
         augmentation: Literal["shift", "gaussian"] = "shift"
         sigma: float = Field(default=0.05, gt=0, description="noise scale of augmentation: gaussian")
-        geodesic: bool = Field(default=False, description="also integrate J along growing augmentations")
+        geodesic: bool = Field(default=False, description="also the length-weighted mean of J along growing augmentations")
         geodesic_steps: int = Field(default=4, ge=1, description="path strengths 1..steps")
         epochwise: bool = Field(default=False, description="sharpness_mean at every saved checkpoint")
         batch_size: int = Field(default=512, ge=1)
 
     def measure(self, ctx: ProbeContext, config: Any) -> dict[str, Any]:
         data = ctx.data
-        idx = evaluation_subset(data.noisy, config.points, ctx.seed)
+        idx = evaluation_subset(data.noisy, config.points, ctx.points_seed)
         x, y, noisy = data.x_train[idx], data.y_train[idx], np.asarray(data.noisy, bool)[idx]
         layout, shape, adaptation = input_layout(data.x_train, data.meta)
         aug = Augmenter(layout, config.augmentation, shape, config.sigma, ctx.seed)
@@ -195,8 +216,10 @@ class Smoothness(ProbePlugin):
                 lengths.append(np.linalg.norm((pts - prev).reshape(config.copies, len(x), -1), axis=2))
                 J_path.append(Jt)
                 prev = pts
-            G = trapezoid_path(np.stack(J_path), np.stack(lengths)).mean(axis=0)  # (n,): mean over directions
+            steps_len = np.stack(lengths)  # (A, M, n)
+            G = path_mean(np.stack(J_path), steps_len).mean(axis=0)  # (n,): mean over directions
             out.update({k.replace("sharpness", "geodesic"): v for k, v in _group_stats("sharpness", G, noisy, frac_noisy).items()})
+            out["geodesic_path_length"] = float(steps_len.sum(axis=0).mean())  # mean over points and directions
 
         out["epochwise"] = out["epochwise_se"] = out["epochwise_peak_epoch"] = None
         if config.epochwise and ctx.checkpoints:

@@ -99,6 +99,11 @@ def _kv(pairs: Iterable[tuple[str, Any]]) -> str:
     return f'<dl class="kv">{"".join(items)}</dl>' if items else ""
 
 
+def claim_name(claim: str) -> str:
+    """A claim name that wraps only after its dots and underscores, never inside a word."""
+    return "".join(esc(ch) + ("<wbr>" if ch in "._" else "") for ch in claim)
+
+
 def badge(verdict: str) -> str:
     return f'<span class="badge {esc(verdict)}">{esc(verdict.replace("_", " "))}</span>'
 
@@ -166,16 +171,29 @@ def verdict_card(v: Verdict, board: Leaderboard) -> str:
               "<th>interval</th><th>detail / reason</th></tr></thead><tbody>" + "".join(rows) + "</tbody></table></details>")
     reason = f'<p class="reason">{esc(v.reason)}</p>' if v.reason else ""
     desc = f'<p class="desc">{esc(v.description)}</p>' if v.description else ""
-    return (f'<div class="card v-{esc(v.verdict)}" id="claim-{esc(v.claim)}"><div class="claim">{esc(v.claim)} '
+    return (f'<div class="card v-{esc(v.verdict)}" id="claim-{esc(v.claim)}"><div class="claim">{claim_name(v.claim)} '
             f'{badge(v.verdict)}</div>{desc}{_kv(pairs)}{reason}{strata}</div>')
+
+
+def glance_html(board: Leaderboard) -> str:
+    """Every claim on one line: verdict, statistic, interval (links to its card)."""
+    if not board.verdicts:
+        return '<h2 id="glance">Verdicts</h2><p>no hypotheses were tested</p>'
+    counts = Counter(v.verdict for v in board.verdicts)
+    summary = " ".join(f"{badge(k)} {counts[k]}" for k in VERDICT_ORDER if counts.get(k))
+    rows = "".join(
+        f'<tr><td><a href="#claim-{esc(v.claim)}">{claim_name(v.claim)}</a></td><td>{badge(v.verdict)}</td>'
+        f'<td class="num">{esc(fmt_num(v.statistic))}</td><td class="num">{esc(fmt_ci(v.ci))}</td>'
+        f"<td>{esc(v.reason if v.verdict == 'not_applicable' else '')}</td></tr>" for v in board.verdicts)
+    return (f'<h2 id="glance">Verdicts at a glance</h2><p class="summary">{len(board.verdicts)} claims: {summary}</p>'
+            "<table><thead><tr><th>claim</th><th>verdict</th><th>statistic</th><th>interval</th><th>why not "
+            f"applicable</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def verdicts_html(board: Leaderboard) -> str:
     if not board.verdicts:
-        return "<h2>Verdicts</h2><p>no hypotheses were tested</p>"
-    counts = Counter(v.verdict for v in board.verdicts)
-    glance = " ".join(f"{badge(k)} {counts[k]}" for k in VERDICT_ORDER if counts.get(k))
-    out = [f'<h2 id="verdicts">Verdicts</h2><p class="summary">{len(board.verdicts)} claims: {glance}</p>']
+        return ""
+    out = ['<h2 id="verdicts">Verdicts, claim by claim</h2>']
     by_h: dict[str, list[Verdict]] = {}
     for v in board.verdicts:
         by_h.setdefault(v.hypothesis, []).append(v)
@@ -204,13 +222,18 @@ def _figure_or_note(make: Any, alt: str, caption: str) -> str:
     return "" if fig is None else _img(fig, alt, caption)
 
 
-def figures_html(board: Leaderboard, arrays: Arrays | None) -> str:
-    out = ['<h2 id="curves">Error and loss vs width</h2>',
-           _figure_or_note(lambda: F.curves_figure(board, arrays), "error and loss vs width",
-                           "Mean over seeds per width; bands are pointwise intervals in the verdicts' resampling unit "
-                           "(not min..max). Dashed: k*, the smallest width whose mean training error reaches the "
-                           "interpolation threshold (drawn only where reached). Star: the peak the double-descent "
-                           "verdict measured, drawn only where the curve rises above both sides.")]
+def curves_html(board: Leaderboard, arrays: Arrays | None) -> str:
+    return "\n".join([
+        '<h2 id="curves">Error and loss vs width</h2>',
+        _figure_or_note(lambda: F.curves_figure(board, arrays), "error and loss vs width",
+                        "Mean over seeds per width; bands are pointwise intervals in the verdicts' resampling unit "
+                        "(not min..max). Dashed: k*, the smallest width whose mean training error reaches the "
+                        "interpolation threshold (drawn only where reached). Star: the peak the double-descent "
+                        "verdict measured, drawn only where the curve rises above both sides.")])
+
+
+def figures_html(board: Leaderboard) -> str:
+    out = []
     keys = F.measure_keys(board)
     if keys:
         out.append('<h2 id="probes">Probe measures vs width</h2>')
@@ -296,13 +319,14 @@ def header_html(board: Leaderboard) -> str:
     desc = f'<p class="sub">{esc(spec.get("description"))}</p>' if spec.get("description") else ""
     return (f"<h1>ddbench: {esc(board.spec_name)}</h1>{desc}<p class=\"sub\">{esc(' · '.join(parts))}{warn}</p>"
             f'<p class="sub">spec hash {esc(board.spec_hash)} · created {esc(board.created)} · '
-            f'<a href="#verdicts">verdicts</a> · <a href="#curves">curves</a> · <a href="#provenance">provenance</a></p>')
+            f'<a href="#glance">verdicts</a> · <a href="#curves">curves</a> · <a href="#verdicts">claims</a> · '
+            f'<a href="#probes">probes</a> · <a href="#provenance">provenance</a></p>')
 
 
 def render_html(board: Leaderboard, *, arrays: Arrays | None = None) -> str:
     """The page. ``arrays`` (a run store's ``arrays``) gives test-point bands for one or two seeds."""
-    body = "\n".join([header_html(board), verdicts_html(board), figures_html(board, arrays), failures_html(board),
-                      tables_html(board), provenance_html(board)])
+    body = "\n".join([header_html(board), glance_html(board), curves_html(board, arrays), verdicts_html(board),
+                      figures_html(board), failures_html(board), tables_html(board), provenance_html(board)])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>ddbench: {esc(board.spec_name)}</title><style>{CSS}</style></head>"

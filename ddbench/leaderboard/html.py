@@ -62,7 +62,7 @@ dl.kv{display:grid;grid-template-columns:max-content 1fr;gap:1px 10px;margin:.4e
 dl.kv dt{color:#5b6570}dl.kv dd{margin:0;font-variant-numeric:tabular-nums;word-break:break-word}
 table{border-collapse:collapse;font-size:.86em;background:#fff;margin:.3em 0}
 th,td{border:1px solid #dee2e6;padding:2px 6px;text-align:left;vertical-align:top}th{background:#f1f3f5}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
+td.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
 figure{background:#fff;border:1px solid #d6dae0;border-radius:6px;margin:10px 0;padding:8px}
 figure img{max-width:100%;height:auto;display:block;margin:0 auto}figcaption{color:#5b6570;font-size:.88em;margin-top:4px}
 .failed{color:#a4161a;font-weight:600}pre{background:#fff;border:1px solid #d6dae0;padding:8px;overflow:auto;font-size:.82em}

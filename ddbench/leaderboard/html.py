@@ -1,11 +1,11 @@
 """``leaderboard.html``: one self-contained page per run (CSS inline, figures as base64 PNG, no script).
 
-What a reader sees, top to bottom: the run in one line and the verdicts at a glance;
-a card per claim (verdict, statistic, interval and its level, threshold, error-control
-family, the reason when not applicable, and every stratum); error and loss vs width
-with pointwise interval bands, k* and the peaks where they exist; the probes'
-declared measures vs width; the epoch-wise curves; the per-width tables; failed
-cells and failed or NaN probes; provenance. Every value is HTML-escaped; the page
+What a reader sees, top to bottom: the run in one line (failures counted); every claim
+on one line; error and loss vs width with pointwise interval bands, k* and the peaks
+where they exist; a card per claim (verdict, statistic, interval and its level,
+threshold, error-control family, the reason when not applicable, and every stratum);
+the probes' declared measures vs width; the epoch-wise curves; failed cells and failed
+or NaN probes; the per-width tables; provenance. Every value is HTML-escaped; the page
 never loads anything (``tests/test_report.py`` opens it in headless Chromium).
 """
 
@@ -258,14 +258,19 @@ def figures_html(board: Leaderboard) -> str:
 # --------------------------------------------------------------------------- failures and provenance
 
 
+def _bad_probes(board: Leaderboard) -> list[tuple[Any, str, str]]:
+    """(row, probe, status) of every probe that failed or gave NaN on a cell."""
+    return [(r, k[: -len(".status")], v) for r in board.rows for k, v in r.probes.items()
+            if k.endswith(".status") and v not in (None, "ok")]
+
+
 def failures_html(board: Leaderboard) -> str:
     out = []
     cells = unfinished_section(board)
     if cells is not None:
         out.append(f'<h2 id="failures" class="failed">Cells not finished: {esc(cells.lines[0])}</h2>')
         out.append(table_html(cells.table))
-    bad = [(r, k[: -len(".status")], v) for r in board.rows for k, v in r.probes.items()
-           if k.endswith(".status") and v not in (None, "ok")]
+    bad = _bad_probes(board)
     if bad:
         counts = Counter(v for _, _, v in bad)
         out.append(f'<h2 id="failed-probes" class="failed">Failed or NaN probes: {esc(fmt_counts(counts))}</h2>')
@@ -315,7 +320,9 @@ def header_html(board: Leaderboard) -> str:
              f"{len(spec.get('seeds') or [])} seed(s)", f"cells: {fmt_counts(counts)}",
              f"{board.backend} on {board.device}"]
     failed = counts.get("failed", 0) + counts.get("diverged", 0)
-    warn = f' <span class="failed">{failed} cell(s) failed or diverged</span>' if failed else ""
+    warn = f' <a class="failed" href="#failures">{failed} cell(s) failed or diverged</a>' if failed else ""
+    bad_probes = len(_bad_probes(board))
+    warn += f' <a class="failed" href="#failed-probes">{bad_probes} probe(s) failed or NaN</a>' if bad_probes else ""
     desc = f'<p class="sub">{esc(spec.get("description"))}</p>' if spec.get("description") else ""
     return (f"<h1>ddbench: {esc(board.spec_name)}</h1>{desc}<p class=\"sub\">{esc(' · '.join(parts))}{warn}</p>"
             f'<p class="sub">spec hash {esc(board.spec_hash)} · created {esc(board.created)} · '

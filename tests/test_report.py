@@ -85,6 +85,12 @@ def test_peak_star_only_where_the_recorded_curve_has_a_peak():
     (g0, g2) = curve_groups(with_peak)
     assert not F.dd_peaks(with_peak, g0) and F.dd_peaks(with_peak, g2)["peak"].width == 8
     assert _stars(F.curves_figure(with_peak)) == [(8.0, 0.5)]
+    # the statistical core's per-stratum record, when the leaderboard has one, is read first
+    core = _board(rows, [_dd(0.2, 0.05)])
+    core.analysis["strata"] = [{"stratum": {"family": "mlp", "noise_rate": 0.2}, "k_star": 8,
+                                "test_error_peak": {"width": 32, "excess": 0.02},
+                                "test_loss_peak": {"width": 8, "excess": -0.1}}]
+    assert _stars(F.curves_figure(core)) == [(32.0, 0.3)]  # error panel only, at the core's width and the row mean
     # an explicit peak_found from the verdict layer decides
     found_false = _dd(0.2, 0.05)
     found_false.strata[0].detail["peak_found"] = False

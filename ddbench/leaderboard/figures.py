@@ -45,21 +45,46 @@ class Peak:
     verdict: str
 
 
-def dd_peaks(board: Leaderboard, group: CurveGroup) -> dict[str, Peak]:
-    """Peaks the double-descent verdicts recorded for this group, only where a peak exists.
+def _matches(stratum: dict[str, Any], coords: dict[str, Any]) -> bool:
+    if stratum.get("pooled") or stratum.get("overall"):
+        return False
+    return all(k in coords and canon(coords[k]) == canon(x) for k, x in stratum.items())
 
-    A detail's ``peak_found`` decides when present; otherwise a peak exists when the
-    recorded excess over both sides (``peak_height``) is positive.
+
+def _mean_at(group: CurveGroup, width: int, metric: str) -> float | None:
+    ws = next((ws for ws in group.widths if ws.width == width), None)
+    return None if ws is None else ws.mean(metric)
+
+
+def dd_peaks(board: Leaderboard, group: CurveGroup) -> dict[str, Peak]:
+    """The peaks recorded for this group, only where a peak exists.
+
+    Read from the statistical core's per-stratum record (``analysis.strata``:
+    ``test_error_peak`` / ``test_loss_peak`` = {width, excess}) when the leaderboard has
+    one, else from the double-descent verdicts' details (``peak_width``, ``peak_height``).
+    A ``peak_found`` decides when present; otherwise a peak exists when its excess over
+    both sides is positive (p = 0 curves that only fall are never starred).
     """
     coords = {**group.rows[0].config, "family": group.family, "noise_rate": group.noise_rate} if group.rows else {}
     out: dict[str, Peak] = {}
+    for rec in board.analysis.get("strata") or []:
+        if not isinstance(rec, dict) or not _matches(rec.get("stratum") or {}, coords):
+            continue
+        for metric, claim in (("test_error", "peak"), ("test_loss", "loss_peak")):
+            pk = rec.get(f"{metric}_peak")
+            if not isinstance(pk, dict) or pk.get("width") is None:
+                continue
+            excess, found = pk.get("excess"), pk.get("found")
+            if bool(found) if isinstance(found, bool) else (is_number(excess) and excess > 0):
+                width = int(pk["width"])
+                out[claim] = Peak(claim, width, float(excess) if is_number(excess) else None,
+                                  _mean_at(group, width, metric), group.verdicts.get(f"{DD}.{claim}", ""))
+        return out
     for v in board.verdicts:
         if v.hypothesis != DD:
             continue
         for s in v.strata:
-            if s.stratum.get("pooled") or s.stratum.get("overall"):
-                continue
-            if not all(k in coords and canon(coords[k]) == canon(x) for k, x in s.stratum.items()):
+            if not _matches(s.stratum, coords):
                 continue
             d = s.detail
             width, height = d.get("peak_width"), d.get("peak_height")
@@ -67,8 +92,10 @@ def dd_peaks(board: Leaderboard, group: CurveGroup) -> dict[str, Peak]:
             exists = bool(found) if isinstance(found, bool) else (is_number(height) and height > 0)
             if width is not None and exists:
                 short = v.claim.split(".", 1)[-1]
-                out[short] = Peak(short, int(width), float(height) if is_number(height) else None,
-                                  float(d["peak_value"]) if is_number(d.get("peak_value")) else None, s.verdict)
+                value = _mean_at(group, int(width), "test_loss" if short == "loss_peak" else "test_error")
+                if value is None and is_number(d.get("peak_value")):
+                    value = float(d["peak_value"])
+                out[short] = Peak(short, int(width), float(height) if is_number(height) else None, value, s.verdict)
     return out
 
 

@@ -40,8 +40,10 @@ from .schema import Leaderboard, Verdict
 
 VERDICT_ORDER = ("holds", "fails", "inconclusive", "not_applicable")
 #: fields of a verdict (or stratum) about error control, shown when present (the stats layer adds them)
-CONTROL_FIELDS = (("family", "family"), ("correction", "correction"), ("level", "level"), ("ci_level", "CI level"),
-                  ("unit", "resampling unit"), ("replicates", "replicates"), ("p_value", "p-value"))
+CONTROL_FIELDS = (("family", "family"), ("correction", "correction"), ("family_size", "tests in family"),
+                  ("level", "level"), ("ci_level", "CI level"), ("unit", "resampling unit"), ("replicates", "replicates"),
+                  ("p_value", "p-value"), ("p_adjusted", "adjusted p"), ("p_null", "p vs null"),
+                  ("nonfinite_share", "non-finite replicates"))
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Helvetica,Arial,sans-serif;margin:0;color:#1d2329;background:#f6f7f9}
@@ -161,7 +163,7 @@ def verdict_card(v: Verdict, board: Leaderboard) -> str:
     for e in entries:
         s = by_key.get(tuple(sorted(e.stratum.items(), key=str)))
         extra = [f"{label} {_fmt(_value(s, name))}" for name, label in CONTROL_FIELDS
-                 if s is not None and name in ("p_value", "unit", "replicates") and _value(s, name) is not None]
+                 if s is not None and name in ("p_adjusted", "unit", "replicates") and _value(s, name) is not None]
         rows.append("<tr>" + "".join([
             f"<td>{esc(labels[e.key])}</td>", f"<td>{badge(e.verdict)}</td>",
             f'<td class="num">{esc(fmt_num(e.statistic))}</td>', f'<td class="num">{esc(fmt_ci(e.ci))}</td>',

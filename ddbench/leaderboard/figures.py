@@ -264,7 +264,7 @@ def probes_figure(board: Leaderboard, keys: list[str] | None = None, *, columns:
     level = level_of(board)
     ncols = min(columns, len(keys))
     nrows = math.ceil(len(keys) / ncols)
-    fig = Figure(figsize=(4.6 * ncols, 3.5 * nrows + 0.6), layout="constrained")
+    fig = Figure(figsize=(max(4.6 * ncols, 7.5), 3.5 * nrows + 0.6), layout="constrained")  # room for the legend
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     colors = [f"C{i % 10}" for i in range(len(groups))]
     methods: list[str] = []

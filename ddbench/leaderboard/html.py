@@ -153,9 +153,10 @@ def verdict_card(v: Verdict, board: Leaderboard) -> str:
         ("threshold", _threshold_text(v)),
     ]
     pairs += [(label, _value(v, name)) for name, label in CONTROL_FIELDS if name not in ("ci_level",)]
-    if _value(v, "correction") is None and board.analysis.get("correction"):
-        pairs.append(("correction", (f"{board.analysis['correction']} over {board.analysis.get('tests', '?')} "
-                                     f"tests (alpha {board.analysis.get('alpha', '?')})")))
+    a = board.analysis
+    if _value(v, "correction") is None and a.get("correction"):  # older leaderboards: one rule for the board
+        pairs.append(("correction", a["correction"] + (f" over {a['tests']} tests" if a.get("tests") else "")
+                      + (f" (alpha {a['alpha']})" if a.get("alpha") is not None else "")))
     entries = _ordered(verdict_entries(v))
     labels = stratum_labels(e.stratum for e in entries)
     rows = []

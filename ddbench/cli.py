@@ -167,11 +167,16 @@ def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML
 
 
 @app.command()
-def schema() -> None:
-    """Print the JSON Schema of a spec."""
-    from .spec import Spec
+def schema(
+    leaderboard: bool = typer.Option(False, "--leaderboard", help="The schema of leaderboard.json instead (docs/leaderboard-format.md)."),
+) -> None:
+    """Print the JSON Schema of a spec (or, with --leaderboard, of leaderboard.json)."""
+    if leaderboard:
+        from .leaderboard.schema import Leaderboard as model
+    else:
+        from .spec import Spec as model
 
-    console.print_json(json.dumps(Spec.model_json_schema()))
+    console.print_json(json.dumps(model.model_json_schema()))
 
 
 @app.command("list")
@@ -224,18 +229,45 @@ def status(
 @app.command()
 def export(
     run_dir: Path = typer.Argument(..., help="A run directory."),
-    csv: Path = typer.Option(None, "--csv", help="Write one row per cell to this CSV file (default: RUN_DIR/cells.csv)."),
+    fmt: str = typer.Option("csv", "--format", "-f", help="csv or parquet (parquet needs the results extra: pandas, pyarrow)."),
+    out_dir: Optional[Path] = typer.Option(None, "--output", "-o", help="Directory for cells.FORMAT and curves.FORMAT (default: RUN_DIR)."),
 ) -> None:
-    """Export a run's cells (status and final metrics) to CSV."""
-    from .store import RunStore
+    """Tidy tables of a run: cells.FORMAT (every metric, probe value and status, timings, provenance) and
+    curves.FORMAT (one row per cell and recorded epoch)."""
+    from .results import export as export_tables
 
     try:
-        store = RunStore.open_existing(run_dir)
-    except FileNotFoundError as exc:
+        paths = export_tables(run_dir, fmt, out_dir)
+    except (FileNotFoundError, ValueError, ImportError) as exc:
         _fail(str(exc))
-    path = store.export_csv(csv or Path(run_dir) / "cells.csv")
-    store.close()
-    console.print(f"wrote {path}")
+    for path in paths.values():
+        console.print(f"wrote {path}", highlight=False)
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="A run directory (with its leaderboard.json)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The HTML file (default: RUN_DIR/leaderboard.html)."),
+) -> None:
+    """Write the run's self-contained HTML report (and its PNG figures) again from leaderboard.json."""
+    import warnings
+
+    from .leaderboard.report import write_report
+    from .leaderboard.schema import LeaderboardError, read_leaderboard
+
+    try:
+        board = read_leaderboard(Path(run_dir) / "leaderboard.json")
+    except LeaderboardError as exc:
+        _fail(str(exc))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        paths = write_report(board, run_dir, html_path=output)
+    for w in caught:
+        err.print(f"[yellow]warning:[/] {escape(str(w.message))}", highlight=False)
+    if "html" not in paths:
+        _fail(f"could not write the report of {run_dir}")
+    for path in paths.values():
+        console.print(f"wrote {path}", highlight=False)
 
 
 @app.command()

@@ -218,20 +218,14 @@ def _label(stratum: dict[str, Any]) -> str:
 
 
 def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
-    """leaderboard.json, leaderboard.md and the error-vs-width PNG."""
-    from .leaderboard.plot import plot_error_vs_width
-    from .leaderboard.probe_plot import plot_probes_vs_width
+    """leaderboard.json, leaderboard.md, the PNG figures and leaderboard.html (``leaderboard.report``)."""
     from .leaderboard.render import render_markdown
+    from .leaderboard.report import write_report
 
     paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md"}
     write_leaderboard(board, paths["json"])
     paths["md"].write_text(render_markdown(board))
-    for name, draw in (("error_vs_width.png", plot_error_vs_width), ("probes_vs_width.png", plot_probes_vs_width)):
-        try:
-            if draw(board, run_dir / name) is not None:
-                paths[name] = run_dir / name
-        except Exception:  # a figure must never cost the results
-            warnings.warn(f"could not draw {run_dir / name}: {traceback.format_exc(limit=2)}")
+    paths.update(write_report(board, run_dir))  # a figure must never cost the results: it warns instead
     return paths
 
 

@@ -1,0 +1,206 @@
+"""Per-width intervals for the report's figures (bands, never min..max).
+
+The verdicts resample seeds when a width has at least 3 of them and test points
+otherwise (``hypotheses.curves``); the bands here use the same unit, so a band
+shows the uncertainty the verdicts were decided with, pointwise at level
+``1 - alpha``:
+
+* ``seeds``: percentile bootstrap of the mean over seeds (>= 3 finished seeds);
+* ``test_points``: percentile bootstrap of the mean over test points, the same
+  resampled indices for every width (paired), from the per-point arrays of the run
+  store (``test_correct``, ``test_loss``, ``train_correct``, ``train_loss``); seeds are averaged point by point first;
+* ``seeds (t)``: mean +- t * sd / sqrt(S) when 2 seeds and no per-point arrays;
+* ``none``: one seed and no per-point arrays (the caption says so).
+
+A verdict detail that records per-width intervals itself (``<metric>_ci``: one
+``[lo, hi]`` per entry of ``widths``) is used as is (``verdict detail``).
+Probe values get seed intervals (``t``) or, for one seed, the probe's own standard
+error (``<value>_se``, normal interval).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from .render import DD, CurveGroup, canon
+from .schema import Leaderboard, Row
+
+#: run-store per-point array behind each metric (error = 1 - correct)
+POINT_ARRAYS = {"test_error": "test_correct", "test_loss": "test_loss", "train_error": "train_correct",
+                "train_loss": "train_loss"}
+Arrays = Callable[[str], dict[str, np.ndarray]]
+
+
+@dataclass
+class Band:
+    """One metric of one curve group over width: mean and a pointwise interval (None where unknown)."""
+
+    metric: str
+    widths: list[int]
+    mean: list[float]
+    lo: list[float | None]
+    hi: list[float | None]
+    method: str  # "seeds", "test_points", "seeds (t)", "probe se", "verdict detail", "none", or a mix "a/b"
+    level: float
+
+    @property
+    def has_interval(self) -> bool:
+        return any(v is not None for v in self.lo)
+
+
+def level_of(board: Leaderboard) -> float:
+    alpha = board.analysis.get("alpha") if isinstance(board.analysis.get("alpha"), (int, float)) else 0.05
+    return 1.0 - float(alpha)
+
+
+class PointBootstrap:
+    """Shared multinomial weights per number of test points, so every width and group is paired."""
+
+    def __init__(self, n_boot: int, seed: int):
+        self.n_boot, self.seed = max(int(n_boot), 50), seed
+        self._w: dict[int, np.ndarray] = {}
+
+    def weights(self, n: int) -> np.ndarray:
+        if n not in self._w:
+            rng = np.random.default_rng([self.seed, n, 17])
+            self._w[n] = rng.multinomial(n, np.full(n, 1.0 / n), size=self.n_boot).astype(np.float32) / n
+        return self._w[n]
+
+
+def _percentile(reps: np.ndarray, level: float) -> tuple[float, float]:
+    a = (1.0 - level) / 2.0
+    lo, hi = np.quantile(reps, [a, 1.0 - a])
+    return float(lo), float(hi)
+
+
+def _t_interval(values: list[float], level: float) -> tuple[float, float] | None:
+    if len(values) < 2:
+        return None
+    m, sd = float(np.mean(values)), float(np.std(values, ddof=1))
+    h = float(stats.t.ppf(0.5 + level / 2.0, len(values) - 1)) * sd / math.sqrt(len(values))
+    return m - h, m + h
+
+
+def _detail_band(board: Leaderboard, group: CurveGroup, metric: str, level: float) -> Band | None:
+    """Per-width intervals a double-descent verdict recorded for this group, if any."""
+    coords = {**group.rows[0].config, "family": group.family, "noise_rate": group.noise_rate}
+    for v in board.verdicts:
+        if v.hypothesis != DD:
+            continue
+        for s in v.strata:
+            if s.stratum.get("pooled") or s.stratum.get("overall"):
+                continue
+            if not all(k in coords and canon(coords[k]) == canon(x) for k, x in s.stratum.items()):
+                continue
+            ws, ci, mean = s.detail.get("widths"), s.detail.get(f"{metric}_ci"), s.detail.get(metric)
+            if isinstance(ws, list) and isinstance(ci, list) and isinstance(mean, list) and len(ws) == len(ci) == len(mean):
+                ok = [c if isinstance(c, (list, tuple)) and len(c) == 2 else (None, None) for c in ci]
+                return Band(metric, [int(w) for w in ws], [float(m) for m in mean], [c[0] for c in ok],
+                            [c[1] for c in ok], "verdict detail", float(s.detail.get(f"{metric}_ci_level", level)))
+    return None
+
+
+def metric_band(board: Leaderboard, group: CurveGroup, metric: str, arrays: Arrays | None,
+                boot: PointBootstrap, level: float, min_seeds: int = 3) -> Band | None:
+    """The band of ``metric`` (a Row field) over the finished widths of ``group``."""
+    if metric in POINT_ARRAYS:
+        found = _detail_band(board, group, metric, level)
+        if found is not None:
+            return found
+    widths, mean, lo, hi, methods = [], [], [], [], []
+    for ws in group.widths:
+        done = [r for r in group.rows if r.width == ws.width and r.status == "done" and getattr(r, metric) is not None]
+        if not done:
+            continue
+        values = [float(getattr(r, metric)) for r in done]
+        widths.append(ws.width)
+        mean.append(float(np.mean(values)))
+        interval, method = None, "none"
+        if len(done) >= min_seeds:
+            reps = boot_seed_means(np.array(values), boot.n_boot, boot.seed)
+            interval, method = _percentile(reps, level), "seeds"
+        elif arrays is not None and metric in POINT_ARRAYS:
+            interval = _point_interval(done, metric, arrays, boot, level)
+            method = "test_points" if interval is not None else "none"
+        if interval is None and len(done) >= 2:
+            interval, method = _t_interval(values, level), "seeds (t)"
+        lo.append(None if interval is None else interval[0])
+        hi.append(None if interval is None else interval[1])
+        methods.append(method)
+    if not widths:
+        return None
+    return Band(metric, widths, mean, lo, hi, "/".join(dict.fromkeys(methods)), level)
+
+
+def boot_seed_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, len(values), 23])
+    idx = rng.integers(0, len(values), size=(max(int(n_boot), 50), len(values)))
+    return values[idx].mean(axis=1)
+
+
+def _point_interval(cells: list[Row], metric: str, arrays: Arrays, boot: PointBootstrap,
+                    level: float) -> tuple[float, float] | None:
+    per_seed = []
+    for r in cells:
+        try:
+            a = arrays(r.key).get(POINT_ARRAYS[metric])
+        except (KeyError, OSError, ValueError):  # no usable per-point arrays for this cell
+            return None
+        if a is None:
+            return None
+        a = np.asarray(a, dtype=np.float32).ravel()
+        per_seed.append(1.0 - a if metric.endswith("_error") else a)
+    if len({len(a) for a in per_seed}) != 1 or not len(per_seed[0]):
+        return None
+    points = np.mean(np.stack(per_seed), axis=0)
+    if not np.all(np.isfinite(points)):
+        return None
+    return _percentile(boot.weights(len(points)) @ points, level)
+
+
+def probe_band(group: CurveGroup, key: str, level: float) -> Band | None:
+    """Mean of probe value ``key`` ("probe.value") per width, with a seed or probe-SE interval."""
+    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    widths, mean, lo, hi, methods = [], [], [], [], []
+    for w in sorted({r.width for r in group.rows}):
+        done = [r for r in group.rows if r.width == w and r.status == "done" and is_number(r.probes.get(key))]
+        if not done:
+            continue
+        values = [float(r.probes[key]) for r in done]
+        widths.append(w)
+        mean.append(float(np.mean(values)))
+        interval, method = _t_interval(values, level), "seeds (t)"
+        if interval is None:
+            se = done[0].probes.get(f"{key}_se")
+            interval, method = (None, "none") if not is_number(se) else ((values[0] - z * se, values[0] + z * se), "probe se")
+        lo.append(None if interval is None else interval[0])
+        hi.append(None if interval is None else interval[1])
+        methods.append(method)
+    if not widths:
+        return None
+    return Band(key, widths, mean, lo, hi, "/".join(dict.fromkeys(methods)), level)
+
+
+def is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+METHOD_TEXT = {
+    "seeds": "percentile bootstrap over seeds",
+    "test_points": "percentile bootstrap over test points (paired across widths)",
+    "seeds (t)": "t interval over seeds",
+    "probe se": "the probe's own standard error (one seed)",
+    "verdict detail": "intervals recorded by the verdict",
+    "none": "no interval (one seed, no per-point data)",
+}
+
+
+def describe(method: str, level: float) -> str:
+    parts = [METHOD_TEXT.get(m, m) for m in method.split("/")]
+    return f"band: {level:.0%} pointwise, " + "; ".join(parts)

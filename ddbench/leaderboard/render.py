@@ -14,7 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
-from .schema import Leaderboard, Row, Verdict
+from ..stats.threshold import interpolation_index
+from .schema import Leaderboard, Row, StratumVerdict, Verdict
 
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 STATUS_ORDER = ("done", "failed", "diverged", "running", "pending")
@@ -190,6 +191,7 @@ class VerdictEntry:
     reason: str
     detail: dict[str, Any]
     side: str = "greater"
+    control: str = ""  # error control and resampling of this test (family, level, unit, replicates, p)
 
     @property
     def key(self) -> tuple:
@@ -203,7 +205,7 @@ def verdict_entries(v: Verdict, *, overall: str = "distinct") -> list[VerdictEnt
     stratum's (no strata, or several strata and no pooled one); ``"always"`` always adds it.
     """
     out = [VerdictEntry(v.claim, dict(s.stratum), s.verdict, s.statistic, s.ci, s.threshold, s.reason, dict(s.detail),
-                        s.side) for s in v.strata]
+                        s.side, control_summary(s)) for s in v.strata]
     distinct = not v.strata or (len(v.strata) > 1 and not any(s.stratum.get("pooled") for s in v.strata))
     if overall == "always" or distinct:
         out.append(VerdictEntry(v.claim, {"overall": True}, v.verdict, v.statistic, v.ci, v.threshold, v.reason, {}, v.side))
@@ -213,6 +215,18 @@ def verdict_entries(v: Verdict, *, overall: str = "distinct") -> list[VerdictEnt
 def _ordered(entries: Iterable[VerdictEntry]) -> list[VerdictEntry]:
     """Plain strata first (first-seen order), then pooled, then overall."""
     return sorted(entries, key=lambda e: 2 if e.stratum.get("overall") else 1 if e.stratum.get("pooled") else 0)
+
+
+def control_summary(s: StratumVerdict | Verdict) -> str:
+    """``p_adj 0.003 (Holm, 6 tests, level 0.992); seeds x 1000`` for a tested verdict, else ''."""
+    if s.correction is None or s.p_value is None:
+        return ""
+    out = f"p_adj {fmt_num(s.p_adjusted, 2)} ({s.correction}, {s.family_size} tests, level {fmt_num(s.ci_level)})"
+    if s.unit:
+        out += f"; {s.unit} x {s.replicates}"
+    if s.nonfinite_share:
+        out += f"; {100 * s.nonfinite_share:.1f}% non-finite"
+    return out
 
 
 def detail_summary(detail: dict[str, Any]) -> str:
@@ -268,7 +282,7 @@ class CurveGroup:
     rows: list[Row]
     widths: list[WidthStats]
     k_star: int | None
-    k_star_source: str  # "verdict", "rows" or "none"
+    k_star_source: str  # "core" (recorded by the statistical core), "verdict" (older boards), "rows" or "none"
     peaks: dict[str, int] = field(default_factory=dict)  # mark ("peak", "loss peak") -> width
     peak_heights: dict[str, float] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict)  # claim -> verdict in this stratum
@@ -336,13 +350,31 @@ def curve_groups(board: Leaderboard) -> list[CurveGroup]:
                 values={m: [getattr(r, m) for r in done if getattr(r, m) is not None] for m in METRICS},
             ))
         group = CurveGroup(first.family, axis_values, first.noise_rate, label, rows, widths, None, "none")
-        _attach_verdicts(group, board, {**first.config, "family": first.family, "noise_rate": first.noise_rate})
+        coords = {**first.config, "family": first.family, "noise_rate": first.noise_rate}
+        _attach_core(group, board, coords)
+        _attach_verdicts(group, board, coords)
         if group.k_star_source == "none":
-            hits = [ws.width for ws in widths if ws.mean("train_error") is not None and ws.mean("train_error") <= thr + 1e-12]
-            if hits:
-                group.k_star, group.k_star_source = hits[0], "rows"
+            means = [ws.mean("train_error") for ws in widths]
+            k = interpolation_index([ws.width for ws in widths], [math.nan if m is None else m for m in means], thr)
+            if k is not None:
+                group.k_star, group.k_star_source = widths[k].width, "rows"
         groups.append(group)
     return groups
+
+
+def _attach_core(group: CurveGroup, board: Leaderboard, coords: dict[str, Any]) -> None:
+    """k* and the peaks the statistical core recorded for this stratum (``analysis.strata``)."""
+    for rec in board.analysis.get("strata") or []:
+        if not isinstance(rec, dict) or not _matches(rec.get("stratum") or {}, coords):
+            continue
+        group.k_star, group.k_star_source = rec.get("k_star"), "core"
+        for metric, mark in (("test_error", "peak"), ("test_loss", "loss peak")):
+            pk = rec.get(f"{metric}_peak")
+            if isinstance(pk, dict) and pk.get("width") is not None:
+                group.peaks[mark] = int(pk["width"])
+                if pk.get("excess") is not None:
+                    group.peak_heights[mark] = float(pk["excess"])
+        return
 
 
 def _attach_verdicts(group: CurveGroup, board: Leaderboard, coords: dict[str, Any]) -> None:
@@ -354,7 +386,7 @@ def _attach_verdicts(group: CurveGroup, board: Leaderboard, coords: dict[str, An
             group.verdicts[v.claim] = s.verdict
             if "k_star" in s.detail and group.k_star_source == "none":
                 group.k_star, group.k_star_source = s.detail["k_star"], "verdict"
-            if v.hypothesis == DD and s.detail.get("peak_width") is not None:
+            if v.hypothesis == DD and s.detail.get("peak_width") is not None and group.k_star_source != "core":
                 short = v.claim.split(".", 1)[-1]
                 mark = _PEAK_MARKS.get(short, short.replace("_", " "))
                 group.peaks[mark] = int(s.detail["peak_width"])
@@ -395,7 +427,11 @@ def header_section(board: Leaderboard) -> Section:
         lines.append(f"family: {model['family']}, widths {model.get('widths', '?')}"
                      + (f", grid {model['grid']}" if model.get("grid") else ""))
     a = board.analysis
-    if a.get("ci_level") is not None:
+    if a.get("correction") == "holm":
+        fams = ", ".join(f"{k} {v}" for k, v in (a.get("families") or {}).items())
+        lines.append(f"error control: Holm within each hypothesis at alpha {a.get('alpha', '?')}"
+                     + (f" (tests: {fams})" if fams else "") + f"; intervals: {a.get('interval', '?')}")
+    elif a.get("ci_level") is not None:
         lines.append(f"CIs at level {fmt_num(a['ci_level'])} ({a.get('correction', '?')} over {a.get('tests', '?')} tests, "
                      f"alpha {a.get('alpha', '?')})")
     if board.summary.get("wall_seconds") is not None:
@@ -413,7 +449,7 @@ def verdict_sections(board: Leaderboard) -> list[Section]:
         for e in _ordered(verdict_entries(v)):
             thr = "—" if e.threshold is None else f"{'>' if e.side == 'greater' else '<'} {fmt_num(e.threshold)}"
             rows.append([e.claim, labels[e.key], e.verdict, fmt_num(e.statistic), thr, fmt_ci(e.ci),
-                         detail_summary(e.detail), e.reason])
+                         "; ".join(x for x in (detail_summary(e.detail), e.control) if x), e.reason])
     table = Table(["claim", "stratum", "verdict", "statistic", "threshold", "CI", "detail", "reason"], rows,
                   colored=(2,), numeric=(3, 4))
     # the matrix: strata x claims, the claim-level verdict as the last row
@@ -430,7 +466,11 @@ def curve_sections(board: Leaderboard) -> list[Section]:
     out = []
     for g in curve_groups(board):
         lines = []
-        if g.k_star_source == "verdict":
+        if g.k_star_source == "core":
+            lines.append(f"k* = {g.k_star} (interpolation threshold: smallest width with mean train error ≤ "
+                         f"{_threshold(board):g})" if g.k_star is not None
+                         else f"k* not reached: no width has mean train error ≤ {_threshold(board):g}")
+        elif g.k_star_source == "verdict":
             lines.append(f"k* = {g.k_star} (interpolation threshold, from the verdicts)" if g.k_star is not None
                          else "k* not reached: no width interpolates (from the verdicts)")
         elif g.k_star_source == "rows":

@@ -165,3 +165,32 @@ def test_adding_an_unrelated_plugin_leaves_other_verdicts_byte_identical(seeds):
     tested = [json.loads(j) for j in before.values()]
     assert any(v["verdict"] in ("holds", "fails") for v in tested)
     assert all(v["family"] == v["hypothesis"] and v["correction"] == "holm" for v in tested if v["p_value"] is not None)
+
+
+def test_markdown_and_plots_read_k_star_and_peaks_that_the_core_recorded():
+    from test_leaderboard_render import make_board
+
+    from ddbench.leaderboard.render import curve_groups, render_markdown
+
+    board = make_board()
+    board.analysis = {**board.analysis, "strata": [
+        {"stratum": {"family": "mlp", "noise_rate": 0.1}, "k_star": 16, "test_error_peak": {"width": 32, "excess": 0.1},
+         "test_loss_peak": None}]}
+    groups = {g.noise_rate: g for g in curve_groups(board)}
+    assert (groups[0.1].k_star, groups[0.1].k_star_source, groups[0.1].peaks) == (16, "core", {"peak": 32})
+    # a stratum the core did not record falls back to the verdicts' details (older leaderboards)
+    assert (groups[0.2].k_star, groups[0.2].k_star_source, groups[0.2].peaks["peak"]) == (8, "verdict", 16)
+    assert "k* = 16 (interpolation threshold" in render_markdown(board)
+
+
+def test_core_record_matches_the_verdicts():
+    table = zoo(lambda r, s, i: PEAKED[i], rates=(0.0, 0.2), seeds=(0, 1, 2), n_test=2000)
+    analysis = AnalysisSpec(bootstrap=200)
+    records = {r["stratum"]["noise_rate"]: r for r in (c.record() for c in table.cores(analysis))}
+    evs = DoubleDescent().evidence(table, DoubleDescent.Config(), analysis)
+    for e in evs:
+        if e.claim == "double_descent.peak" and not e.stratum.get("pooled"):
+            rec = records[e.stratum["noise_rate"]]
+            assert rec["k_star"] == e.detail["k_star"] == 16 and rec["unit"] == "seeds" and rec["seeds"] == 3
+            assert rec["test_error_peak"]["width"] == e.detail["peak_width"] == 16
+            assert rec["peak_window"] == [4, 8, 16, 32, 64]

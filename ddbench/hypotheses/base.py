@@ -108,6 +108,9 @@ class Evidence:
     detail: dict[str, Any] = field(default_factory=dict)
     unit: str = ""  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
     n_units: int | None = None  # how many units were resampled (degrees of freedom n - 1); None: normal quantiles
+    #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
+    #: widths): "holds" then also needs this one-sided test (docs/statistics.md, "Null replicates")
+    null_samples: np.ndarray | None = None
 
 
 class HypothesisPlugin:
@@ -151,8 +154,8 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
         family = plugin.plugin_name
         tested = [i for i, e in enumerate(evs) if e.applicable and e.samples is not None and e.statistic is not None
                   and math.isfinite(float(e.statistic))]
-        tests = {i: make_test(float(evs[i].statistic), float(evs[i].threshold), evs[i].samples, evs[i].n_units)
-                 for i in tested}
+        tests = {i: make_test(float(evs[i].statistic), float(evs[i].threshold), evs[i].samples, evs[i].n_units,
+                              evs[i].side, evs[i].null_samples) for i in tested}
         levels, adjusted = holm([tests[i].p_value for i in tested], alpha)
         level_of = dict(zip(tested, levels))
         adjusted_of = dict(zip(tested, adjusted))
@@ -166,13 +169,20 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
                 ci = t.interval(level_of[i])
                 record = {"family": family, "correction": "holm", "family_size": len(tested), "ci_level": level_of[i],
                           "unit": e.unit or "unspecified", "replicates": t.replicates,
-                          "nonfinite_share": t.nonfinite_share, "p_value": t.p_value, "p_adjusted": adjusted_of[i]}
+                          "nonfinite_share": t.nonfinite_share, "p_value": t.p_value, "p_adjusted": adjusted_of[i],
+                          "p_null": t.p_null}
                 if t.reason:
                     reason = f"{reason}; {t.reason}" if reason else t.reason
             if not e.applicable:
                 v = "not_applicable"
             else:
                 v = verdict_of(e.statistic, ci, e.threshold, e.side)
+                if v in ("holds", "fails") and i in tests and tests[i].p_null is not None \
+                        and not 2 * tests[i].p_null < 1 - level_of[i] + 1e-15:
+                    v = "inconclusive"
+                    note = (f"the interval excludes the threshold but the null test does not "
+                            f"(p_null = {tests[i].p_null:.3g}, one-sided)")
+                    reason = f"{reason}; {note}" if reason else note
             by_claim.setdefault(e.claim, []).append(
                 StratumVerdict(stratum=e.stratum, verdict=v, statistic=finite_or_none(e.statistic), ci=ci,
                                threshold=e.threshold, side=e.side, reason=reason, detail=e.detail, **record)
@@ -185,7 +195,7 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
             else:
                 verdict, stat, ci, thr, reason = headline.verdict, headline.statistic, headline.ci, headline.threshold, headline.reason
                 record = {k: getattr(headline, k) for k in ("family", "correction", "family_size", "ci_level", "unit",
-                                                            "replicates", "nonfinite_share", "p_value", "p_adjusted")}
+                                                            "replicates", "nonfinite_share", "p_value", "p_adjusted", "p_null")}
             verdicts.append(
                 Verdict(
                     hypothesis=plugin.plugin_name, hypothesis_version=plugin.plugin_version, claim=claim,

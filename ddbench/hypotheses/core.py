@@ -233,6 +233,7 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
     if not np.isfinite(point):
         return Evidence(claim, stratum, None, threshold=threshold, side=side, applicable=False, detail=detail,
                         reason=f"{method} is undefined (constant values)")
+    null = None
     if unit != "grid_points" and Y.shape[1] >= MIN_SEEDS:
         reps = fn(x[None, :], plan.mean(unit, Y))
         n_units = Y.shape[1]
@@ -240,7 +241,10 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
         unit, n_units = "grid_points", len(x)
         idx = plan.indices("grid_points", len(x))
         reps = fn(x[idx], y[idx])
-    return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units)
+        if threshold == 0:  # widths and values unrelated: the exact permutation null
+            null = fn(x[None, :], y[plan.permutations(len(x))])
+    return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units,
+                    null_samples=null)
 
 
 def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str,
@@ -253,3 +257,9 @@ def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit:
         return point, fn(plan.mean(unit, A), plan.mean(unit, B)), unit, A.shape[1]
     idx = plan.indices("grid_points", len(a))
     return point, fn(a[idx], b[idx]), "grid_points", len(a)
+
+
+def permutation_null(a: np.ndarray, b: np.ndarray, plan: ResamplingPlan, method: str = "spearman") -> np.ndarray:
+    """corr(a, b[perm]) for the plan's permutations: the statistic when a and b are unrelated."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    return correlation(method)(a[None, :], b[plan.permutations(len(b))])

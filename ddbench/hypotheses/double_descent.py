@@ -60,8 +60,10 @@ class DoubleDescent(HypothesisPlugin):
                 _, reps = peak_excess(curve.replicates[metric], window)
                 detail.update(peak_width=int(curve.widths[j[0]]), peak_height=float(stat[0]),
                               peak_value=float(curve.point[metric][j[0]]), bootstrap=curve.scheme)
+                # least-favourable null: a flat curve (the replicates' noise around the point curve), raised to delta
+                _, noise = peak_excess(curve.replicates[metric] - curve.point[metric][None, :], window)
                 ev = Evidence(f"double_descent.{claim}", stratum, float(stat[0]), reps, delta, detail=detail,
-                              unit=curve.scheme, n_units=curve.n_units)
+                              unit=curve.scheme, n_units=curve.n_units, null_samples=noise + delta)
                 if stratum["noise_rate"] == 0:
                     ev.applicable, ev.reason = False, "p = 0: measured and reported, not tested (the claim is for p > 0)"
                     out.append(ev)

@@ -53,7 +53,7 @@ from ..registry import hypotheses
 from ..stats.rowstats import row_pearson as _row_pearson
 from ..stats.rowstats import row_spearman as _row_spearman
 from .base import Evidence, HypothesisPlugin, ResultTable
-from .core import StratumCore, paired_correlation
+from .core import StratumCore, paired_correlation, permutation_null
 from .curves import WidthCurve, width_curve
 from .probe_curves import not_applicable, pooled, row_mean
 from .stats import metric_value, probe_value, spearman
@@ -311,7 +311,9 @@ class NormCapacity(HypothesisPlugin):
                       spearman_total_sq_norm=float(point_total) if np.isfinite(point_total) else None)
         if not np.isfinite(point):
             return not_applicable(claim, stratum, "Spearman is undefined (constant values)", 0.0, "greater", detail)
-        return Evidence(claim, stratum, float(point), reps, 0.0, "greater", detail=detail, unit=unit, n_units=n_units)
+        null = permutation_null(row_mean(A[above]), row_mean(E[above]), core.plan) if unit == "grid_points" else None
+        return Evidence(claim, stratum, float(point), reps, 0.0, "greater", detail=detail, unit=unit, n_units=n_units,
+                        null_samples=null)
 
 
 def _RF_THRESHOLDS(config: Any) -> list[tuple[str, float, str]]:

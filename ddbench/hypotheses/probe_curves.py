@@ -44,10 +44,12 @@ def pooled(evs: list[Evidence], claim: str) -> Evidence | None:
     first = items[0]
     units = {e.unit for e in items}
     n = [e.n_units for e in items]
+    nulls = [e.null_samples for e in items]
+    null = np.mean(np.stack(nulls), axis=0) if all(v is not None and len(v) == len(first.samples) for v in nulls) else None
     return Evidence(claim, {"pooled": True, "strata": len(items)}, float(np.mean([e.statistic for e in items])),
                     np.mean(np.stack([e.samples for e in items]), axis=0), first.threshold, first.side,
                     reason=f"mean over {len(items)} strata", unit=units.pop() if len(units) == 1 else "mixed",
-                    n_units=None if any(v is None for v in n) else min(n))
+                    n_units=None if any(v is None for v in n) else min(n), null_samples=null)
 
 
 def not_applicable(claim: str, stratum: dict[str, Any], reason: str, threshold: float, side: str,

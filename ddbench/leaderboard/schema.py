@@ -66,6 +66,7 @@ class StratumVerdict(_Model):
     nonfinite_share: float | None = None  # share of the B replicates that are NaN/inf (> 0.05: inconclusive)
     p_value: float | None = None  # two-sided, statistic == threshold
     p_adjusted: float | None = None  # Holm-adjusted within the family
+    p_null: float | None = None  # one-sided p against the least-favourable null draws, where the claim has them
 
 
 class Verdict(_Model):
@@ -92,6 +93,7 @@ class Verdict(_Model):
     nonfinite_share: float | None = None  # share of the B replicates that are NaN/inf (> 0.05: inconclusive)
     p_value: float | None = None  # two-sided, statistic == threshold
     p_adjusted: float | None = None  # Holm-adjusted within the family
+    p_null: float | None = None  # one-sided p against the least-favourable null draws, where the claim has them
 
 
 class Leaderboard(_Model):

@@ -12,6 +12,15 @@ percentile bootstrap cannot (its smallest attainable one-sided level is 1/8).
 The p-value is the exact inversion of the same interval, two-sided:
 ``p = 2 (1 - T_df(|statistic - threshold| / SE))``, so the interval at level 1 - a
 excludes the threshold exactly when p < a.
+
+Null replicates. Where an interval alone is not calibrated (a statistic that is a
+maximum over a data-chosen grid point, or a rank correlation over a handful of grid
+points), the evidence also carries draws of the statistic under the least-favourable
+null (the claim's boundary: a flat curve at the threshold; widths and values
+unrelated, by permutation). Then ``p_null = (1 + #{null draws at least as far on the
+side of the threshold as the statistic}) / (1 + #draws)``, and the test's p-value is
+``max(p_interval, min(1, 2 p_null))``: a decided verdict ("holds" or "fails") needs
+both the interval and the null test.
 """
 
 from __future__ import annotations
@@ -47,17 +56,40 @@ class Test:
     replicates: int  # B, all of them (finite or not)
     nonfinite_share: float
     reason: str = ""
+    side: str = "greater"
+    p_null: float | None = None  # one-sided p of the null replicates (None: none given)
+
+    @property
+    def p_interval(self) -> float | None:
+        return None if self.se is None else p_value(self.statistic, self.threshold, self.se, self.df)
 
     @property
     def p_value(self) -> float | None:
-        return None if self.se is None else p_value(self.statistic, self.threshold, self.se, self.df)
+        p = self.p_interval
+        if p is None or self.p_null is None:
+            return p
+        return max(p, min(1.0, 2.0 * self.p_null))
 
     def interval(self, level: float) -> tuple[float, float] | None:
         return None if self.se is None else interval(self.statistic, self.se, self.df, level)
 
 
-def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: int | None) -> Test:
-    """The :class:`Test` of a statistic and its replicates: SE, df and the non-finite rule."""
+def null_p(statistic: float, null: np.ndarray | None, side: str) -> float | None:
+    """One-sided p of ``statistic`` against draws under the least-favourable null, on ``side`` ("greater": draws
+    at least as large); non-finite draws count against."""
+    if null is None:
+        return None
+    null = np.asarray(null, dtype=float).ravel()
+    if not len(null):
+        return None
+    with np.errstate(invalid="ignore"):
+        beyond = null >= statistic - 1e-12 if side == "greater" else null <= statistic + 1e-12
+    return float((1 + np.count_nonzero(beyond | ~np.isfinite(null))) / (1 + len(null)))
+
+
+def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: int | None, side: str = "greater",
+              null: np.ndarray | None = None) -> Test:
+    """The :class:`Test` of a statistic and its replicates: SE, df, the non-finite rule, the null test."""
     reps = np.asarray(samples, dtype=float).ravel()
     B = len(reps)
     finite = reps[np.isfinite(reps)]
@@ -65,13 +97,14 @@ def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: 
     df = degrees_of_freedom(n_units)
     if share > NONFINITE_LIMIT:
         return Test(statistic, threshold, None, df, B, share,
-                    f"{100 * share:.1f}% of the {B} replicates are non-finite (more than {100 * NONFINITE_LIMIT:g}%)")
+                    f"{100 * share:.1f}% of the {B} replicates are non-finite (more than {100 * NONFINITE_LIMIT:g}%)", side)
     if len(finite) < 2:
-        return Test(statistic, threshold, None, df, B, share, "fewer than 2 finite replicates")
+        return Test(statistic, threshold, None, df, B, share, "fewer than 2 finite replicates", side)
     sd = float(np.std(finite, ddof=1))
     if n_units is not None and n_units >= 2:
         sd *= math.sqrt(n_units / (n_units - 1))
-    return Test(statistic, threshold, sd, df, B, share)
+    towards = "greater" if statistic > threshold else "less"  # the side the statistic lies on
+    return Test(statistic, threshold, sd, df, B, share, "", side, null_p(statistic, null, towards))
 
 
 def p_value(statistic: float, threshold: float, se: float, df: float) -> float:

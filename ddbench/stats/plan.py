@@ -66,11 +66,22 @@ class ResamplingPlan:
         C = self.counts(unit, n).astype(np.float64)
         ok = np.isfinite(M)
         flat = np.where(ok, M, 0.0).reshape(-1, n)
-        num = C @ flat.T
-        den = C @ ok.reshape(-1, n).T.astype(np.float64)
+        okf = ok.reshape(-1, n).astype(np.float64)
+        if C.shape[0] * n * flat.shape[0] > 5e7:  # large: BLAS
+            num, den = C @ flat.T, C @ okf.T
+        else:  # small: einsum (no BLAS thread start-up, which dominates small products)
+            num, den = np.einsum("bn,wn->bw", C, flat), np.einsum("bn,wn->bw", C, okf)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         return out.reshape((len(C), *M.shape[:-1]))
+
+    def permutations(self, n: int) -> np.ndarray:
+        """(B, n) int matrix: row b is a random permutation of range(n) (for permutation nulls)."""
+        key = ("permutations", int(n))
+        if key not in self._indices:
+            rng = stream("ddbench-resampling-plan", self.seed, "permutations", int(n))
+            self._indices[key] = np.argsort(rng.random((self.n_boot, n)), axis=1).astype(np.int32)
+        return self._indices[key]
 
     def normal(self, shape: tuple[int, ...], *key: Any) -> np.ndarray:
         """(B, *shape) standard normal draws of the stream named by ``key`` (e.g. stratum, quantity)."""

@@ -42,7 +42,8 @@ def dd_rates(seeds, *, peak: float, n_test: int, seed_sd: float, zoos: int = ZOO
     holds = {"peak": 0, "loss_peak": 0, "any": 0}
     for _ in range(zoos):
         offset = rng.normal(0, seed_sd, (len(seeds), 7))  # seed-to-seed variation of each width's error
-        table = zoo(lambda r, s, i: 0.3 + (peak if i == 3 else 0.0) + offset[s, i], seeds=seeds, n_test=n_test, rng=rng)
+        table = zoo(lambda r, s, i, off=offset: 0.3 + (peak if i == 3 else 0.0) + off[s, i], seeds=seeds,
+                    n_test=n_test, rng=rng)
         v = verdicts(DoubleDescent, table)  # defaults: delta 0.01 (error), delta_loss 0 (loss)
         for claim in ("peak", "loss_peak"):
             holds[claim] += v[claim] == "holds"
@@ -60,9 +61,9 @@ def ca_rates(seeds, *, slope: float, zoos: int = ZOOS, seed: int = 1) -> dict[st
     for _ in range(zoos):
         noise = rng.normal(0, 0.05, (len(seeds), 7, 2))
 
-        def probes(rate, s, i):
-            return {"class_activation": {"cam_ho_similarity": 0.5 - slope * i + noise[s, i, 0], "cam_ih_similarity": 0.1,
-                                         "activation_ratio": 0.5 - slope * i + noise[s, i, 1]}}
+        def probes(rate, s, i, z=noise):
+            return {"class_activation": {"cam_ho_similarity": 0.5 - slope * i + z[s, i, 0], "cam_ih_similarity": 0.1,
+                                         "activation_ratio": 0.5 - slope * i + z[s, i, 1]}}
 
         v = verdicts(ClassActivationHypothesis, zoo(lambda r, s, i: 0.3, seeds=seeds, n_test=50, rng=rng, probes=probes))
         for claim in CA_CLAIMS:

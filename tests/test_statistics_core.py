@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pytest
 from pydantic import BaseModel, ConfigDict
+from zoo import zoo
 
 from ddbench.hypotheses.base import Evidence, HypothesisPlugin, decide
 from ddbench.hypotheses.class_activation import ClassActivationHypothesis
@@ -18,8 +19,6 @@ from ddbench.spec import AnalysisSpec
 from ddbench.stats.inference import holm, make_test
 from ddbench.stats.plan import ResamplingPlan
 from ddbench.stats.threshold import interpolation_index, peak_excess, peak_window
-
-from zoo import zoo
 
 PEAKED = [0.50, 0.40, 0.35, 0.45, 0.38, 0.33, 0.30]
 

@@ -205,7 +205,10 @@ class StratumCore:
             "peak_window": [int(self.widths[i]) for i in self.window()],
         }
         for metric in ("test_error", "test_loss"):
-            pk = self.peak(metric)
+            try:
+                pk = self.peak(metric)
+            except (OSError, ValueError) as exc:  # unreadable per-point arrays must not cost the leaderboard
+                pk, out[f"{metric}_peak_error"] = None, f"{type(exc).__name__}: {exc}"
             out[f"{metric}_peak"] = None if pk is None else {"width": int(self.widths[pk[0]]), "excess": pk[1]}
         return out
 

@@ -111,6 +111,8 @@ class Evidence:
     #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
     #: widths): "holds" then also needs this one-sided test (docs/statistics.md, "Null replicates")
     null_samples: np.ndarray | None = None
+    #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
+    bounds: tuple[float, float] | None = None
 
 
 class HypothesisPlugin:
@@ -167,6 +169,8 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
             if i in tests:
                 t = tests[i]
                 ci = t.interval(level_of[i])
+                if ci is not None and e.bounds is not None:
+                    ci = (max(ci[0], e.bounds[0]), min(ci[1], e.bounds[1]))
                 record = {"family": family, "correction": "holm", "family_size": len(tested), "ci_level": level_of[i],
                           "unit": e.unit or "unspecified", "replicates": t.replicates,
                           "nonfinite_share": t.nonfinite_share, "p_value": t.p_value, "p_adjusted": adjusted_of[i],
@@ -191,7 +195,8 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
             headline = next((s for s in strata if s.stratum.get("pooled")), strata[0] if len(strata) == 1 else None)
             if headline is None:
                 verdict, stat, ci, thr, reason = _combine(strata)
-                record = {"family": family, "correction": "holm", "family_size": len(tested)}
+                record = {"family": family, "correction": "holm", "family_size": len(tested)} \
+                    if any(s.p_value is not None for s in strata) else {}
             else:
                 verdict, stat, ci, thr, reason = headline.verdict, headline.statistic, headline.ci, headline.threshold, headline.reason
                 record = {k: getattr(headline, k) for k in ("family", "correction", "family_size", "ci_level", "unit",

@@ -107,7 +107,8 @@ class ClassActivationHypothesis(HypothesisPlugin):
             point, reps, unit, n_units = paired_correlation(Y_c[ok], Y_l[ok], core.plan, unit)
             if np.isfinite(point):
                 out.append(Evidence(track_claim, stratum, point, reps, config.complexity_correlation, "greater",
-                                    detail={**base, "bootstrap": unit, "n": int(ok.sum())}, unit=unit, n_units=n_units))
+                                    detail={**base, "bootstrap": unit, "n": int(ok.sum())}, unit=unit, n_units=n_units,
+                                    bounds=(-1.0, 1.0)))
             else:
                 out.append(not_applicable(track_claim, stratum, "Spearman undefined (constant values)",
                                           config.complexity_correlation, "greater", base))

@@ -247,7 +247,7 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
         if threshold == 0:  # widths and values unrelated: the exact permutation null
             null = fn(x[None, :], y[plan.permutations(len(x))])
     return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units,
-                    null_samples=null)
+                    null_samples=null, bounds=(-1.0, 1.0))
 
 
 def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str,

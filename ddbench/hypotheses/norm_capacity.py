@@ -313,7 +313,7 @@ class NormCapacity(HypothesisPlugin):
             return not_applicable(claim, stratum, "Spearman is undefined (constant values)", 0.0, "greater", detail)
         null = permutation_null(row_mean(A[above]), row_mean(E[above]), core.plan) if unit == "grid_points" else None
         return Evidence(claim, stratum, float(point), reps, 0.0, "greater", detail=detail, unit=unit, n_units=n_units,
-                        null_samples=null)
+                        null_samples=null, bounds=(-1.0, 1.0))
 
 
 def _RF_THRESHOLDS(config: Any) -> list[tuple[str, float, str]]:

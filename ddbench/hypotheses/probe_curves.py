@@ -49,7 +49,7 @@ def pooled(evs: list[Evidence], claim: str) -> Evidence | None:
     return Evidence(claim, {"pooled": True, "strata": len(items)}, float(np.mean([e.statistic for e in items])),
                     np.mean(np.stack([e.samples for e in items]), axis=0), first.threshold, first.side,
                     reason=f"mean over {len(items)} strata", unit=units.pop() if len(units) == 1 else "mixed",
-                    n_units=None if any(v is None for v in n) else min(n), null_samples=null)
+                    n_units=None if any(v is None for v in n) else min(n), null_samples=null, bounds=first.bounds)
 
 
 def not_applicable(claim: str, stratum: dict[str, Any], reason: str, threshold: float, side: str,

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ..stats.threshold import interpolation_index
-from .schema import Leaderboard, Row, StratumVerdict, Verdict
+from .schema import Leaderboard, Row, Verdict
+from .strata import attach_core, attach_verdicts, control_summary
 
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 STATUS_ORDER = ("done", "failed", "diverged", "running", "pending")
@@ -217,18 +218,6 @@ def _ordered(entries: Iterable[VerdictEntry]) -> list[VerdictEntry]:
     return sorted(entries, key=lambda e: 2 if e.stratum.get("overall") else 1 if e.stratum.get("pooled") else 0)
 
 
-def control_summary(s: StratumVerdict | Verdict) -> str:
-    """``p_adj 0.003 (Holm, 6 tests, level 0.992); seeds x 1000`` for a tested verdict, else ''."""
-    if s.correction is None or s.p_value is None:
-        return ""
-    out = f"p_adj {fmt_num(s.p_adjusted, 2)} ({s.correction}, {s.family_size} tests, level {fmt_num(s.ci_level)})"
-    if s.unit:
-        out += f"; {s.unit} x {s.replicates}"
-    if s.nonfinite_share:
-        out += f"; {100 * s.nonfinite_share:.1f}% non-finite"
-    return out
-
-
 def detail_summary(detail: dict[str, Any]) -> str:
     """The few detail fields a reader wants next to a verdict; absent ones are skipped."""
     parts = []
@@ -316,15 +305,6 @@ def _threshold(board: Leaderboard) -> float:
     return 0.01
 
 
-def _matches(stratum: dict[str, Any], coords: dict[str, Any]) -> bool:
-    if stratum.get("pooled") or stratum.get("overall"):
-        return False
-    return all(k in coords and canon(coords[k]) == canon(v) for k, v in stratum.items())
-
-
-_PEAK_MARKS = {"peak": "peak", "loss_peak": "loss peak"}
-
-
 def curve_groups(board: Leaderboard) -> list[CurveGroup]:
     """Rows grouped by (family, varying config axes, noise rate), aggregated per width over seeds."""
     axes = varying_config_keys(board.rows)
@@ -351,8 +331,8 @@ def curve_groups(board: Leaderboard) -> list[CurveGroup]:
             ))
         group = CurveGroup(first.family, axis_values, first.noise_rate, label, rows, widths, None, "none")
         coords = {**first.config, "family": first.family, "noise_rate": first.noise_rate}
-        _attach_core(group, board, coords)
-        _attach_verdicts(group, board, coords)
+        attach_core(group, board, coords)
+        attach_verdicts(group, board, coords)
         if group.k_star_source == "none":
             means = [ws.mean("train_error") for ws in widths]
             k = interpolation_index([ws.width for ws in widths], [math.nan if m is None else m for m in means], thr)
@@ -360,38 +340,6 @@ def curve_groups(board: Leaderboard) -> list[CurveGroup]:
                 group.k_star, group.k_star_source = widths[k].width, "rows"
         groups.append(group)
     return groups
-
-
-def _attach_core(group: CurveGroup, board: Leaderboard, coords: dict[str, Any]) -> None:
-    """k* and the peaks the statistical core recorded for this stratum (``analysis.strata``)."""
-    for rec in board.analysis.get("strata") or []:
-        if not isinstance(rec, dict) or not _matches(rec.get("stratum") or {}, coords):
-            continue
-        group.k_star, group.k_star_source = rec.get("k_star"), "core"
-        for metric, mark in (("test_error", "peak"), ("test_loss", "loss peak")):
-            pk = rec.get(f"{metric}_peak")
-            if isinstance(pk, dict) and pk.get("width") is not None:
-                group.peaks[mark] = int(pk["width"])
-                if pk.get("excess") is not None:
-                    group.peak_heights[mark] = float(pk["excess"])
-        return
-
-
-def _attach_verdicts(group: CurveGroup, board: Leaderboard, coords: dict[str, Any]) -> None:
-    """k*, peak widths and verdicts of the strata that describe this group (double descent first)."""
-    for v in sorted(board.verdicts, key=lambda v: v.hypothesis != DD):
-        for s in v.strata:
-            if not _matches(s.stratum, coords):
-                continue
-            group.verdicts[v.claim] = s.verdict
-            if "k_star" in s.detail and group.k_star_source == "none":
-                group.k_star, group.k_star_source = s.detail["k_star"], "verdict"
-            if v.hypothesis == DD and s.detail.get("peak_width") is not None and group.k_star_source != "core":
-                short = v.claim.split(".", 1)[-1]
-                mark = _PEAK_MARKS.get(short, short.replace("_", " "))
-                group.peaks[mark] = int(s.detail["peak_width"])
-                if s.detail.get("peak_height") is not None:
-                    group.peak_heights[mark] = float(s.detail["peak_height"])
 
 
 # --------------------------------------------------------------------------- the board's sections

@@ -41,11 +41,14 @@ class ResamplingPlan:
     def indices(self, unit: str, n: int) -> np.ndarray:
         """(B, n) int matrix: row b lists the n units drawn (with replacement) in replicate b."""
         key = (unit, int(n))
-        if key not in self._indices:
-            rng = stream("ddbench-resampling-plan", self.seed, unit, int(n))
-            rows = [rng.integers(0, n, size=(min(CHUNK, self.n_boot - i), n)) for i in range(0, self.n_boot, CHUNK)]
-            self._indices[key] = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, n), np.int32)
-        return self._indices[key]
+        if key in self._indices:
+            return self._indices[key]
+        rng = stream("ddbench-resampling-plan", self.seed, unit, int(n))
+        rows = [rng.integers(0, n, size=(min(CHUNK, self.n_boot - i), n)) for i in range(0, self.n_boot, CHUNK)]
+        idx = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, n), np.int32)
+        if n <= 1000:  # small designs are asked for often; large ones (test points) only through counts()
+            self._indices[key] = idx
+        return idx
 
     def counts(self, unit: str, n: int) -> np.ndarray:
         """(B, n) float32: how often each unit is drawn in each replicate (rows sum to n)."""

@@ -93,8 +93,13 @@ def test_clean_labels_are_reported_not_tested_and_pooled_over_noisy_strata():
     assert by[0.0].verdict == "not_applicable" and by[0.0].statistic is not None and "p = 0" in by[0.0].reason
     assert by[0.1].verdict == by[0.2].verdict == "holds"
     assert by["pooled"].verdict == "holds" and v.verdict == "holds"
-    # two claims x (2 noisy strata + pooled) are tested: Bonferroni over 6
-    assert analysis["tests"] == 6 and analysis["ci_level"] == pytest.approx(1 - 0.05 / 6)
+    # two claims x (2 noisy strata + pooled) are tested: one Holm family of 6 (this hypothesis only)
+    assert analysis["families"] == {"double_descent": 6} and analysis["correction"] == "holm"
+    tested = [s for c in verdicts.values() for s in c.strata if s.verdict != "not_applicable"]
+    assert len(tested) == 6 and all(s.family == "double_descent" and s.family_size == 6 for s in tested)
+    # all six rejected: Holm's step levels 1 - alpha/6, 1 - alpha/5, ..., 1 - alpha
+    assert sorted(s.ci_level for s in tested) == pytest.approx(sorted(1 - 0.05 / k for k in range(1, 7)))
+    assert all(s.p_value is not None and s.p_adjusted >= s.p_value and s.unit == "test_points" for s in tested)
 
 
 def test_three_seeds_bootstrap_over_seeds():
@@ -117,4 +122,4 @@ def test_decide_marks_missing_preconditions_not_applicable():
 
     verdicts, analysis = decide([(P, [Evidence("p.x", {"noise_rate": 0.0}, None, applicable=False, reason="no noisy points")])], 0.05)
     assert verdicts[0].verdict == "not_applicable" and verdicts[0].reason == "no noisy points"
-    assert analysis["tests"] == 0
+    assert analysis["families"] == {"p": 0}

@@ -391,20 +391,25 @@ def test_class_activation_decreasing_similarity_holds_and_p0_knn_not_applicable(
     dec = [0.9, 0.85, 0.8, 0.7, 0.5, 0.3, 0.1]
     table = make_table(lambda r, s, i: cam_values(dec, r, i), rates=(0.0, 0.2), seeds=seeds)
     v = verdicts_of(ClassActivationHypothesis, table)
-    assert v["cam_similarity_decreases"].verdict == "holds"
+    # above k* there are 4 widths: with one seed a perfect Spearman happens by chance with p = 1/24 (the
+    # permutation null), so the above-k* trends cannot be decided from one seed; with 3 seeds they can
+    above = "holds" if len(seeds) == 3 else "inconclusive"
+    assert v["cam_similarity_decreases"].verdict == above
+    if len(seeds) == 1:
+        assert "null test" in v["cam_similarity_decreases"].reason
     assert v["complexity_tracks_loss"].verdict == "holds"
     assert v["complexity_peak"].verdict == "holds" and v["complexity_peak"].statistic == 0
     assert v["activation_ratio_decreases"].verdict == "holds"
     knn = v["knn_true_rises"]
     by = {s.stratum.get("noise_rate"): s for s in knn.strata}
     assert by[0.0].verdict == "not_applicable" and "p = 0" in by[0.0].reason
-    assert by[0.2].verdict == "holds" and by[0.2].detail["knn_noisy_acc_noisy"] is not None
-    assert knn.verdict == "holds"
+    assert by[0.2].verdict == above and by[0.2].detail["knn_noisy_acc_noisy"] is not None
+    assert knn.verdict == above
 
 
 def test_class_activation_increasing_similarity_fails():
     inc = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
-    v = verdicts_of(ClassActivationHypothesis, make_table(lambda r, s, i: cam_values(inc, r, i)))
+    v = verdicts_of(ClassActivationHypothesis, make_table(lambda r, s, i: cam_values(inc, r, i), seeds=(0, 1, 2)))
     assert v["cam_similarity_decreases"].verdict == "fails"
 
 
@@ -435,7 +440,8 @@ def test_smoothness_peaked_sharpness_holds():
     peaked = [1.0, 2.0, 3.0, 10.0, 6.0, 4.0, 2.0]
     v = verdicts_of(SmoothnessHypothesis, make_table(lambda r, s, i: smooth_values(peaked, r, i, s)))
     assert v["peak_at_error_peak"].verdict == "holds" and v["peak_at_error_peak"].statistic == 0
-    assert v["decreases_above_k_star"].verdict == "holds"
+    # 4 widths above k* and one seed: the permutation null cannot reject (p >= 1/24)
+    assert v["decreases_above_k_star"].verdict == "inconclusive" and v["decreases_above_k_star"].statistic == -1
     assert v["noisy_sharper"].verdict == "holds" and v["noisy_sharper"].statistic == pytest.approx(2.0)
     assert v["noisy_volume_grows"].verdict == "holds" and v["noisy_volume_grows"].statistic == pytest.approx(0.3)
     assert v["epochwise_rise_fall"].verdict == "holds"
@@ -443,12 +449,14 @@ def test_smoothness_peaked_sharpness_holds():
     v3 = verdicts_of(SmoothnessHypothesis, make_table(lambda r, s, i: smooth_values(peaked, r, i, s), seeds=(0, 1, 2)))
     assert v3["peak_at_error_peak"].verdict == "holds"
     assert v3["peak_at_error_peak"].strata[0].detail["bootstrap"] == "seeds+seeds"
+    assert v3["decreases_above_k_star"].verdict == "holds" and v3["decreases_above_k_star"].unit == "seeds"
 
 
 def test_smoothness_monotone_sharpness_fails_and_missing_preconditions():
     rising = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
     v = verdicts_of(SmoothnessHypothesis,
-                    make_table(lambda r, s, i: smooth_values(rising, r, i, epochwise=False), rates=(0.0, 0.2)))
+                    make_table(lambda r, s, i: smooth_values(rising, r, i, epochwise=False), rates=(0.0, 0.2),
+                               seeds=(0, 1, 2)))
     assert v["peak_at_error_peak"].verdict == "fails"
     assert v["decreases_above_k_star"].verdict == "fails"
     ep = v["epochwise_rise_fall"]

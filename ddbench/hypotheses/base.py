@@ -1,22 +1,26 @@
 """The hypothesis contract, and the one place where evidence becomes verdicts.
 
 A hypothesis plugin reads the :class:`ResultTable` of finished cells and returns
-:class:`Evidence`: for each claim and stratum, a statistic, its bootstrap samples
-and the threshold it must clear. :func:`decide` turns all evidence of a leaderboard
-into verdicts with one multiple-comparison rule (Bonferroni over every tested
-claim x stratum), so plugins cannot each spend the whole error budget.
+:class:`Evidence`: for each claim and stratum, a statistic, its bootstrap replicates
+and the threshold it must clear. :func:`decide` turns evidence into verdicts with
+error control **within each hypothesis**: its claims x strata are one family
+(Holm's step-down at ``alpha``), so adding or removing another hypothesis never
+changes a verdict or an interval (docs/statistics.md).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterable
+from typing import Any, ClassVar
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..leaderboard.schema import StratumVerdict, Verdict
+from ..stats.inference import INTERVAL, NONFINITE_LIMIT, holm, make_test
+from ..stats.plan import ResamplingPlan
 
 
 @dataclass
@@ -50,6 +54,7 @@ class ResultTable:
         self.cells = cells
         self._arrays = arrays
         self._cache: dict[str, dict[str, np.ndarray]] = {}
+        self._cores: dict[tuple, list[Any]] = {}
 
     def done(self) -> list[CellView]:
         return [c for c in self.cells if c.status == "done"]
@@ -67,6 +72,26 @@ class ResultTable:
             groups.setdefault(label, (c.stratum, []))[1].append(c)
         return list(groups.values())
 
+    def cores(self, analysis: Any) -> list[Any]:
+        """One :class:`ddbench.hypotheses.core.StratumCore` per stratum (k*, unit, plan), shared by every hypothesis."""
+        from .core import StratumCore, stratum_label
+
+        key = (float(analysis.interpolation_threshold), int(analysis.bootstrap), int(analysis.seed))
+        if key not in self._cores:
+            plan = ResamplingPlan(analysis.bootstrap, analysis.seed)
+            widths_of: dict[str, set[int]] = {}
+            for c in self.cells:
+                widths_of.setdefault(stratum_label(c.stratum), set()).add(c.width)
+            cores = []
+            for stratum, cells in self.strata():
+                done = {c.width for c in cells}
+                core = StratumCore(stratum, cells, plan, key[0],
+                                   failed_widths=sorted(widths_of.get(stratum_label(stratum), set()) - done))
+                core.attach_arrays(self.arrays)
+                cores.append(core)
+            self._cores[key] = cores
+        return self._cores[key]
+
 
 @dataclass
 class Evidence:
@@ -81,6 +106,13 @@ class Evidence:
     reason: str = ""  # why not applicable, or a note
     applicable: bool = True
     detail: dict[str, Any] = field(default_factory=dict)
+    unit: str = ""  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
+    n_units: int | None = None  # how many units were resampled (degrees of freedom n - 1); None: normal quantiles
+    #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
+    #: widths): "holds" then also needs this one-sided test (docs/statistics.md, "Null replicates")
+    null_samples: np.ndarray | None = None
+    #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
+    bounds: tuple[float, float] | None = None
 
 
 class HypothesisPlugin:
@@ -110,44 +142,75 @@ def verdict_of(statistic: float | None, ci: tuple[float, float] | None, threshol
 
 
 def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple[list[Verdict], dict[str, Any]]:
-    """Verdicts for all evidence, with Bonferroni-adjusted two-sided percentile CIs."""
-    plugins = list(plugins)
-    tested = sum(1 for _, evs in plugins for e in evs if e.applicable and e.samples is not None)
-    level = 1.0 - alpha / max(tested, 1)
+    """Verdicts for all evidence: Holm within each hypothesis, studentized intervals at Holm's levels.
+
+    A hypothesis' family is its applicable evidence with replicates (claims x strata,
+    pooled strata included). Each test's two-sided p-value and interval come from
+    :mod:`ddbench.stats.inference`; a test with more than 5% non-finite replicates
+    stays in the family (it counts in m) but cannot be rejected: inconclusive, with
+    the share as its reason.
+    """
     verdicts: list[Verdict] = []
+    families: dict[str, int] = {}
     for plugin, evs in plugins:
+        family = plugin.plugin_name
+        tested = [i for i, e in enumerate(evs) if e.applicable and e.samples is not None and e.statistic is not None
+                  and math.isfinite(float(e.statistic))]
+        tests = {i: make_test(float(evs[i].statistic), float(evs[i].threshold), evs[i].samples, evs[i].n_units,
+                              evs[i].side, evs[i].null_samples) for i in tested}
+        levels, adjusted = holm([tests[i].p_value for i in tested], alpha)
+        level_of = dict(zip(tested, levels))
+        adjusted_of = dict(zip(tested, adjusted))
+        families[family] = len(tested)
         by_claim: dict[str, list[StratumVerdict]] = {}
-        for e in evs:
-            ci = None
-            if e.applicable and e.samples is not None:
-                finite = np.asarray(e.samples, dtype=float)
-                finite = finite[np.isfinite(finite)]
-                if len(finite):
-                    q = (1.0 - level) / 2
-                    ci = (float(np.quantile(finite, q)), float(np.quantile(finite, 1 - q)))
+        for i, e in enumerate(evs):
+            ci, record = None, {}
+            reason = e.reason
+            if i in tests:
+                t = tests[i]
+                ci = t.interval(level_of[i])
+                if ci is not None and e.bounds is not None:
+                    ci = (max(ci[0], e.bounds[0]), min(ci[1], e.bounds[1]))
+                record = {"family": family, "correction": "holm", "family_size": len(tested), "ci_level": level_of[i],
+                          "unit": e.unit or "unspecified", "replicates": t.replicates,
+                          "nonfinite_share": t.nonfinite_share, "p_value": t.p_value, "p_adjusted": adjusted_of[i],
+                          "p_null": t.p_null}
+                if t.reason:
+                    reason = f"{reason}; {t.reason}" if reason else t.reason
             if not e.applicable:
                 v = "not_applicable"
             else:
                 v = verdict_of(e.statistic, ci, e.threshold, e.side)
+                if v in ("holds", "fails") and i in tests and tests[i].p_null is not None \
+                        and not 2 * tests[i].p_null < 1 - level_of[i] + 1e-15:
+                    v = "inconclusive"
+                    note = (f"the interval excludes the threshold but the null test does not "
+                            f"(p_null = {tests[i].p_null:.3g}, one-sided)")
+                    reason = f"{reason}; {note}" if reason else note
             by_claim.setdefault(e.claim, []).append(
                 StratumVerdict(stratum=e.stratum, verdict=v, statistic=finite_or_none(e.statistic), ci=ci,
-                               threshold=e.threshold, side=e.side, reason=e.reason, detail=e.detail)
+                               threshold=e.threshold, side=e.side, reason=reason, detail=e.detail, **record)
             )
         for claim, strata in by_claim.items():
             headline = next((s for s in strata if s.stratum.get("pooled")), strata[0] if len(strata) == 1 else None)
             if headline is None:
                 verdict, stat, ci, thr, reason = _combine(strata)
+                record = {"family": family, "correction": "holm", "family_size": len(tested)} \
+                    if any(s.p_value is not None for s in strata) else {}
             else:
                 verdict, stat, ci, thr, reason = headline.verdict, headline.statistic, headline.ci, headline.threshold, headline.reason
+                record = {k: getattr(headline, k) for k in ("family", "correction", "family_size", "ci_level", "unit",
+                                                            "replicates", "nonfinite_share", "p_value", "p_adjusted", "p_null")}
             verdicts.append(
                 Verdict(
                     hypothesis=plugin.plugin_name, hypothesis_version=plugin.plugin_version, claim=claim,
                     description=plugin.claims.get(claim.split(".", 1)[-1], plugin.claims.get(claim, "")),
-                    verdict=verdict, statistic=stat, ci=ci, ci_level=level, threshold=thr, side=strata[0].side,
-                    reason=reason, strata=strata,
+                    verdict=verdict, statistic=stat, ci=ci, threshold=thr, side=strata[0].side,
+                    reason=reason, strata=strata, **record,
                 )
             )
-    return verdicts, {"alpha": alpha, "tests": tested, "ci_level": level, "correction": "bonferroni"}
+    return verdicts, {"alpha": alpha, "correction": "holm", "family": "each hypothesis: its claims x strata",
+                      "families": families, "interval": INTERVAL, "nonfinite_limit": NONFINITE_LIMIT}
 
 
 def _combine(strata: list[StratumVerdict]) -> tuple[str, float | None, Any, float | None, str]:

@@ -11,6 +11,8 @@ Claims, each per stratum and pooled over strata (mean statistic and replicates):
 (d) ``knn_true_rises``: for p > 0, above k*, Spearman(width, knn_noisy_acc_true) > 0;
     the accuracy against the noisy labels is reported in the detail (ResNets were
     reported to do the opposite, so both are shown).
+
+Every claim uses its stratum's k* and resampling plan (:class:`~ddbench.hypotheses.core.StratumCore`).
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable, finite_list, finite_or_none
-from .curves import Bootstrapper, width_curve
-from .probe_curves import nan_argmax, not_applicable, paired_spearman, pooled, probe_curve, row_mean
-from .stats import correlation_evidence, grid_matrix, k_star, metric_value, probe_value, spearman
+from .base import Evidence, HypothesisPlugin, ResultTable, finite_list, finite_or_none
+from .core import StratumCore, paired_correlation
+from .curves import width_curve
+from .probe_curves import nan_argmax, not_applicable, pooled, row_mean
+from .stats import metric_value, probe_value, spearman
 
 P = "class_activation"
 
@@ -59,97 +62,96 @@ class ClassActivationHypothesis(HypothesisPlugin):
         complexity_correlation: float = Field(default=0.5, description="Spearman(complexity, test loss) must exceed this")
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:
-        boot = Bootstrapper(analysis.bootstrap, analysis.seed)
         out: list[Evidence] = []
-        for stratum, cells in table.strata():
-            k = k_star(cells, analysis.interpolation_threshold)
-            x, Y_ho = grid_matrix(cells, probe_value(f"{P}.cam_ho_similarity"))
+        for core in table.cores(analysis):
+            stratum, k = core.stratum, core.k_star
+            x = core.widths.astype(float)
             above, problem = above_k_star(x, k, config.min_widths_above)
             base = {"k_star": k, "widths": x.tolist()}
-            out.append(self._cam(stratum, cells, x, Y_ho, above, problem, base, analysis))
-            out.extend(self._complexity(table, stratum, cells, boot, config, analysis, base))
-            _, Y_ar = grid_matrix(cells, probe_value(f"{P}.activation_ratio"))
-            out.append(correlation_evidence(f"{P}.activation_ratio_decreases", stratum, x, Y_ar, threshold=0.0,
-                                            side="less", analysis=analysis, detail=base))
-            out.append(self._knn(stratum, cells, x, above, problem, base, analysis))
+            out.append(self._cam(stratum, core, x, above, problem, base))
+            out.extend(self._complexity(stratum, core, config, base))
+            Y_ar = core.matrix(probe_value(f"{P}.activation_ratio"))
+            out.append(core.correlation(f"{P}.activation_ratio_decreases", np.ones(len(x), bool), Y_ar, threshold=0.0,
+                                        side="less", detail=base))
+            out.append(self._knn(stratum, core, x, above, problem, base))
         for claim in self.claims:
             p = pooled(out, f"{P}.{claim}")
             if p is not None:
                 out.append(p)
         return out
 
-    def _cam(self, stratum: dict[str, Any], cells: list[CellView], x: np.ndarray, Y: np.ndarray, above: np.ndarray,
-             problem: str, base: dict[str, Any], analysis: Any) -> Evidence:
+    def _cam(self, stratum: dict[str, Any], core: StratumCore, x: np.ndarray, above: np.ndarray, problem: str,
+             base: dict[str, Any]) -> Evidence:
         claim = f"{P}.cam_similarity_decreases"
         if problem:
             return not_applicable(claim, stratum, problem, 0.0, "less", base)
-        _, Y_ih = grid_matrix(cells, probe_value(f"{P}.cam_ih_similarity"))
-        ih = row_mean(Y_ih[above])
+        ih = core.values(probe_value(f"{P}.cam_ih_similarity"))[above]
         detail = {**base, "cam_ih_similarity": finite_list(ih),
                   "cam_ih_spearman": finite_or_none(spearman(x[above], ih))}
-        return correlation_evidence(claim, stratum, x[above], Y[above], threshold=0.0, side="less",
-                                    analysis=analysis, detail=detail)
+        Y = core.matrix(probe_value(f"{P}.cam_ho_similarity"))
+        return core.correlation(claim, above, Y, threshold=0.0, side="less", detail=detail)
 
-    def _complexity(self, table: ResultTable, stratum: dict[str, Any], cells: list[CellView], boot: Bootstrapper,
-                    config: Any, analysis: Any, base: dict[str, Any]) -> list[Evidence]:
+    def _complexity(self, stratum: dict[str, Any], core: StratumCore, config: Any, base: dict[str, Any]) -> list[Evidence]:
         peak_claim, track_claim = f"{P}.complexity_peak", f"{P}.complexity_tracks_loss"
         thr = config.grid_points + 0.5
-        _, Y_c = grid_matrix(cells, probe_value(f"{P}.complexity"))
-        _, Y_l = grid_matrix(cells, metric_value("test_loss"))
+        Y_c = core.matrix(probe_value(f"{P}.complexity"))
+        Y_l = core.matrix(metric_value("test_loss"))
         out: list[Evidence] = []
-        # (b) tracks: paired Spearman of the two per-width curves
+        # (b) tracks: paired Spearman of the two per-width curves, the same replicate indices for both
         ok = np.isfinite(row_mean(Y_c)) & np.isfinite(row_mean(Y_l))
         if ok.sum() < 3:
             out.append(not_applicable(track_claim, stratum, f"{int(ok.sum())} widths with complexity and test loss; need 3",
                                       config.complexity_correlation, "greater", base))
         else:
-            point, reps, scheme = paired_spearman(Y_c[ok], Y_l[ok], analysis.bootstrap, analysis.seed)
+            unit = "seeds" if core.unit == "seeds" else "grid_points"
+            point, reps, unit, n_units = paired_correlation(Y_c[ok], Y_l[ok], core.plan, unit)
             if np.isfinite(point):
                 out.append(Evidence(track_claim, stratum, point, reps, config.complexity_correlation, "greater",
-                                    detail={**base, "bootstrap": scheme, "n": int(ok.sum())}))
+                                    detail={**base, "bootstrap": unit, "n": int(ok.sum())}, unit=unit, n_units=n_units,
+                                    bounds=(-1.0, 1.0)))
             else:
                 out.append(not_applicable(track_claim, stratum, "Spearman undefined (constant values)",
                                           config.complexity_correlation, "greater", base))
         # (b) peak: distance between the complexity peak and the test-loss peak, in grid points
-        curve = width_curve(table, cells, boot)
+        curve = width_curve(core)
         W = len(curve.widths)
         if W < 3 or "test_loss" not in curve.point:
             out.append(not_applicable(peak_claim, stratum, f"{W} widths with test losses; need 3", thr, "less", base))
             return out
         j_loss = int(np.argmax(curve.point["test_loss"]))
-        comp = probe_curve(cells, probe_value(f"{P}.complexity"), probe_value(f"{P}.complexity_se"), boot,
-                           stream=1, widths=curve.widths)
-        detail = {**base, "loss_peak_width": float(curve.widths[j_loss]), "bootstrap": f"{curve.scheme}+{comp.scheme}",
-                  "complexity": finite_list(comp.point),
+        c_point, c_reps, c_unit = core.probe_curve(probe_value(f"{P}.complexity"), probe_value(f"{P}.complexity_se"),
+                                                   f"{P}.complexity")
+        detail = {**base, "loss_peak_width": float(curve.widths[j_loss]), "bootstrap": f"{curve.scheme}+{c_unit}",
+                  "complexity": finite_list(c_point),
                   "test_loss": [float(v) for v in curve.point["test_loss"]]}
         if not 0 < j_loss < W - 1:
             out.append(not_applicable(peak_claim, stratum, f"test loss has no interior peak (maximum at width "
                                       f"{curve.widths[j_loss]:g})", thr, "less", detail))
             return out
-        if not np.isfinite(comp.point).any():
+        if not np.isfinite(c_point).any():
             out.append(not_applicable(peak_claim, stratum, "no complexity values", thr, "less", detail))
             return out
-        j_c = int(nan_argmax(comp.point)[0])
+        j_c = int(nan_argmax(c_point)[0])
         detail["complexity_peak_width"] = float(curve.widths[j_c])
         stat = float(abs(j_c - j_loss))
         reps = None
-        if comp.reps is not None:
-            reps = np.abs(nan_argmax(comp.reps) - np.argmax(curve.replicates["test_loss"], axis=1)).astype(float)
-        out.append(Evidence(peak_claim, stratum, stat, reps, thr, "less", detail=detail,
+        if c_reps is not None:
+            reps = np.abs(nan_argmax(c_reps) - np.argmax(curve.replicates["test_loss"], axis=1)).astype(float)
+        unit = curve.scheme if curve.scheme == c_unit else f"{curve.scheme}+{c_unit}"
+        out.append(Evidence(peak_claim, stratum, stat, reps, thr, "less", detail=detail, unit=unit,
+                            n_units=core.n_units if c_unit == "seeds" else None,
                             reason="" if reps is not None else "no complexity_se with < 3 seeds: no CI"))
         return out
 
-    def _knn(self, stratum: dict[str, Any], cells: list[CellView], x: np.ndarray, above: np.ndarray, problem: str,
-             base: dict[str, Any], analysis: Any) -> Evidence:
+    def _knn(self, stratum: dict[str, Any], core: StratumCore, x: np.ndarray, above: np.ndarray, problem: str,
+             base: dict[str, Any]) -> Evidence:
         claim = f"{P}.knn_true_rises"
         if stratum.get("noise_rate", 0) == 0:
             return not_applicable(claim, stratum, "p = 0: no noisy points", 0.0, "greater", base)
         if problem:
             return not_applicable(claim, stratum, problem, 0.0, "greater", base)
-        _, Y_t = grid_matrix(cells, probe_value(f"{P}.knn_noisy_acc_true"))
-        _, Y_n = grid_matrix(cells, probe_value(f"{P}.knn_noisy_acc_noisy"))
-        noisy = row_mean(Y_n[above])
+        Y_t = core.matrix(probe_value(f"{P}.knn_noisy_acc_true"))
+        noisy = core.values(probe_value(f"{P}.knn_noisy_acc_noisy"))[above]
         detail = {**base, "knn_noisy_acc_noisy": finite_list(noisy),
                   "knn_noisy_spearman": finite_or_none(spearman(x[above], noisy))}
-        return correlation_evidence(claim, stratum, x[above], Y_t[above], threshold=0.0, side="greater",
-                                    analysis=analysis, detail=detail)
+        return core.correlation(claim, above, Y_t, threshold=0.0, side="greater", detail=detail)

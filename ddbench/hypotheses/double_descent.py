@@ -15,35 +15,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
+from ..stats.threshold import peak_excess, peak_window, straddle_problem
 from .base import Evidence, HypothesisPlugin, ResultTable
-from .curves import Bootstrapper, WidthCurve, interpolation_threshold, peak_excess, width_curve
+from .curves import WidthCurve, width_curve
+from .probe_curves import pooled as pooled_evidence
 
-
-def peak_window(widths: np.ndarray, k_index: int, grid_points: int) -> np.ndarray:
-    """Interior grid indices within ``grid_points`` of k*, or with width in [k*/2, 2k*]."""
-    k = widths[k_index]
-    idx = np.arange(len(widths))
-    near = (np.abs(idx - k_index) <= grid_points) | ((widths >= k / 2) & (widths <= 2 * k))
-    interior = (idx > 0) & (idx < len(widths) - 1)
-    return idx[near & interior]
-
-
-def straddle_problem(widths: np.ndarray, k_index: int | None, train_error: np.ndarray) -> str:
-    """Why a grid cannot show double descent, with a suggestion ('' if it can)."""
-    if len(widths) < 3:
-        return f"only {len(widths)} finished widths; a peak needs at least 3"
-    if k_index is None:
-        return (
-            f"the grid never reaches the interpolation threshold (lowest training error "
-            f"{train_error.min():.3f} at width {widths[int(train_error.argmin())]}); add widths above {widths[-1]} "
-            f"(e.g. up to {4 * widths[-1]}) or train longer"
-        )
-    if k_index == 0:
-        return (
-            f"the smallest width {widths[0]} already interpolates; add widths below it "
-            f"(e.g. geomspace [1, {widths[0]}, 6])"
-        )
-    return ""
+__all__ = ["DoubleDescent", "peak_window", "straddle_problem"]
 
 
 @hypotheses.register("double_descent", version="1")
@@ -62,47 +39,48 @@ class DoubleDescent(HypothesisPlugin):
         grid_points: int = Field(default=2, ge=0, description="peak must lie within this many grid points of k*...")
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:
-        boot = Bootstrapper(analysis.bootstrap, analysis.seed)
         out: list[Evidence] = []
-        pooled: dict[str, list[tuple[float, np.ndarray]]] = {"peak": [], "loss_peak": []}
-        for stratum, cells in table.strata():
-            curve = width_curve(table, cells, boot)
-            k_idx = interpolation_threshold(curve.widths, curve.train_error, analysis.interpolation_threshold)
-            problem = straddle_problem(curve.widths, k_idx, curve.train_error)
-            window = peak_window(curve.widths, k_idx, config.grid_points) if not problem else np.zeros(0, int)
+        pooled: dict[str, list[Evidence]] = {"peak": [], "loss_peak": []}
+        for core in table.cores(analysis):
+            stratum = core.stratum
+            curve = width_curve(core)
+            problem = core.problem()
+            window = core.window(config.grid_points) if not problem else np.zeros(0, int)
             if not problem and not len(window):
                 problem = "no interior grid point near k*; add widths around it"
-            base = _detail(curve, k_idx)
+            base = _detail(curve, core.k_star)
             for claim, metric, delta in (("peak", "test_error", config.delta), ("loss_peak", "test_loss", config.delta_loss)):
                 detail = dict(base)
-                if problem:
+                why = problem or ("" if metric in curve.point else f"no per-point {metric} arrays")
+                if why:
                     out.append(Evidence(f"double_descent.{claim}", stratum, None, threshold=delta,
-                                        reason=problem, applicable=False, detail=detail))
+                                        reason=why, applicable=False, detail=detail))
                     continue
                 j, stat = peak_excess(curve.point[metric][None, :], window)
                 _, reps = peak_excess(curve.replicates[metric], window)
                 detail.update(peak_width=int(curve.widths[j[0]]), peak_height=float(stat[0]),
                               peak_value=float(curve.point[metric][j[0]]), bootstrap=curve.scheme)
+                # least-favourable null: a flat curve (the replicates' noise around the point curve), raised to delta
+                _, noise = peak_excess(curve.replicates[metric] - curve.point[metric][None, :], window)
+                ev = Evidence(f"double_descent.{claim}", stratum, float(stat[0]), reps, delta, detail=detail,
+                              unit=curve.scheme, n_units=curve.n_units, null_samples=noise + delta)
                 if stratum["noise_rate"] == 0:
-                    out.append(Evidence(f"double_descent.{claim}", stratum, float(stat[0]), reps, delta,
-                                        reason="p = 0: measured and reported, not tested (the claim is for p > 0)",
-                                        applicable=False, detail=detail))
+                    ev.applicable, ev.reason = False, "p = 0: measured and reported, not tested (the claim is for p > 0)"
+                    out.append(ev)
                     continue
-                out.append(Evidence(f"double_descent.{claim}", stratum, float(stat[0]), reps, delta, detail=detail))
-                pooled[claim].append((float(stat[0]), reps))
-        for claim, delta in (("peak", config.delta), ("loss_peak", config.delta_loss)):
-            items = pooled[claim]
-            if len(items) > 1 and len({len(r) for _, r in items}) == 1:
-                stat = float(np.mean([s for s, _ in items]))
-                reps = np.mean(np.stack([r for _, r in items]), axis=0)
-                out.append(Evidence(f"double_descent.{claim}", {"pooled": True, "strata": len(items)}, stat, reps, delta,
-                                    reason=f"mean peak excess over {len(items)} noisy strata"))
+                out.append(ev)
+                pooled[claim].append(ev)
+        for claim in ("peak", "loss_peak"):
+            p = pooled_evidence(pooled[claim], f"double_descent.{claim}")
+            if p is not None:
+                p.reason = f"mean peak excess over {p.stratum['strata']} noisy strata"
+                out.append(p)
         return out
 
 
-def _detail(curve: WidthCurve, k_idx: int | None) -> dict[str, Any]:
+def _detail(curve: WidthCurve, k_star: int | None) -> dict[str, Any]:
     return {
-        "k_star": int(curve.widths[k_idx]) if k_idx is not None else None,
+        "k_star": k_star,
         "widths": curve.widths.tolist(),
         "params": curve.params,
         "train_error": [float(v) for v in curve.train_error],

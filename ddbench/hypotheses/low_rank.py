@@ -15,22 +15,25 @@ end-to-end product's erank for deep linear cells when ``matrix`` is ``auto``):
 (c) ``erank_per_width_falls_above_k_star`` (a ddbench extension, not Huh et al.'s
     claim): Spearman(width, erank_per_width) < 0 over widths >= k*, per stratum.
 
-Replicates: correlations use :func:`stats.correlation_evidence` (seeds when >= 3,
-else grid points); (b) resamples seeds when >= 3, else the paired differences.
+Replicates come from the resampling plan: correlations resample seeds when >= 3
+(else grid points); (b) resamples seeds when >= 3, else the paired differences;
+(c) uses its stratum's k* and unit (:class:`~ddbench.hypotheses.core.StratumCore`).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
+from ..stats.plan import ResamplingPlan
 from .base import CellView, Evidence, HypothesisPlugin, ResultTable
-from .curves import Bootstrapper
+from .core import MIN_SEEDS, StratumCore, correlation_evidence
 from .probe_curves import not_applicable, pooled
-from .stats import correlation_evidence, grid_matrix, k_star, probe_value
+from .stats import grid_matrix, probe_value
 
 P = "low_rank"
 DEPTH, OVERPARAM = "depth", "linear_overparam"
@@ -78,7 +81,8 @@ def _nanmean(M: np.ndarray) -> float | None:
     return float(np.nanmean(M)) if np.isfinite(M).any() else None
 
 
-def mean_difference_replicates(D: np.ndarray, boot: Bootstrapper, min_seeds: int = 3) -> tuple[float, np.ndarray | None, str]:
+def mean_difference_replicates(D: np.ndarray, plan: ResamplingPlan,
+                               min_seeds: int = MIN_SEEDS) -> tuple[float, np.ndarray | None, str, int]:
     """Mean of the finite entries of D with replicates: seed columns resampled (>= 3 seeds with
     values), else the finite differences resampled (None if fewer than 2)."""
     ok = np.isfinite(D)
@@ -86,13 +90,12 @@ def mean_difference_replicates(D: np.ndarray, boot: Bootstrapper, min_seeds: int
     cols = np.flatnonzero(ok.any(axis=0))
     if len(cols) >= min_seeds:
         sums, counts = np.where(ok, D, 0.0)[:, cols].sum(axis=0), ok[:, cols].sum(axis=0)
-        w = boot.weights("seeds", len(cols))  # (B, S)
-        return point, (w @ sums) / (w @ counts), "seeds"
+        w = plan.counts("seeds", len(cols)).astype(float)  # (B, S)
+        return point, (w @ sums) / (w @ counts), "seeds", len(cols)
     flat = D[ok]
     if len(flat) < 2:
-        return point, None, "none"
-    w = boot.weights("points", len(flat))
-    return point, (w @ flat) / len(flat), "pairs"
+        return point, None, "none", len(flat)
+    return point, plan.mean("pairs", flat), "pairs", len(flat)
 
 
 @hypotheses.register("low_rank", version="1")
@@ -114,14 +117,15 @@ class LowRankHypothesis(HypothesisPlugin):
         min_widths_above: int = Field(default=3, ge=3, description="widths >= k* needed for the per-width claim")
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:
-        boot = Bootstrapper(analysis.bootstrap, analysis.seed)
+        cores = table.cores(analysis)
+        plan = cores[0].plan if cores else ResamplingPlan(analysis.bootstrap, analysis.seed)
         done = table.done()
         out: list[Evidence] = []
-        out += self._depth(done, config, analysis, init=False)
-        out += self._depth(done, config, analysis, init=True)
-        out += self._overparam(done, config, boot)
-        for stratum, cells in table.strata():
-            out.append(self._per_width(stratum, cells, config, analysis))
+        out += self._depth(done, config, plan, init=False)
+        out += self._depth(done, config, plan, init=True)
+        out += self._overparam(done, config, plan)
+        for core in cores:
+            out.append(self._per_width(core, config))
         for claim in self.claims:
             p = pooled(out, f"{P}.{claim}")
             if p is not None:
@@ -137,7 +141,7 @@ class LowRankHypothesis(HypothesisPlugin):
             return e2e
         return f"erank{suffix}"
 
-    def _depth(self, done: list[CellView], config: Any, analysis: Any, init: bool) -> list[Evidence]:
+    def _depth(self, done: list[CellView], config: Any, plan: ResamplingPlan, init: bool) -> list[Evidence]:
         claim = f"{P}.depth_lowers_rank" + ("_init" if init else "")
         out = []
         for stratum, cells in group_without(done, DEPTH, by_width=False):
@@ -149,14 +153,15 @@ class LowRankHypothesis(HypothesisPlugin):
             for sub, group in group_without(cells, DEPTH, by_width=True):
                 key = self._key(group, config, init)
                 x, Y = grid_matrix(group, probe_value(f"{P}.{key}"), axis=DEPTH)
-                ev = correlation_evidence(claim, sub, x, Y, threshold=0.0, side="less", analysis=analysis,
+                ev = correlation_evidence(claim, sub, x, Y, threshold=0.0, side="less", plan=plan,
+                                          unit="seeds" if Y.shape[1] >= MIN_SEEDS else "grid_points",
                                           detail={"value": key, "axis": DEPTH})
                 if not ev.applicable and not np.isfinite(Y).any():
                     ev.reason = f"no {key} values (is the low_rank probe{' with init: true' if init else ''} in the spec?)"
                 out.append(ev)
         return out
 
-    def _overparam(self, done: list[CellView], config: Any, boot: Bootstrapper) -> list[Evidence]:
+    def _overparam(self, done: list[CellView], config: Any, plan: ResamplingPlan) -> list[Evidence]:
         claim = f"{P}.linear_overparam_lowers_rank"
         out = []
         for stratum, cells in group_without(done, OVERPARAM, by_width=False):
@@ -181,22 +186,22 @@ class LowRankHypothesis(HypothesisPlugin):
                 out.append(not_applicable(claim, stratum, f"no (width, seed) pairs with {key} at d = 1 and d >= 2",
                                           0.0, "less", detail))
                 continue
-            stat, reps, scheme = mean_difference_replicates(D, boot)
+            stat, reps, scheme, n_units = mean_difference_replicates(D, plan)
             detail.update(bootstrap=scheme, pairs=int(np.isfinite(D).sum()))
-            out.append(Evidence(claim, stratum, stat, reps, 0.0, "less", detail=detail,
+            out.append(Evidence(claim, stratum, stat, reps, 0.0, "less", detail=detail, unit=scheme, n_units=n_units,
                                 reason="" if reps is not None else "a single pair: no CI"))
         return out
 
-    def _per_width(self, stratum: dict[str, Any], cells: list[CellView], config: Any, analysis: Any) -> Evidence:
-        claim = f"{P}.erank_per_width_falls_above_k_star"
-        k = k_star(cells, analysis.interpolation_threshold)
+    def _per_width(self, core: StratumCore, config: Any) -> Evidence:
+        claim, stratum = f"{P}.erank_per_width_falls_above_k_star", core.stratum
+        k = core.k_star
         if k is None:
             return not_applicable(claim, stratum, "the grid never reaches the interpolation threshold k*; add wider models",
                                   0.0, "less")
-        x, Y = grid_matrix(cells, probe_value(f"{P}.erank_per_width"))
-        above = x >= k
+        above = core.above_k_star()
         if above.sum() < config.min_widths_above:
             return not_applicable(claim, stratum, f"only {int(above.sum())} widths at or above k*={k:g}; need "
                                   f"{config.min_widths_above} (add wider models)", 0.0, "less", {"k_star": k})
-        return correlation_evidence(claim, stratum, x[above], Y[above], threshold=0.0, side="less", analysis=analysis,
-                                    detail={"k_star": k, "extension": "ddbench extension, not a claim of Huh et al."})
+        Y = core.matrix(probe_value(f"{P}.erank_per_width"))
+        return core.correlation(claim, above, Y, threshold=0.0, side="less",
+                                detail={"k_star": k, "extension": "ddbench extension, not a claim of Huh et al."})

@@ -35,8 +35,8 @@ extension) give one pooled not-applicable line per claim, not one per stratum.
 Claims tested in >= 2 strata also get a pooled evidence (mean statistic and
 replicates over the tested strata).
 
-Bootstrap: the risk curve comes from :func:`curves.width_curve` (seeds when >= 3,
-else test points, paired across widths). The norm has no per-test-point values:
+Bootstrap: the risk curve comes from the stratum's core (:func:`curves.width_curve`:
+seeds when >= 3, else test points, paired across widths); k* is the stratum's. The norm has no per-test-point values:
 with the seed bootstrap it is resampled with the same seed weights (paired);
 with the test-point bootstrap it is held fixed, so CIs then cover test sampling
 only, not the draw of features or training points.
@@ -48,14 +48,15 @@ from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
-from scipy import stats as sstats
 
 from ..registry import hypotheses
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable
-from .curves import Bootstrapper, WidthCurve, interpolation_threshold, width_curve
-from .double_descent import straddle_problem
-from .probe_curves import not_applicable, paired_spearman, pooled, row_mean
-from .stats import grid_matrix, metric_value, probe_value, spearman
+from ..stats.rowstats import row_pearson as _row_pearson
+from ..stats.rowstats import row_spearman as _row_spearman
+from .base import Evidence, HypothesisPlugin, ResultTable
+from .core import StratumCore, paired_correlation, permutation_null
+from .curves import WidthCurve, width_curve
+from .probe_curves import not_applicable, pooled, row_mean
+from .stats import metric_value, probe_value, spearman
 
 H = "norm_capacity"
 NORM = "ridge_sq_norm"
@@ -64,19 +65,6 @@ NOT_RF = "no closed-form random-features cells here (metrics ridge_sq_norm, n_tr
 
 
 # ------------------------------------------------------------------ row-wise statistics
-
-
-def _row_pearson(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    """Pearson correlation of matching rows of two (R, k) arrays (NaN when a row is constant)."""
-    A = A - A.mean(axis=1, keepdims=True)
-    B = B - B.mean(axis=1, keepdims=True)
-    den = np.sqrt((A * A).sum(axis=1) * (B * B).sum(axis=1))
-    with np.errstate(all="ignore"):
-        return np.where(den > 0, (A * B).sum(axis=1) / den, np.nan)
-
-
-def _row_spearman(A: np.ndarray, B: np.ndarray) -> np.ndarray:
-    return _row_pearson(sstats.rankdata(A, axis=1), sstats.rankdata(B, axis=1))
 
 
 def near_window(widths: np.ndarray, n: float, near: float) -> np.ndarray:
@@ -169,18 +157,17 @@ class NormCapacity(HypothesisPlugin):
         min_points: int = Field(default=3, ge=3, description="grid points needed on a branch / above k*")
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:
-        boot = Bootstrapper(analysis.bootstrap, analysis.seed)
         out: list[Evidence] = []
         rf_strata: list[tuple[dict[str, Any], dict[str, Any]]] = []
         trained = 0
-        for stratum, cells in table.strata():
-            if all(NORM in c.metrics and "n_train" in c.metrics for c in cells):
-                evs, summary = self._random_features(table, stratum, cells, boot, config)
+        for core in table.cores(analysis):
+            if all(NORM in c.metrics and "n_train" in c.metrics for c in core.cells):
+                evs, summary = self._random_features(core, config)
                 out += evs
-                rf_strata.append((stratum, summary))
+                rf_strata.append((core.stratum, summary))
             else:
                 trained += 1
-                out.append(self._trained(table, stratum, cells, boot, config, analysis))
+                out.append(self._trained(core, config))
         # a kind of claim that no stratum can test: one line each, not one per stratum
         if not rf_strata:
             out += [not_applicable(f"{H}.{c}", {"pooled": True}, NOT_RF, t, s) for c, t, s in _RF_THRESHOLDS(config)]
@@ -198,13 +185,13 @@ class NormCapacity(HypothesisPlugin):
 
     # ---------------------------------------------------------------- random features
 
-    def _random_features(self, table: ResultTable, stratum: dict[str, Any], cells: list[CellView], boot: Bootstrapper,
-                         config: Any) -> tuple[list[Evidence], dict[str, Any]]:
-        curve = width_curve(table, cells, boot)
+    def _random_features(self, core: StratumCore, config: Any) -> tuple[list[Evidence], dict[str, Any]]:
+        stratum, cells = core.stratum, core.cells
+        curve = width_curve(core)
         W = len(curve.widths)
         n = float(np.median([c.metrics["n_train"] for c in cells]))
         ridge = float(np.median([c.metrics.get("ridge", np.nan) for c in cells]))
-        norm_point, norm_reps = _norm_curve(cells, curve, boot)
+        norm_point, norm_reps = _norm_curve(core, curve)
         risk_point, risk_reps = curve.point.get("test_loss"), curve.replicates.get("test_loss")
         base = {"n_train": n, "ridge": ridge, "widths": curve.widths.tolist(), "test_loss": _vals(risk_point) if risk_point is not None else [],
                 "test_error": _vals(curve.point.get("test_error", [])), NORM: _vals(norm_point),
@@ -227,10 +214,11 @@ class NormCapacity(HypothesisPlugin):
         evs = [self._peaks(stratum, curve.widths, risk_point, risk_reps, norm_point, norm_reps, n, config, base),
                self._fall(stratum, curve.widths, risk_point, risk_reps, norm_point, norm_reps, n, config, base),
                self._unimodal(stratum, curve.widths, risk_point, risk_reps, norm_point, norm_reps, n, config, base)]
-        if untested:
-            for e in evs:
-                if e.applicable:
-                    e.applicable, e.reason = False, untested
+        for e in evs:
+            if e.samples is not None:
+                e.unit, e.n_units = curve.scheme, curve.n_units
+            if untested and e.applicable:
+                e.applicable, e.reason = False, untested
         return evs, summary
 
     def _peaks(self, stratum, widths, r, R, m, M, n, config, base) -> Evidence:
@@ -298,33 +286,34 @@ class NormCapacity(HypothesisPlugin):
 
     # ---------------------------------------------------------------- trained nets (extension)
 
-    def _trained(self, table: ResultTable, stratum: dict[str, Any], cells: list[CellView], boot: Bootstrapper,
-                 config: Any, analysis: Any) -> Evidence:
-        claim = f"{H}.trained_norm_tracks_error"
+    def _trained(self, core: StratumCore, config: Any) -> Evidence:
+        claim, stratum = f"{H}.trained_norm_tracks_error", core.stratum
         head = probe_value("weight_norm.head_sq_norm")
-        if not any(head(c) is not None for c in cells):
+        if not any(head(c) is not None for c in core.cells):
             return not_applicable(claim, stratum, "needs the weight_norm probe (add probes: [weight_norm])", 0.0, "greater")
-        curve = width_curve(table, cells, boot)
-        k_idx = interpolation_threshold(curve.widths, curve.train_error, analysis.interpolation_threshold)
-        x, A = grid_matrix(cells, head)
-        _, T = grid_matrix(cells, probe_value("weight_norm.total_sq_norm"))
-        _, E = grid_matrix(cells, metric_value("test_error"))
+        x = core.widths.astype(float)
+        A = core.matrix(head)
+        T = core.matrix(probe_value("weight_norm.total_sq_norm"))
+        E = core.matrix(metric_value("test_error"))
         detail = {"widths": x.tolist(), "head_sq_norm": _vals(row_mean(A)), "total_sq_norm": _vals(row_mean(T)),
-                  "test_error": _vals(row_mean(E)), "k_star": float(curve.widths[k_idx]) if k_idx is not None else None,
+                  "test_error": _vals(row_mean(E)), "k_star": core.k_star,
                   "note": "ddbench's own extension; n is not used, only widths and k*"}
-        if k_idx is None:
-            return not_applicable(claim, stratum, straddle_problem(curve.widths, k_idx, curve.train_error), 0.0, "greater", detail)
-        above = x >= curve.widths[k_idx]
+        if core.k_star is None:
+            return not_applicable(claim, stratum, core.problem(), 0.0, "greater", detail)
+        above = core.above_k_star()
         if above.sum() < config.min_points:
-            return not_applicable(claim, stratum, f"{int(above.sum())} widths >= k* = {curve.widths[k_idx]}; need "
+            return not_applicable(claim, stratum, f"{int(above.sum())} widths >= k* = {core.k_star}; need "
                                   f"{config.min_points} (add wider models)", 0.0, "greater", detail)
-        point, reps, scheme = paired_spearman(A[above], E[above], analysis.bootstrap, analysis.seed)
+        unit = "seeds" if core.unit == "seeds" else "grid_points"
+        point, reps, unit, n_units = paired_correlation(A[above], E[above], core.plan, unit)
         point_total = spearman(row_mean(T[above]), row_mean(E[above]))
-        detail.update(bootstrap=scheme, widths_above=x[above].tolist(),
+        detail.update(bootstrap=unit, widths_above=x[above].tolist(),
                       spearman_total_sq_norm=float(point_total) if np.isfinite(point_total) else None)
         if not np.isfinite(point):
             return not_applicable(claim, stratum, "Spearman is undefined (constant values)", 0.0, "greater", detail)
-        return Evidence(claim, stratum, float(point), reps, 0.0, "greater", detail=detail)
+        null = permutation_null(row_mean(A[above]), row_mean(E[above]), core.plan) if unit == "grid_points" else None
+        return Evidence(claim, stratum, float(point), reps, 0.0, "greater", detail=detail, unit=unit, n_units=n_units,
+                        null_samples=null, bounds=(-1.0, 1.0))
 
 
 def _RF_THRESHOLDS(config: Any) -> list[tuple[str, float, str]]:
@@ -332,17 +321,14 @@ def _RF_THRESHOLDS(config: Any) -> list[tuple[str, float, str]]:
             ("unimodal_in_norm", config.unimodal_tol, "less")]
 
 
-def _norm_curve(cells: list[CellView], curve: WidthCurve, boot: Bootstrapper) -> tuple[np.ndarray, np.ndarray]:
-    """``||a||^2`` per width (mean over the curve's paired seeds) and (B, W) replicates paired with the risk's."""
-    seeds = sorted({(c.seed, c.noise_seed) for c in cells})
-    by = {(c.width, (c.seed, c.noise_seed)): c for c in cells}
-    complete = [s for s in seeds if all((w, s) in by for w in curve.widths)]
-    N = np.array([[by[(w, s)].metrics[NORM] for s in complete] for w in curve.widths], dtype=float).reshape(len(curve.widths), -1)
-    point = N.mean(axis=1) if N.shape[1] else np.full(len(curve.widths), np.nan)
+def _norm_curve(core: StratumCore, curve: WidthCurve) -> tuple[np.ndarray, np.ndarray]:
+    """``||a||^2`` per width (mean over the paired seeds) and (B, W) replicates paired with the risk's."""
+    N = core.matrix(metric_value(NORM))
+    point = row_mean(N)
     if curve.scheme == "seeds":
-        reps = (boot.weights("seeds", len(complete)) @ N.T) / len(complete)
+        reps = core.plan.mean("seeds", N)
     else:  # test-point bootstrap: the norm does not depend on test points
-        reps = np.broadcast_to(point, (boot.n_boot, len(point))).copy()
+        reps = np.broadcast_to(point, (core.plan.n_boot, len(point))).copy()
     return point, reps
 
 

@@ -26,9 +26,11 @@ training error is <= ``analysis.interpolation_threshold``.
     < k*, only cells with W > w_ref), holds when > 0. Uses final-epoch values only
     (the epoch-wise variant of the claim needs checkpoints and is not measured).
 
-Replicates for cell-level means: cells resampled with replacement (separately in
-each of the two groups of (d)); correlations via :func:`stats.correlation_evidence`
-(seeds when >= 3, else grid points).
+k* is the stratum's (:class:`~ddbench.hypotheses.core.StratumCore`: every finished
+cell counts, with or without the probe). Replicates for cell-level means: cells
+resampled with replacement by the plan (unit ``cells``; the two groups of (d) have
+units of their own); correlations via :meth:`StratumCore.correlation` (seeds when >= 3,
+else grid points) or, over chunk sizes, cells as columns.
 """
 
 from __future__ import annotations
@@ -39,10 +41,18 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable, finite_list, finite_or_none
-from .curves import Bootstrapper
+from ..stats.plan import ResamplingPlan
+from .base import (
+    CellView,
+    Evidence,
+    HypothesisPlugin,
+    ResultTable,
+    finite_list,
+    finite_or_none,
+)
+from .core import StratumCore, correlation_evidence
 from .probe_curves import not_applicable, pooled
-from .stats import correlation_evidence, grid_matrix, k_star, pearson, probe_value
+from .stats import pearson, probe_value
 
 P = "redundancy"
 NO_K = "the grid never reaches the interpolation threshold k*; add wider models or train longer"
@@ -57,12 +67,12 @@ def value_at_size(sizes: list[int], values: list[Any], w: float) -> float | None
     return float(np.interp(np.log2(w), np.log2(s), v))
 
 
-def mean_replicates(values: np.ndarray, boot: Bootstrapper) -> tuple[float, np.ndarray | None]:
+def mean_replicates(values: np.ndarray, plan: ResamplingPlan, unit: str = "cells") -> tuple[float, np.ndarray | None]:
     """Mean of per-cell values and its bootstrap over cells (None with fewer than 2 cells)."""
     values = np.asarray(values, float)
     if len(values) < 2:
         return float(values.mean()), None
-    return float(values.mean()), boot.weights("points", len(values)) @ values / len(values)
+    return float(values.mean()), plan.mean(unit, values)
 
 
 def slope_margin(slope: np.ndarray | float, lo: float, hi: float) -> np.ndarray | float:
@@ -96,23 +106,23 @@ class RedundancyHypothesis(HypothesisPlugin):
         min_widths_above: int = Field(default=3, ge=3, description="(b): widths >= k* needed")
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:
-        boot = Bootstrapper(analysis.bootstrap, analysis.seed)
         out: list[Evidence] = []
         thr = analysis.interpolation_threshold
-        for stratum, cells in table.strata():
-            cells = [c for c in cells if P in c.probes]
-            k = k_star(cells, thr) if cells else None
+        for core in table.cores(analysis):
+            stratum, plan = core.stratum, core.plan
+            cells = [c for c in core.cells if P in c.probes]
+            k = core.k_star
             wide = self._wide(cells, config, thr)
             base = {"k_star": k, "wide_cells": [c.key for c in wide], "widths": sorted({c.width for c in cells})}
             if not cells:
                 for claim in self.claims:
                     out.append(not_applicable(f"{P}.{claim}", stratum, "no cells with the redundancy probe", 0.0, "greater"))
                 continue
-            out.append(self._chunks_interpolate(stratum, wide, config, thr, boot, base))
-            out.append(self._residual_corr(stratum, wide, analysis, base))
-            out.append(self._groups(stratum, cells, k, config, analysis, base))
-            out.append(self._scaling(stratum, wide, config, boot, base))
-            out.append(self._needs_interpolation(stratum, cells, k, boot, base))
+            out.append(self._chunks_interpolate(stratum, wide, config, thr, plan, base))
+            out.append(self._residual_corr(stratum, wide, plan, base))
+            out.append(self._groups(stratum, core, config, base))
+            out.append(self._scaling(stratum, wide, config, plan, base))
+            out.append(self._needs_interpolation(stratum, cells, k, plan, base))
         for claim in self.claims:
             p = pooled(out, f"{P}.{claim}")
             if p is not None:
@@ -129,7 +139,7 @@ class RedundancyHypothesis(HypothesisPlugin):
         return [c for c in cells if c.width in widest and interpolates(c)]
 
     def _chunks_interpolate(self, stratum: dict[str, Any], wide: list[CellView], config: Any, thr: float,
-                            boot: Bootstrapper, base: dict[str, Any]) -> Evidence:
+                            plan: ResamplingPlan, base: dict[str, Any]) -> Evidence:
         claim, limit = f"{P}.chunks_interpolate", thr + config.chunk_error_margin
         vals = []
         for c in wide:
@@ -141,12 +151,13 @@ class RedundancyHypothesis(HypothesisPlugin):
             return not_applicable(claim, stratum, "no interpolating cells among the widest widths", limit, "less", detail)
         if not vals:
             return not_applicable(claim, stratum, "no w_c (mean R^2 never reached the threshold)", limit, "less", detail)
-        stat, reps = mean_replicates(np.array(vals), boot)
+        stat, reps = mean_replicates(np.array(vals), plan)
         detail["bootstrap"] = "cells"
-        return Evidence(claim, stratum, stat, reps, limit, "less", detail=detail,
+        return Evidence(claim, stratum, stat, reps, limit, "less", detail=detail, unit="cells", n_units=len(vals),
                         reason="" if reps is not None else "a single cell: no CI")
 
-    def _residual_corr(self, stratum: dict[str, Any], wide: list[CellView], analysis: Any, base: dict[str, Any]) -> Evidence:
+    def _residual_corr(self, stratum: dict[str, Any], wide: list[CellView], plan: ResamplingPlan,
+                       base: dict[str, Any]) -> Evidence:
         claim = f"{P}.residual_corr_falls"
         have = [c for c in wide if _get(c, "chunk_sizes") and _get(c, "residual_corr")]
         if not have:
@@ -161,28 +172,26 @@ class RedundancyHypothesis(HypothesisPlugin):
                 v = rc[sizes.index(w)]
                 if v is not None:
                     Y[i, j] = float(v)
-        return correlation_evidence(claim, stratum, x, Y, threshold=0.0, side="less", analysis=analysis,
+        return correlation_evidence(claim, stratum, x, Y, threshold=0.0, side="less", plan=plan, unit="cells",
                                     detail={**base, "axis": "chunk size", "columns": "cells"})
 
-    def _groups(self, stratum: dict[str, Any], cells: list[CellView], k: float | None, config: Any, analysis: Any,
-                base: dict[str, Any]) -> Evidence:
-        claim, t = f"{P}.groups_grow_linearly", config.pearson_threshold
+    def _groups(self, stratum: dict[str, Any], core: StratumCore, config: Any, base: dict[str, Any]) -> Evidence:
+        claim, t, k = f"{P}.groups_grow_linearly", config.pearson_threshold, core.k_star
         if k is None:
             return not_applicable(claim, stratum, NO_K, t, "greater", base)
-        x, Y = grid_matrix(cells, probe_value(f"{P}.groups"))
-        with np.errstate(all="ignore"):
-            y = np.nanmean(Y, axis=1) if Y.size else np.zeros(0)
-        above, below = x >= k, x < k
+        x = core.widths.astype(float)
+        Y = core.matrix(probe_value(f"{P}.groups"))
+        y = core.values(probe_value(f"{P}.groups"))
+        above, below = core.above_k_star(), ~core.above_k_star()
         detail = {**base, "groups": finite_list(y),
                   "pearson_below_k_star": None if below.sum() < 3 else finite_or_none(pearson(x[below], y[below])),
                   "widths_below_k_star": x[below].tolist()}
         if above.sum() < config.min_widths_above:
             return not_applicable(claim, stratum, f"only {int(above.sum())} widths at or above k*={k:g}; need "
                                   f"{config.min_widths_above} (add wider models)", t, "greater", detail)
-        return correlation_evidence(claim, stratum, x[above], Y[above], threshold=t, side="greater", analysis=analysis,
-                                    method="pearson", detail=detail)
+        return core.correlation(claim, above, Y, threshold=t, side="greater", method="pearson", detail=detail)
 
-    def _scaling(self, stratum: dict[str, Any], wide: list[CellView], config: Any, boot: Bootstrapper,
+    def _scaling(self, stratum: dict[str, Any], wide: list[CellView], config: Any, plan: ResamplingPlan,
                  base: dict[str, Any]) -> Evidence:
         claim = f"{P}.error_scaling"
         lo, hi = config.slope_interval
@@ -192,15 +201,15 @@ class RedundancyHypothesis(HypothesisPlugin):
         if not slopes:
             return not_applicable(claim, stratum, "no interpolating cells among the widest widths with a scaling slope "
                                   "(needs >= 3 chunk sizes whose test error exceeds the full layer's)", 0.0, "greater", detail)
-        mean, reps = mean_replicates(np.array(slopes), boot)
+        mean, reps = mean_replicates(np.array(slopes), plan)
         detail.update(mean_slope=mean, bootstrap="cells")
         if reps is not None:
             detail["slope_quantiles_2.5_97.5"] = [float(np.quantile(reps, 0.025)), float(np.quantile(reps, 0.975))]
         return Evidence(claim, stratum, float(slope_margin(mean, lo, hi)),
                         None if reps is None else slope_margin(reps, lo, hi), 0.0, "greater", detail=detail,
-                        reason="" if reps is not None else "a single cell: no CI")
+                        unit="cells", n_units=len(slopes), reason="" if reps is not None else "a single cell: no CI")
 
-    def _needs_interpolation(self, stratum: dict[str, Any], cells: list[CellView], k: float | None, boot: Bootstrapper,
+    def _needs_interpolation(self, stratum: dict[str, Any], cells: list[CellView], k: float | None, plan: ResamplingPlan,
                              base: dict[str, Any]) -> Evidence:
         claim = f"{P}.needs_interpolation"
         if k is None:
@@ -225,12 +234,12 @@ class RedundancyHypothesis(HypothesisPlugin):
         if not hi:
             return not_applicable(claim, stratum, f"no widths >= k* wider than the reference chunk size {w_ref:g}",
                                   0.0, "greater", detail)
-        m_hi, r_hi = mean_replicates(np.array([v for _, v in hi]), boot)
-        # independent resampling plan for the second group
-        m_lo, r_lo = mean_replicates(np.array([v for _, v in lo]), Bootstrapper(boot.n_boot, boot.seed + 7919))
+        m_hi, r_hi = mean_replicates(np.array([v for _, v in hi]), plan, "cells_above_k_star")
+        # the second group is resampled independently (a unit of its own)
+        m_lo, r_lo = mean_replicates(np.array([v for _, v in lo]), plan, "cells_below_k_star")
         detail.update(bootstrap="cells", mean_r2_above=m_hi, mean_r2_below=m_lo)
         reps = None if r_hi is None or r_lo is None else r_hi - r_lo
-        return Evidence(claim, stratum, m_hi - m_lo, reps, 0.0, "greater", detail=detail,
-                        reason="" if reps is not None else "fewer than 2 cells on a side: no CI")
+        return Evidence(claim, stratum, m_hi - m_lo, reps, 0.0, "greater", detail=detail, unit="cells",
+                        n_units=min(len(hi), len(lo)), reason="" if reps is not None else "fewer than 2 cells on a side: no CI")
 
 

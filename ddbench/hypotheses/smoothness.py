@@ -12,7 +12,9 @@ Claims, per stratum and pooled over strata (mean statistic and replicates):
 (c) ``noisy_volume_grows``: label_volume_noisy(widest) - label_volume_noisy(k*) > 0.
 (d) ``epochwise_rise_fall``: for the widest width with epoch-wise values,
     min(max over interior epochs - first, that max - last) / mean of the curve > 0.
-Replicates: see :mod:`probe_curves` (seeds, else the probe's standard errors).
+Every claim of a stratum uses the stratum's k* and resampling plan
+(:class:`~ddbench.hypotheses.core.StratumCore`): seeds when >= 3, else the test
+points for the error curve and the probes' standard errors (``probe_se``) for probe curves.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable
-from .curves import Bootstrapper, WidthCurve, interpolation_threshold, peak_excess, width_curve
-from .double_descent import peak_window, straddle_problem
-from .probe_curves import nan_argmax, not_applicable, pooled, probe_curve
-from .stats import correlation_evidence, grid_matrix, k_star, probe_value
+from ..stats.threshold import peak_excess
+from .base import Evidence, HypothesisPlugin, ResultTable
+from .core import StratumCore
+from .curves import WidthCurve, width_curve
+from .probe_curves import nan_argmax, not_applicable, pooled
+from .stats import probe_value
 
 P = "smoothness"
 NO_CHECKPOINTS = "no checkpoints: set training.record.checkpoints: true (and smoothness option epochwise: true)"
@@ -65,43 +68,46 @@ class SmoothnessHypothesis(HypothesisPlugin):
         min_widths_above: int = Field(default=3, ge=3, description="widths >= k* needed for decreases_above_k_star")
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:
-        boot = Bootstrapper(analysis.bootstrap, analysis.seed)
         out: list[Evidence] = []
-        for stratum, cells in table.strata():
-            curve = width_curve(table, cells, boot)
-            k_idx = interpolation_threshold(curve.widths, curve.train_error, analysis.interpolation_threshold)
-            base = {"k_star": float(curve.widths[k_idx]) if k_idx is not None else None, "widths": curve.widths.tolist()}
-            sharp = probe_curve(cells, probe_value(f"{P}.sharpness_mean"), probe_value(f"{P}.sharpness_mean_se"),
-                                boot, stream=1, widths=curve.widths)
-            base["sharpness_mean"] = _vals(sharp.point)
-            out.append(self._peak(stratum, curve, k_idx, sharp, config, base))
-            out.append(self._decreasing(stratum, cells, config, analysis, base))
+        for core in table.cores(analysis):
+            stratum = core.stratum
+            curve = width_curve(core)
+            k_idx = curve.k_index
+            base = {"k_star": core.k_star, "widths": curve.widths.tolist()}
+            sharp = core.probe_curve(probe_value(f"{P}.sharpness_mean"), probe_value(f"{P}.sharpness_mean_se"),
+                                     f"{P}.sharpness_mean")
+            base["sharpness_mean"] = _vals(sharp[0])
+            out.append(self._peak(stratum, core, curve, sharp, config, base))
+            out.append(self._decreasing(stratum, core, config, base))
             noisy_stratum = stratum.get("noise_rate", 0) > 0
-            out.append(self._noisy_sharper(stratum, cells, curve, k_idx, boot, config, base, noisy_stratum))
-            out.append(self._volume(stratum, cells, curve, k_idx, boot, base, noisy_stratum))
-            out.append(self._epochwise(stratum, cells, boot, base))
+            out.append(self._noisy_sharper(stratum, core, k_idx, config, base, noisy_stratum))
+            out.append(self._volume(stratum, core, k_idx, base, noisy_stratum))
+            out.append(self._epochwise(stratum, core, base))
         for claim in self.claims:
             p = pooled(out, f"{P}.{claim}")
             if p is not None:
                 out.append(p)
         return out
 
-    def _peak(self, stratum: dict[str, Any], curve: WidthCurve, k_idx: int | None, sharp: Any, config: Any,
+    def _peak(self, stratum: dict[str, Any], core: StratumCore, curve: WidthCurve, sharp: Any, config: Any,
               base: dict[str, Any]) -> Evidence:
         claim, thr = f"{P}.peak_at_error_peak", config.grid_points + 0.5
-        problem = straddle_problem(curve.widths, k_idx, curve.train_error)
-        window = peak_window(curve.widths, k_idx, config.grid_points) if not problem else np.zeros(0, int)
+        problem = core.problem()
+        window = core.window(config.grid_points) if not problem else np.zeros(0, int)
         if not problem and not len(window):
             problem = "no interior grid point near k*; add widths around it"
+        if not problem and "test_error" not in curve.point:
+            problem = "no per-point test_error arrays"
         if problem:
             return not_applicable(claim, stratum, problem, thr, "less", base)
+        s_point, s_reps, s_unit = sharp
         j_err, exc = peak_excess(curve.point["test_error"][None, :], window)
         detail = {**base, "error_peak_width": float(curve.widths[j_err[0]]), "error_peak_excess": float(exc[0]),
-                  "bootstrap": f"{curve.scheme}+{sharp.scheme}"}
+                  "bootstrap": f"{curve.scheme}+{s_unit}"}
         if exc[0] <= 0:
             return not_applicable(claim, stratum, "no test-error peak near k* (the error curve has no local maximum there)",
                                   thr, "less", detail)
-        if not np.isfinite(sharp.point).any():
+        if not np.isfinite(s_point).any():
             return not_applicable(claim, stratum, "no sharpness values", thr, "less", detail)
         W = len(curve.widths)
 
@@ -109,85 +115,85 @@ class SmoothnessHypothesis(HypothesisPlugin):
             interior = (j_s > 0) & (j_s < W - 1)
             return np.where(interior, np.abs(j_s - j_e), W).astype(float)
 
-        j_s = nan_argmax(sharp.point)
+        j_s = nan_argmax(s_point)
         detail["sharpness_peak_width"] = float(curve.widths[j_s[0]])
         stat = float(distance(j_s, j_err)[0])
         reps = None
-        if sharp.reps is not None:
+        if s_reps is not None:
             j_e_reps, _ = peak_excess(curve.replicates["test_error"], window)
-            reps = distance(nan_argmax(sharp.reps), j_e_reps)
-        return Evidence(claim, stratum, stat, reps, thr, "less", detail=detail,
+            reps = distance(nan_argmax(s_reps), j_e_reps)
+        return Evidence(claim, stratum, stat, reps, thr, "less", detail=detail, unit=_unit(curve.scheme, s_unit),
+                        n_units=core.n_units if s_unit == "seeds" else None,
                         reason="" if reps is not None else "no sharpness_mean_se with < 3 seeds: no CI")
 
-    def _decreasing(self, stratum: dict[str, Any], cells: list[CellView], config: Any, analysis: Any,
-                    base: dict[str, Any]) -> Evidence:
+    def _decreasing(self, stratum: dict[str, Any], core: StratumCore, config: Any, base: dict[str, Any]) -> Evidence:
         claim = f"{P}.decreases_above_k_star"
-        k = k_star(cells, analysis.interpolation_threshold)
-        x, Y = grid_matrix(cells, probe_value(f"{P}.sharpness_mean"))
+        k = core.k_star
         if k is None:
             return not_applicable(claim, stratum, "the grid never reaches the interpolation threshold k*; add wider models",
                                   0.0, "less", base)
-        above = x >= k
+        above = core.above_k_star()
         if above.sum() < config.min_widths_above:
             return not_applicable(claim, stratum, f"only {int(above.sum())} widths at or above k*={k:g}; need "
                                   f"{config.min_widths_above} (add wider models)", 0.0, "less", base)
-        return correlation_evidence(claim, stratum, x[above], Y[above], threshold=0.0, side="less", analysis=analysis,
-                                    detail={"k_star": k})
+        Y = core.matrix(probe_value(f"{P}.sharpness_mean"))
+        return core.correlation(claim, above, Y, threshold=0.0, side="less", detail={"k_star": k})
 
-    def _noisy_sharper(self, stratum: dict[str, Any], cells: list[CellView], curve: WidthCurve, k_idx: int | None,
-                       boot: Bootstrapper, config: Any, base: dict[str, Any], noisy_stratum: bool) -> Evidence:
+    def _noisy_sharper(self, stratum: dict[str, Any], core: StratumCore, k_idx: int | None, config: Any,
+                       base: dict[str, Any], noisy_stratum: bool) -> Evidence:
         claim = f"{P}.noisy_sharper"
         if not noisy_stratum:
             return not_applicable(claim, stratum, "p = 0: no noisy points", 1.0, "greater", base)
         if k_idx is None:
             return not_applicable(claim, stratum, "the grid never reaches the interpolation threshold k*", 1.0, "greater", base)
-        near = np.abs(np.arange(len(curve.widths)) - k_idx) <= config.near
-        nz = probe_curve(cells, probe_value(f"{P}.sharpness_noisy"), probe_value(f"{P}.sharpness_noisy_se"), boot,
-                         stream=2, widths=curve.widths)
-        cl = probe_curve(cells, probe_value(f"{P}.sharpness_clean"), probe_value(f"{P}.sharpness_clean_se"), boot,
-                         stream=3, widths=curve.widths)
+        near = np.abs(np.arange(len(core.widths)) - k_idx) <= config.near
+        nz = core.probe_curve(probe_value(f"{P}.sharpness_noisy"), probe_value(f"{P}.sharpness_noisy_se"),
+                              f"{P}.sharpness_noisy")
+        cl = core.probe_curve(probe_value(f"{P}.sharpness_clean"), probe_value(f"{P}.sharpness_clean_se"),
+                              f"{P}.sharpness_clean")
         with np.errstate(all="ignore"):
-            ratio = nz.point / cl.point
-        detail = {**base, "near_widths": curve.widths[near].tolist(), "ratio": _vals(ratio),
-                  "bootstrap": f"{nz.scheme}/{cl.scheme}"}
+            ratio = nz[0] / cl[0]
+        detail = {**base, "near_widths": core.widths[near].tolist(), "ratio": _vals(ratio),
+                  "bootstrap": f"{nz[2]}/{cl[2]}"}
         if not np.isfinite(ratio[near]).any():
             return not_applicable(claim, stratum, "no sharpness_noisy/sharpness_clean values near k*", 1.0, "greater", detail)
         stat = float(np.nanmean(ratio[near]))
         reps = None
-        if nz.reps is not None and cl.reps is not None:
+        if nz[1] is not None and cl[1] is not None:
             with np.errstate(all="ignore"):
-                reps = np.nanmean((nz.reps / cl.reps)[:, near], axis=1)
-        return Evidence(claim, stratum, stat, reps, 1.0, "greater", detail=detail,
+                reps = np.nanmean((nz[1] / cl[1])[:, near], axis=1) if near.any() else None
+        return Evidence(claim, stratum, stat, reps, 1.0, "greater", detail=detail, unit=nz[2],
+                        n_units=core.n_units if nz[2] == "seeds" else None,
                         reason="" if reps is not None else "no standard errors with < 3 seeds: no CI")
 
-    def _volume(self, stratum: dict[str, Any], cells: list[CellView], curve: WidthCurve, k_idx: int | None,
-                boot: Bootstrapper, base: dict[str, Any], noisy_stratum: bool) -> Evidence:
+    def _volume(self, stratum: dict[str, Any], core: StratumCore, k_idx: int | None, base: dict[str, Any],
+                noisy_stratum: bool) -> Evidence:
         claim = f"{P}.noisy_volume_grows"
         if not noisy_stratum:
             return not_applicable(claim, stratum, "p = 0: no noisy points", 0.0, "greater", base)
         if k_idx is None:
             return not_applicable(claim, stratum, "the grid never reaches the interpolation threshold k*", 0.0, "greater", base)
-        if k_idx == len(curve.widths) - 1:
+        if k_idx == len(core.widths) - 1:
             return not_applicable(claim, stratum, "k* is the widest width; add wider models", 0.0, "greater", base)
-        vol = probe_curve(cells, probe_value(f"{P}.label_volume_noisy"), probe_value(f"{P}.label_volume_noisy_se"),
-                          boot, stream=4, widths=curve.widths)
-        detail = {**base, "label_volume_noisy": _vals(vol.point), "bootstrap": vol.scheme}
-        stat = float(vol.point[-1] - vol.point[k_idx])
+        point, reps_all, unit = core.probe_curve(probe_value(f"{P}.label_volume_noisy"),
+                                                 probe_value(f"{P}.label_volume_noisy_se"), f"{P}.label_volume_noisy")
+        detail = {**base, "label_volume_noisy": _vals(point), "bootstrap": unit}
+        stat = float(point[-1] - point[k_idx])
         if not np.isfinite(stat):
             return not_applicable(claim, stratum, "label_volume_noisy missing at k* or at the widest width", 0.0,
                                   "greater", detail)
-        reps = vol.reps[:, -1] - vol.reps[:, k_idx] if vol.reps is not None else None
-        return Evidence(claim, stratum, stat, reps, 0.0, "greater", detail=detail,
+        reps = reps_all[:, -1] - reps_all[:, k_idx] if reps_all is not None else None
+        return Evidence(claim, stratum, stat, reps, 0.0, "greater", detail=detail, unit=unit,
+                        n_units=core.n_units if unit == "seeds" else None,
                         reason="" if reps is not None else "no standard errors with < 3 seeds: no CI")
 
-    def _epochwise(self, stratum: dict[str, Any], cells: list[CellView], boot: Bootstrapper,
-                   base: dict[str, Any]) -> Evidence:
+    def _epochwise(self, stratum: dict[str, Any], core: StratumCore, base: dict[str, Any]) -> Evidence:
         claim = f"{P}.epochwise_rise_fall"
-        have = [c for c in cells if c.probes.get(P, {}).get("epochwise")]
+        have = [c for c in core.cells if c.probes.get(P, {}).get("epochwise")]
         if not have:
             return not_applicable(claim, stratum, NO_CHECKPOINTS, 0.0, "greater", base)
         width = max(c.width for c in have)
-        runs = [c for c in have if c.width == width]
+        runs = sorted((c for c in have if c.width == width), key=lambda c: (c.seed, c.noise_seed))
         curves = [{int(e): v for e, v in c.probes[P]["epochwise"].items()} for c in runs]
         ses = [{int(e): v for e, v in (c.probes[P].get("epochwise_se") or {}).items()} for c in runs]
         epochs = sorted(set.intersection(*(set(k for k, v in cv.items() if v is not None) for cv in curves)))
@@ -201,15 +207,18 @@ class SmoothnessHypothesis(HypothesisPlugin):
         detail["peak_epoch"] = epochs[int(np.argmax(mean))]
         stat = float(rise_fall(mean)[0])
         if len(runs) >= 3:
-            w = boot.weights("seeds", len(runs))
-            reps, detail["bootstrap"] = rise_fall((w @ E.T) / len(runs)), "seeds"
+            reps, unit, n_units = rise_fall(core.plan.mean("seeds", E)), "seeds", len(runs)
         else:
             SE = np.array([[s.get(e, np.nan) if s.get(e) is not None else np.nan for s in ses] for e in epochs], float)
             if not np.isfinite(SE).all():
                 return Evidence(claim, stratum, stat, None, 0.0, "greater", detail=detail,
                                 reason="no epochwise_se with < 3 seeds: no CI")
             se = np.sqrt((SE**2).sum(axis=1)) / len(runs)
-            rng = np.random.default_rng([boot.seed, 17, 5])
-            reps = rise_fall(mean[None, :] + se[None, :] * rng.standard_normal((boot.n_boot, len(epochs))))
-            detail["bootstrap"] = "parametric"
-        return Evidence(claim, stratum, stat, reps, 0.0, "greater", detail=detail)
+            z = core.plan.normal((len(epochs),), core.label, f"{P}.epochwise")
+            reps, unit, n_units = rise_fall(mean[None, :] + se[None, :] * z), "probe_se", None
+        detail["bootstrap"] = unit
+        return Evidence(claim, stratum, stat, reps, 0.0, "greater", detail=detail, unit=unit, n_units=n_units)
+
+
+def _unit(a: str, b: str) -> str:
+    return a if a == b else f"{a}+{b}"

@@ -55,8 +55,15 @@ def _clean(v: Any) -> Any:
     return v
 
 
+def stratum_records(table: ResultTable, analysis: Any) -> list[dict[str, Any]]:
+    """What the statistical core decided per stratum (k*, peak window, peaks, unit): markdown and plots read it."""
+    return [core.record() for core in table.cores(analysis)]
+
+
 def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], analysis: dict[str, Any],
                       provenance: dict[str, Any], plugins: dict[str, dict[str, str]]) -> Leaderboard:
+    if "strata" not in analysis:
+        analysis = {**analysis, "strata": stratum_records(cell_views(store), spec.analysis)}
     probes = store.probe_values()
     records = store.records()
     rows = [make_row(r, probes.get(r.key, {})) for r in records]

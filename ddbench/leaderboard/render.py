@@ -14,7 +14,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
+from ..stats.threshold import interpolation_index
 from .schema import Leaderboard, Row, Verdict
+from .strata import attach_core, attach_verdicts, control_summary
 
 METRICS = ("train_error", "test_error", "train_loss", "test_loss")
 STATUS_ORDER = ("done", "failed", "diverged", "running", "pending")
@@ -177,6 +179,7 @@ class VerdictEntry:
     reason: str
     detail: dict[str, Any]
     side: str = "greater"
+    control: str = ""  # error control and resampling of this test (family, level, unit, replicates, p)
 
     @property
     def key(self) -> tuple:
@@ -190,7 +193,7 @@ def verdict_entries(v: Verdict, *, overall: str = "distinct") -> list[VerdictEnt
     stratum's (no strata, or several strata and no pooled one); ``"always"`` always adds it.
     """
     out = [VerdictEntry(v.claim, dict(s.stratum), s.verdict, s.statistic, s.ci, s.threshold, s.reason, dict(s.detail),
-                        s.side) for s in v.strata]
+                        s.side, control_summary(s)) for s in v.strata]
     distinct = not v.strata or (len(v.strata) > 1 and not any(s.stratum.get("pooled") for s in v.strata))
     if overall == "always" or distinct:
         out.append(VerdictEntry(v.claim, {"overall": True}, v.verdict, v.statistic, v.ci, v.threshold, v.reason, {}, v.side))
@@ -255,7 +258,7 @@ class CurveGroup:
     rows: list[Row]
     widths: list[WidthStats]
     k_star: int | None
-    k_star_source: str  # "verdict", "rows" or "none"
+    k_star_source: str  # "core" (recorded by the statistical core), "verdict" (older boards), "rows" or "none"
     peaks: dict[str, int] = field(default_factory=dict)  # mark ("peak", "loss peak") -> width
     peak_heights: dict[str, float] = field(default_factory=dict)
     verdicts: dict[str, str] = field(default_factory=dict)  # claim -> verdict in this stratum
@@ -289,15 +292,6 @@ def _threshold(board: Leaderboard) -> float:
     return 0.01
 
 
-def _matches(stratum: dict[str, Any], coords: dict[str, Any]) -> bool:
-    if stratum.get("pooled") or stratum.get("overall"):
-        return False
-    return all(k in coords and canon(coords[k]) == canon(v) for k, v in stratum.items())
-
-
-_PEAK_MARKS = {"peak": "peak", "loss_peak": "loss peak"}
-
-
 def curve_groups(board: Leaderboard) -> list[CurveGroup]:
     """Rows grouped by (family, varying config axes, noise rate), aggregated per width over seeds."""
     axes = varying_config_keys(board.rows)
@@ -323,30 +317,16 @@ def curve_groups(board: Leaderboard) -> list[CurveGroup]:
                 values={m: [getattr(r, m) for r in done if getattr(r, m) is not None] for m in METRICS},
             ))
         group = CurveGroup(first.family, axis_values, first.noise_rate, label, rows, widths, None, "none")
-        _attach_verdicts(group, board, {**first.config, "family": first.family, "noise_rate": first.noise_rate})
+        coords = {**first.config, "family": first.family, "noise_rate": first.noise_rate}
+        attach_core(group, board, coords)
+        attach_verdicts(group, board, coords)
         if group.k_star_source == "none":
-            hits = [ws.width for ws in widths if ws.mean("train_error") is not None and ws.mean("train_error") <= thr + 1e-12]
-            if hits:
-                group.k_star, group.k_star_source = hits[0], "rows"
+            means = [ws.mean("train_error") for ws in widths]
+            k = interpolation_index([ws.width for ws in widths], [math.nan if m is None else m for m in means], thr)
+            if k is not None:
+                group.k_star, group.k_star_source = widths[k].width, "rows"
         groups.append(group)
     return groups
-
-
-def _attach_verdicts(group: CurveGroup, board: Leaderboard, coords: dict[str, Any]) -> None:
-    """k*, peak widths and verdicts of the strata that describe this group (double descent first)."""
-    for v in sorted(board.verdicts, key=lambda v: v.hypothesis != DD):
-        for s in v.strata:
-            if not _matches(s.stratum, coords):
-                continue
-            group.verdicts[v.claim] = s.verdict
-            if "k_star" in s.detail and group.k_star_source == "none":
-                group.k_star, group.k_star_source = s.detail["k_star"], "verdict"
-            if v.hypothesis == DD and s.detail.get("peak_width") is not None:
-                short = v.claim.split(".", 1)[-1]
-                mark = _PEAK_MARKS.get(short, short.replace("_", " "))
-                group.peaks[mark] = int(s.detail["peak_width"])
-                if s.detail.get("peak_height") is not None:
-                    group.peak_heights[mark] = float(s.detail["peak_height"])
 
 
 # --------------------------------------------------------------------------- the board's sections
@@ -382,7 +362,11 @@ def header_section(board: Leaderboard) -> Section:
         lines.append(f"family: {model['family']}, widths {model.get('widths', '?')}"
                      + (f", grid {model['grid']}" if model.get("grid") else ""))
     a = board.analysis
-    if a.get("ci_level") is not None:
+    if a.get("correction") == "holm":
+        fams = ", ".join(f"{k} {v}" for k, v in (a.get("families") or {}).items())
+        lines.append(f"error control: Holm within each hypothesis at alpha {a.get('alpha', '?')}"
+                     + (f" (tests: {fams})" if fams else "") + f"; intervals: {a.get('interval', '?')}")
+    elif a.get("ci_level") is not None:
         lines.append(f"CIs at level {fmt_num(a['ci_level'])} ({a.get('correction', '?')} over {a.get('tests', '?')} tests, "
                      f"alpha {a.get('alpha', '?')})")
     if board.summary.get("wall_seconds") is not None:
@@ -400,7 +384,7 @@ def verdict_sections(board: Leaderboard) -> list[Section]:
         for e in _ordered(verdict_entries(v)):
             thr = "—" if e.threshold is None else f"{'>' if e.side == 'greater' else '<'} {fmt_num(e.threshold)}"
             rows.append([e.claim, labels[e.key], e.verdict, fmt_num(e.statistic), thr, fmt_ci(e.ci),
-                         detail_summary(e.detail), e.reason])
+                         "; ".join(x for x in (detail_summary(e.detail), e.control) if x), e.reason])
     table = Table(["claim", "stratum", "verdict", "statistic", "threshold", "CI", "detail", "reason"], rows,
                   colored=(2,), numeric=(3, 4), wrap=(6, 7), lead=3)
     # the matrix: strata x claims, the claim-level verdict as the last row
@@ -417,7 +401,11 @@ def curve_sections(board: Leaderboard) -> list[Section]:
     out = []
     for g in curve_groups(board):
         lines = []
-        if g.k_star_source == "verdict":
+        if g.k_star_source == "core":
+            lines.append(f"k* = {g.k_star} (interpolation threshold: smallest width with mean train error ≤ "
+                         f"{_threshold(board):g})" if g.k_star is not None
+                         else f"k* not reached: no width has mean train error ≤ {_threshold(board):g}")
+        elif g.k_star_source == "verdict":
             lines.append(f"k* = {g.k_star} (interpolation threshold, from the verdicts)" if g.k_star is not None
                          else "k* not reached: no width interpolates (from the verdicts)")
         elif g.k_star_source == "rows":

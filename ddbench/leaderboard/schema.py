@@ -63,6 +63,17 @@ class StratumVerdict(_Model):
     side: Literal["greater", "less"] = "greater"  # holds when the CI lies above (greater) / below (less) threshold
     reason: str = ""
     detail: dict[str, Any] = Field(default_factory=dict)
+    # error control and resampling (docs/statistics.md); None where nothing was tested
+    family: str | None = None  # the multiple-comparison family: the hypothesis (its claims x strata)
+    correction: str | None = None  # "holm"
+    family_size: int | None = None  # m, the tests in the family
+    ci_level: float | None = None  # the level of ci (Holm's step level of this test)
+    unit: str | None = None  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
+    replicates: int | None = None  # B
+    nonfinite_share: float | None = None  # share of the B replicates that are NaN/inf (> 0.05: inconclusive)
+    p_value: float | None = None  # two-sided, statistic == threshold
+    p_adjusted: float | None = None  # Holm-adjusted within the family
+    p_null: float | None = None  # one-sided p against the least-favourable null draws, where the claim has them
 
 
 class Verdict(_Model):
@@ -75,11 +86,21 @@ class Verdict(_Model):
     verdict: VerdictName  # the pooled verdict (or the only stratum's)
     statistic: float | None = None
     ci: tuple[float, float] | None = None
-    ci_level: float | None = None
     threshold: float | None = None
     side: Literal["greater", "less"] = "greater"
     reason: str = ""
     strata: list[StratumVerdict] = Field(default_factory=list)
+    # error control and resampling (docs/statistics.md); None where nothing was tested
+    family: str | None = None  # the multiple-comparison family: the hypothesis (its claims x strata)
+    correction: str | None = None  # "holm"
+    family_size: int | None = None  # m, the tests in the family
+    ci_level: float | None = None  # the level of ci (the headline stratum's)
+    unit: str | None = None  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
+    replicates: int | None = None  # B
+    nonfinite_share: float | None = None  # share of the B replicates that are NaN/inf (> 0.05: inconclusive)
+    p_value: float | None = None  # two-sided, statistic == threshold
+    p_adjusted: float | None = None  # Holm-adjusted within the family
+    p_null: float | None = None  # one-sided p against the least-favourable null draws, where the claim has them
 
 
 class Leaderboard(_Model):

@@ -1,0 +1,92 @@
+"""The resampling plan (docs/statistics.md, "Resampling plan").
+
+A plan hands out (B, n) matrices of resampled unit indices (and their per-unit
+counts) for a resampling design: the unit (``seeds``, ``test_points``,
+``grid_points``, ``cells``) and the number n of units. Its random stream is derived
+from ``analysis.seed`` and that design only, by hashing them: never from the order
+in which hypotheses or claims ask, so adding a plugin cannot change another's
+replicates. Two strata with the same design (the same seeds, the same test set)
+get the same indices: they are paired, and a pooled statistic (the mean over strata)
+is bootstrapped jointly. Every width and every claim of a stratum reuses the same
+indices. Parametric draws (:meth:`normal`) are streams of their own, keyed by the
+stratum and the quantity's name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import numpy as np
+
+CHUNK = 256  # rows drawn per generator call: fixed, so a plan is the same whatever B is split into
+
+
+def stream(*parts: Any) -> np.random.Generator:
+    """A generator whose seed is a hash of ``parts`` (JSON, sorted keys)."""
+    text = json.dumps(parts, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.sha256(text.encode()).digest()
+    return np.random.default_rng(np.frombuffer(digest, dtype=np.uint32).tolist())
+
+
+class ResamplingPlan:
+    """B replicates of index resampling, shared by every user of the same design."""
+
+    def __init__(self, n_boot: int, seed: int):
+        self.n_boot, self.seed = int(n_boot), int(seed)
+        self._indices: dict[tuple[str, int], np.ndarray] = {}
+        self._counts: dict[tuple[str, int], np.ndarray] = {}
+
+    def indices(self, unit: str, n: int) -> np.ndarray:
+        """(B, n) int matrix: row b lists the n units drawn (with replacement) in replicate b."""
+        key = (unit, int(n))
+        if key in self._indices:
+            return self._indices[key]
+        rng = stream("ddbench-resampling-plan", self.seed, unit, int(n))
+        rows = [rng.integers(0, n, size=(min(CHUNK, self.n_boot - i), n)) for i in range(0, self.n_boot, CHUNK)]
+        idx = np.concatenate(rows).astype(np.int32) if rows else np.zeros((0, n), np.int32)
+        if n <= 1000:  # small designs are asked for often; large ones (test points) only through counts()
+            self._indices[key] = idx
+        return idx
+
+    def counts(self, unit: str, n: int) -> np.ndarray:
+        """(B, n) float32: how often each unit is drawn in each replicate (rows sum to n)."""
+        key = (unit, int(n))
+        if key not in self._counts:
+            idx = self.indices(unit, n)
+            flat = (idx + n * np.arange(len(idx))[:, None]).ravel()
+            self._counts[key] = np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(np.float32)
+        return self._counts[key]
+
+    def mean(self, unit: str, M: np.ndarray) -> np.ndarray:
+        """Replicates of the mean over the last axis (the units) of M (..., n): shape (B, ...).
+
+        NaN entries are left out of each replicate's mean (NaN where a replicate drew none with a value).
+        """
+        M = np.asarray(M, dtype=np.float64)
+        n = M.shape[-1]
+        C = self.counts(unit, n).astype(np.float64)
+        ok = np.isfinite(M)
+        flat = np.where(ok, M, 0.0).reshape(-1, n)
+        okf = ok.reshape(-1, n).astype(np.float64)
+        if C.shape[0] * n * flat.shape[0] > 5e7:  # large: BLAS
+            num, den = C @ flat.T, C @ okf.T
+        else:  # small: einsum (no BLAS thread start-up, which dominates small products)
+            num, den = np.einsum("bn,wn->bw", C, flat), np.einsum("bn,wn->bw", C, okf)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+        return out.reshape((len(C), *M.shape[:-1]))
+
+    def permutations(self, n: int) -> np.ndarray:
+        """(B, n) int matrix: row b is a random permutation of range(n) (for permutation nulls)."""
+        key = ("permutations", int(n))
+        if key not in self._indices:
+            rng = stream("ddbench-resampling-plan", self.seed, "permutations", int(n))
+            self._indices[key] = np.argsort(rng.random((self.n_boot, n)), axis=1).astype(np.int32)
+        return self._indices[key]
+
+    def normal(self, shape: tuple[int, ...], *key: Any) -> np.ndarray:
+        """(B, *shape) standard normal draws of the stream named by ``key`` (e.g. stratum, quantity)."""
+        rng = stream("ddbench-parametric", self.seed, *key)
+        return rng.standard_normal((self.n_boot, *shape))

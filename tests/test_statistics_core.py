@@ -1,0 +1,195 @@
+"""The statistical core: one k* and plan per stratum, Holm within each hypothesis, the non-finite rule,
+and verdicts that do not move when an unrelated hypothesis is added."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from pydantic import BaseModel, ConfigDict
+from zoo import zoo
+
+from ddbench.hypotheses.base import Evidence, HypothesisPlugin, decide
+from ddbench.hypotheses.class_activation import ClassActivationHypothesis
+from ddbench.hypotheses.double_descent import DoubleDescent
+from ddbench.hypotheses.low_rank import LowRankHypothesis
+from ddbench.hypotheses.smoothness import SmoothnessHypothesis
+from ddbench.spec import AnalysisSpec
+from ddbench.stats.inference import holm, make_test
+from ddbench.stats.plan import ResamplingPlan
+from ddbench.stats.threshold import interpolation_index, peak_excess, peak_window
+
+PEAKED = [0.50, 0.40, 0.35, 0.45, 0.38, 0.33, 0.30]
+
+
+def test_k_star_is_the_smallest_width_whose_seed_mean_interpolates():
+    assert interpolation_index([2, 4, 8], [0.5, 0.01, 0.0], 0.01) == 1
+    assert interpolation_index([2, 4, 8], [0.5, np.nan, 0.0], 0.01) == 2
+    assert interpolation_index([2, 4, 8], [0.5, 0.2, 0.02], 0.01) is None
+
+
+def test_peak_window_two_grid_points_or_half_to_double():
+    widths = np.array([1, 2, 3, 4, 5, 6, 7, 8, 16, 32])
+    # k* = 8 (index 7): indices 5..9 by grid points, widths 4..16 by ratio; interior only (not 0, not 9)
+    assert peak_window(widths, 7).tolist() == [3, 4, 5, 6, 7, 8]
+    assert peak_window(widths, None).tolist() == []
+    j, exc = peak_excess(np.array([PEAKED]), np.array([1, 2, 3, 4, 5]))
+    assert j[0] == 3 and exc[0] == pytest.approx(0.10)
+
+
+def test_one_failed_cell_gives_every_claim_the_same_k_star():
+    """A failed cell at width 16 (seed 1): k* is the stratum's, computed once, for every claim."""
+    train = [0.6, 0.4, 0.2, 0.005, 0.0, 0.0, 0.0]
+    table = zoo(lambda r, s, i: PEAKED[i], seeds=(0, 1, 2), train=train, failed={(0.2, 1, 16)},
+                probes=lambda r, s, i: {"smoothness": {"sharpness_mean": float(10 - i)},
+                                        "class_activation": {"cam_ho_similarity": 1.0 - 0.1 * i}})
+    analysis = AnalysisSpec(bootstrap=200)
+    (core,) = table.cores(analysis)
+    # seed 1 lacks width 16: the paired design keeps seeds 0 and 2 (test-point unit); k* uses every finished cell
+    assert core.k_star == 16 and len(core.seeds) == 2 and core.unit == "test_points"
+    assert table.cores(analysis)[0] is core  # built once, shared
+    ks = set()
+    for plugin in (DoubleDescent, SmoothnessHypothesis, ClassActivationHypothesis):
+        for e in plugin().evidence(table, plugin.Config(), analysis):
+            if "k_star" in e.detail:
+                ks.add(e.detail["k_star"])
+    assert ks == {16}
+
+
+def test_plan_depends_on_the_design_only_and_is_paired():
+    a, b = ResamplingPlan(300, 7), ResamplingPlan(300, 7)
+    b.indices("seeds", 5)  # asking in another order changes nothing
+    assert np.array_equal(a.indices("test_points", 50), b.indices("test_points", 50))
+    assert np.array_equal(a.indices("seeds", 5), b.indices("seeds", 5))
+    assert not np.array_equal(a.indices("seeds", 5), ResamplingPlan(300, 8).indices("seeds", 5))
+    assert a.indices("seeds", 5).shape == (300, 5) and (a.counts("seeds", 5).sum(axis=1) == 5).all()
+    # the replicate mean of a matrix is the mean over the drawn units, the same draw for every row (width)
+    M = np.arange(10.0).reshape(2, 5)
+    idx = a.indices("seeds", 5)
+    assert np.allclose(a.mean("seeds", M), M[:, idx].mean(axis=2).T)
+
+
+def test_holm_levels_and_adjusted_p_known_answer():
+    levels, adj = holm([0.01, 0.04, 0.03, None], 0.05)
+    # sorted: 0.01 (< 0.05/4 rejected), 0.03 (not < 0.05/3): stop; r = 1
+    assert levels == pytest.approx([1 - 0.05 / 4, 1 - 0.05 / 3, 1 - 0.05 / 3, 1 - 0.05 / 3])
+    assert adj[:3] == pytest.approx([0.04, 0.09, 0.09]) and adj[3] is None
+
+
+def test_more_than_five_percent_nonfinite_replicates_is_inconclusive():
+    class P:
+        plugin_name, plugin_version, claims = "p", "1", {}
+
+    reps = np.full(1000, 0.5)
+    reps[:60] = np.nan  # 6 % non-finite
+    few = reps.copy()
+    few[60:] = np.linspace(0.4, 0.6, 940)
+    few[:40] = 0.5  # 2 % non-finite
+    evs = [Evidence("p.a", {"noise_rate": 0.1}, 0.5, reps, 0.0), Evidence("p.b", {"noise_rate": 0.1}, 0.5, few, 0.0)]
+    verdicts, _ = decide([(P, evs)], 0.05)
+    a, b = verdicts
+    assert a.verdict == "inconclusive" and "6.0% of the 1000 replicates are non-finite" in a.reason
+    assert a.strata[0].nonfinite_share == pytest.approx(0.06) and a.ci is None
+    assert b.verdict == "holds" and b.strata[0].nonfinite_share == pytest.approx(0.02)
+    assert make_test(0.5, 0.0, reps, None).se is None
+
+
+def test_studentized_interval_is_t_with_units_minus_one_df():
+    reps = np.random.default_rng(0).normal(0.0, 1.0, 4000)
+    t = make_test(2.0, 0.0, reps, 3)
+    # SE = sd * sqrt(3/2); t(2) quantile at 0.975 = 4.303
+    se = np.std(reps, ddof=1) * np.sqrt(1.5)
+    lo, hi = t.interval(0.95)
+    assert lo == pytest.approx(2.0 - 4.3027 * se, rel=1e-3) and hi == pytest.approx(2.0 + 4.3027 * se, rel=1e-3)
+
+
+# ------------------------------------------------------------------ invariance under an unrelated plugin
+
+
+class Unrelated(HypothesisPlugin):
+    """A small extra hypothesis with many tested claims (as a third-party plugin would add)."""
+
+    plugin_name, plugin_version = "unrelated_extra", "1"
+    claims = {f"c{i}": f"claim {i}" for i in range(4)}
+
+    class Config(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    def evidence(self, table, config, analysis):
+        out = []
+        for core in table.cores(analysis):
+            curve = core.curve("test_error")
+            for i in range(4):
+                out.append(Evidence(f"unrelated_extra.c{i}", core.stratum, float(curve[0][i]), curve[1][:, i], 0.3,
+                                    unit=core.unit, n_units=core.n_units))
+        return out
+
+
+def _quickstart_like_table(seeds):
+    def probes(rate, seed, i):
+        j = 0.05 * seed
+        return {
+            "class_activation": {"cam_ho_similarity": 0.9 - 0.1 * i + j, "cam_ih_similarity": 0.5 - 0.05 * i,
+                                 "complexity": [1, 2, 3, 5, 3, 2, 1][i] + j, "complexity_se": 0.1,
+                                 "activation_ratio": 0.9 - 0.1 * i + j,
+                                 "knn_noisy_acc_true": 0.2 + 0.1 * i + j if rate > 0 else None,
+                                 "knn_noisy_acc_noisy": 0.5 - 0.05 * i if rate > 0 else None},
+            "smoothness": {"sharpness_mean": [1, 2, 3, 9, 6, 4, 2][i] + j, "sharpness_mean_se": 0.1,
+                           "sharpness_clean": 1.0 + i, "sharpness_clean_se": 0.1,
+                           "sharpness_noisy": 2.0 + i if rate > 0 else None, "sharpness_noisy_se": 0.1,
+                           "label_volume_noisy": 0.1 * i + j if rate > 0 else None, "label_volume_noisy_se": 0.01},
+            "low_rank": {"erank": 10.0 - i, "erank_per_width": 1.0 / (i + 1) + j},
+        }
+
+    return zoo(lambda r, s, i: PEAKED[i] + 0.01 * s, rates=(0.0, 0.2), seeds=seeds, probes=probes)
+
+
+def _verdict_json(plugins, table, analysis):
+    results = [(p, p().evidence(table, p.Config(), analysis)) for p in plugins]
+    verdicts, _ = decide(results, analysis.alpha)
+    return {v.claim: json.dumps(v.model_dump(mode="json"), sort_keys=True) for v in verdicts}
+
+
+@pytest.mark.parametrize("seeds", [(0,), (0, 1, 2)])
+def test_adding_an_unrelated_plugin_leaves_other_verdicts_byte_identical(seeds):
+    analysis = AnalysisSpec(bootstrap=200)
+    quick = [DoubleDescent, ClassActivationHypothesis, SmoothnessHypothesis, LowRankHypothesis]
+    before = _verdict_json(quick, _quickstart_like_table(seeds), analysis)
+    # the extra plugin first (it draws from the plan before the others) and last
+    for order in ([Unrelated, *quick], [*quick, Unrelated]):
+        after = _verdict_json(order, _quickstart_like_table(seeds), analysis)
+        assert {c for c in after if c.startswith("unrelated_extra.")} == {f"unrelated_extra.c{i}" for i in range(4)}
+        assert {c: j for c, j in after.items() if not c.startswith("unrelated_extra.")} == before
+    tested = [json.loads(j) for j in before.values()]
+    assert any(v["verdict"] in ("holds", "fails") for v in tested)
+    assert all(v["family"] == v["hypothesis"] and v["correction"] == "holm" for v in tested if v["p_value"] is not None)
+
+
+def test_markdown_and_plots_read_k_star_and_peaks_that_the_core_recorded():
+    from test_leaderboard_render import make_board
+
+    from ddbench.leaderboard.render import curve_groups, render_markdown
+
+    board = make_board()
+    board.analysis = {**board.analysis, "strata": [
+        {"stratum": {"family": "mlp", "noise_rate": 0.1}, "k_star": 16, "test_error_peak": {"width": 32, "excess": 0.1},
+         "test_loss_peak": None}]}
+    groups = {g.noise_rate: g for g in curve_groups(board)}
+    assert (groups[0.1].k_star, groups[0.1].k_star_source, groups[0.1].peaks) == (16, "core", {"peak": 32})
+    # a stratum the core did not record falls back to the verdicts' details (older leaderboards)
+    assert (groups[0.2].k_star, groups[0.2].k_star_source, groups[0.2].peaks["peak"]) == (8, "verdict", 16)
+    assert "k* = 16 (interpolation threshold" in render_markdown(board)
+
+
+def test_core_record_matches_the_verdicts():
+    table = zoo(lambda r, s, i: PEAKED[i], rates=(0.0, 0.2), seeds=(0, 1, 2), n_test=2000)
+    analysis = AnalysisSpec(bootstrap=200)
+    records = {r["stratum"]["noise_rate"]: r for r in (c.record() for c in table.cores(analysis))}
+    evs = DoubleDescent().evidence(table, DoubleDescent.Config(), analysis)
+    for e in evs:
+        if e.claim == "double_descent.peak" and not e.stratum.get("pooled"):
+            rec = records[e.stratum["noise_rate"]]
+            assert rec["k_star"] == e.detail["k_star"] == 16 and rec["unit"] == "seeds" and rec["seeds"] == 3
+            assert rec["test_error_peak"]["width"] == e.detail["peak_width"] == 16
+            assert rec["peak_window"] == [4, 8, 16, 32, 64]

@@ -130,10 +130,10 @@ def render(report: StatusReport, console: Console, failures: bool = False) -> No
         out("[dim]done/cells (seeds x noise draws x grid); f failed, d diverged, r running[/]", highlight=False)
     width = max(console.width, 40)
     for r in report.failed[: None if failures else SHOWN]:
-        line = f"{r.status} {r.label} (key {r.key}, attempts {r.attempts})"
+        out(_fit(f"{r.status} {r.label} (key {r.key}, attempts {r.attempts})", width), style="red", markup=False,
+            highlight=False)
         if not failures and r.error:
-            line += f": {_last_line(r.error)}"
-        out(_fit(line, width), style="red", markup=False, highlight=False)
+            out(_fit(f"  {_last_line(r.error)}", width), markup=False, highlight=False)
         if failures and r.error:
             out(r.error.rstrip(), markup=False, highlight=False)
     if not failures and len(report.failed) > SHOWN:

@@ -3,6 +3,7 @@ in place; `analyse` is bound like `run` and keeps the run-time provenance; `stat
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -219,10 +220,9 @@ def test_grid_grows_in_place_analyse_is_bound_and_status_shows_it(tmp_path):
     assert f"hash {load_spec_text(_text('[2, 4]')).spec_hash()}" in res.output and "hash None" not in res.output
     lines = res.output.splitlines()
     assert max(len(line) for line in lines if str(out) not in line) <= 80
-    header = next(line for line in lines if line.split()[:1] == ["width"])
-    assert header.split() == ["width", "p=0", "p=0.2"]
-    assert [line.split() for line in lines if line.split()[:1] in (["2"], ["4"])] == [
-        ["2", "1/1", "1/1"], ["4", "1/1", "1/1"]]
+    at = next(i for i, line in enumerate(lines) if line.split()[:1] == ["width"])
+    assert [line.split() for line in lines[at:at + 3]] == [["width", "p=0", "p=0.2"], ["2", "1/1", "1/1"], ["4", "1/1", "1/1"]]
+    assert lines[at + 3].startswith("done/cells") and lines[at - 1] == "4 cells: 4 done"
     assert "probes: 2 failed, 2 returned NaN" in res.output
     assert "  test_boom failed on mlp w=4 p=0 seed=0: ValueError: the boom probe exploded\n" in res.output
     assert "  test_boom NaN on mlp w=2 p=0 seed=0: NaN in value\n" in res.output
@@ -247,3 +247,45 @@ def test_a_run_directory_trained_under_tensorflow_is_refused_under_jax(tmp_path)
                           check=False, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'backend: "tensorflow" -> "jax"' in proc.stderr and "--backend tensorflow" in proc.stderr
+
+
+def test_status_table_counts_states_and_stays_within_80_columns(tmp_path):
+    from rich.console import Console
+
+    from ddbench.status import collect, entry, render
+
+    rates = "[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]"
+    s = spec(rates=rates, widths="[2, 300]", seeds="[0, 1, 2]")
+    cells = plan_cells(s, TF)
+    store = RunStore(tmp_path)
+    store.bind(binding_for(s, TF), [c.key for c in cells])
+    store.sync_cells(cells)
+    at = {(c.width, c.noise_rate, c.seed): c.key for c in cells}
+    for c in cells:
+        if c.noise_rate == 0.0:
+            store.record(c.key, status="done")
+    store.record(at[300, 0.1, 0], status="failed", error="Traceback (most recent call last):\nRuntimeError: out of luck")
+    store.record(at[300, 0.1, 1], status="diverged")
+    store.mark_running([at[2, 0.45, 2]])
+    store.record_probe(at[2, 0.0, 0], "weight_norm", "1", "failed", {}, "Traceback (most recent call last):\nKeyError: 'x'")
+    report = collect(store)
+    store.close()
+    assert report.spec_hash == s.spec_hash() and report.identity == cell_identity(s, TF)
+    assert entry(report.table[(2, 0.0)]) == ("3/3", "green")
+    assert entry(report.table[(300, 0.1)]) == ("0/3 1f 1d", "red")
+    assert entry(report.table[(2, 0.45)]) == ("0/3 1r", "yellow")
+    assert report.counts == {"pending": 51, "running": 1, "done": 6, "failed": 1, "diverged": 1}
+
+    console = Console(width=80, record=True, file=io.StringIO())
+    render(report, console)
+    text = console.export_text()
+    lines = text.splitlines()
+    assert max(len(line) for line in lines if str(tmp_path) not in line) <= 80
+    headers = [line.split() for line in lines if line.split()[:1] == ["width"]]
+    assert len(headers) >= 2 and sum(len(h) - 1 for h in headers) == 10  # every rate once, over several tables
+    assert f"failed mlp w=300 p=0.1 seed=0 (key {at[300, 0.1, 0]}, attempts 0)\n  RuntimeError: out of luck\n" in text
+    assert "diverged mlp w=300 p=0.1 seed=1" in text
+    assert "  weight_norm failed on mlp w=2 p=0 seed=0: KeyError: 'x'" in text and "Traceback" not in text
+    console = Console(width=80, record=True, file=io.StringIO())
+    render(report, console, failures=True)
+    assert console.export_text().count("Traceback (most recent call last)") == 2

@@ -200,30 +200,20 @@ def list_plugins(kind: Kind = typer.Argument(..., help="datasets, families, prob
 @app.command()
 def status(
     run_dir: Path = typer.Argument(..., help="A run directory."),
-    failures: bool = typer.Option(False, "--failures", "-f", help="Print the traceback of every failed cell."),
+    failures: bool = typer.Option(False, "--failures", "-f", help="List every failed cell and failed/NaN probe with its traceback."),
 ) -> None:
-    """Counts of cells by status, and the failures of a run."""
+    """Spec hash, a width x noise-rate table of cell states, failed cells and failed/NaN probes."""
+    from .status import collect, render
     from .store import RunStore
 
     try:
         store = RunStore.open_existing(run_dir)
     except FileNotFoundError as exc:
         _fail(str(exc))
-    counts = store.counts()
-    total = sum(counts.values())
-    console.print(f"{run_dir}: spec {store.meta('spec', {}).get('name', '?')} (hash {store.meta('spec_hash')}), {total} cells")
-    table = Table()
-    table.add_column("status")
-    table.add_column("cells", justify="right")
-    for s, n in counts.items():
-        table.add_row(s, str(n))
-    console.print(table)
-    bad = [r for r in store.records() if r.status in ("failed", "diverged")]
-    for r in bad:
-        console.print(f"[red]{r.status}[/] {r.label} (key {r.key}, attempts {r.attempts})", highlight=False)
-        if failures and r.error:
-            console.print(r.error, markup=False, highlight=False)
-    store.close()
+    try:
+        render(collect(store), console, failures=failures)
+    finally:
+        store.close()
 
 
 @app.command()
@@ -280,10 +270,11 @@ def analyse(
     spec = _load(spec_path)
     from .leaderboard.render import print_board
     from .runner import reanalyse
+    from .store import SpecChanged
 
     try:
         board = reanalyse(spec.run_dir(output), spec)
-    except FileNotFoundError as exc:
+    except (FileNotFoundError, SpecChanged) as exc:
         _fail(str(exc))
     print_board(board, console)
 

@@ -1,8 +1,10 @@
 """Spec -> grid cells -> bundles.
 
 A *cell* is one model to train: (family config, width, noise rate, noise seed,
-seed). Its key is a content hash of everything that determines its result, so a
-finished cell is recognised across re-runs and never retrained. A *bundle* is a
+seed). Its key is a content hash of everything that determines its result, the
+runtime included (Keras backend, Keras major.minor, precision: :mod:`ddbench.identity`),
+so a finished cell is recognised across re-runs and never retrained, and a cell
+trained under another backend is never taken for this one. A *bundle* is a
 group of cells that share their training data (same noise rate and noise draw) and
 differ in width, family options or seed; trainers receive bundles so that they can
 train the cells together (the fast engine vectorises seeds of the same shape).
@@ -14,11 +16,14 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
+from .identity import cell_identity
 from .spec import Spec, content_hash
 
-CELL_FORMAT = 1
+#: 2: the cell identity (backend, Keras major.minor, precision) is part of the key
+CELL_FORMAT = 2
 
 
 @dataclass(frozen=True)
@@ -82,13 +87,16 @@ class Bundle:
         return f"p={self.noise_rate:g} seeds=[{seeds}] widths=[{widths}]"
 
 
-def cell_key(spec: Spec, family_version: str, config: dict[str, Any], width: int, noise_rate: float, noise_seed: int, seed: int) -> str:
-    """Hash of everything that determines a cell's trained model."""
+def cell_key(spec: Spec, family_version: str, config: dict[str, Any], width: int, noise_rate: float, noise_seed: int,
+             seed: int, identity: Mapping[str, str] | None = None) -> str:
+    """Hash of everything that determines a cell's trained model; ``identity`` is
+    :func:`ddbench.identity.cell_identity` (default: this process's)."""
     dataset = spec.dataset.model_dump(mode="json")
     dataset["noise"] = {"kind": spec.dataset.noise.kind}  # the rate and seed are the cell's own
     return content_hash(
         {
             "format": CELL_FORMAT,
+            "identity": dict(identity) if identity is not None else cell_identity(spec),
             "dataset": dataset,
             "training": spec.training.hashed_dump(),  # float32 precision left out: keys of older specs stay
             "family": [spec.model.family, family_version],
@@ -100,10 +108,12 @@ def cell_key(spec: Spec, family_version: str, config: dict[str, Any], width: int
     )
 
 
-def plan_cells(spec: Spec) -> list[Cell]:
-    """Every cell of the spec's grid, in a stable order (noise, seed, grid, width)."""
+def plan_cells(spec: Spec, runtime: Mapping[str, str] | None = None) -> list[Cell]:
+    """Every cell of the spec's grid, in a stable order (noise, seed, grid, width), keyed for
+    ``runtime`` (backend and Keras major.minor; default: this process's)."""
     from . import registry
 
+    identity = cell_identity(spec, runtime)
     fam = registry.families.get(spec.model.family)
     axes = sorted(spec.model.grid)
     combos = list(itertools.product(*(spec.model.grid[a] for a in axes))) or [()]
@@ -115,7 +125,7 @@ def plan_cells(spec: Spec) -> list[Cell]:
                     overrides = dict(zip(axes, combo))
                     resolved = fam.Config.model_validate({**spec.model.config, **overrides}).model_dump(mode="json")
                     for width in spec.model.widths:
-                        key = cell_key(spec, fam.plugin_version, resolved, width, rate, nseed, seed)
+                        key = cell_key(spec, fam.plugin_version, resolved, width, rate, nseed, seed, identity)
                         config = {**resolved, "_grid": overrides} if overrides else resolved
                         cells.append(Cell(spec.model.family, config, width, rate, nseed, seed, key))
     return cells

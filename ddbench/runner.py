@@ -21,11 +21,12 @@ from .data import TrainData, load_train_data
 from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
 from .execute.work import ProbeRecord, probe_cell
 from .hypotheses.base import decide
+from .identity import binding_for, describe
 from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
 from .spec import DEFAULT_PRECISION, Spec
-from .store import RunStore
+from .store import RunStore, SpecChanged, StoreView
 from .train import get_trainer
 from .train.distribute import provenance as distribution_provenance
 
@@ -73,11 +74,15 @@ def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | N
 def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: bool, trainer_name: str,
                 executor: Executor) -> RunResult:
     t_start = time.perf_counter()
-    store.bind_spec(spec.training_hash(), spec.training_part(), spec.resolved(), __version__)
-    cells = plan_cells(spec)
+    binding = binding_for(spec)  # this process's backend and Keras version
+    cells = plan_cells(spec, binding.identity)
+    keys = [c.key for c in cells]
+    grown = store.bind(binding, keys)
+    if grown:
+        progress.message("grid changed in place: " + "; ".join(grown))
     store.sync_cells(cells)
     if retry_failed:
-        store.reset(("failed",))
+        store.reset(("failed",), keys)
     status = store.statuses()
     todo = [c for c in cells if status.get(c.key) == "pending"]
     progress.start(len(cells), len(todo))
@@ -85,6 +90,8 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     prov = provenance(trainer.name, spec.training.precision, distribution_provenance(trainer))
     prov["executor"] = executor.name
     prov["engine"] = spec.engine.model_dump(mode="json")
+    prov["identity"] = binding.identity
+    store.set_meta(provenance=prov)  # what `ddbench analyse` reports later, not the analysing process
     fingerprints = dict(store.meta("data_fingerprints", {}))
 
     def on_bundle(bundle: Bundle) -> None:
@@ -104,12 +111,12 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
         # Ctrl-C / SystemExit: cells in flight go back to pending; finished ones are committed.
         store.db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
         raise
-    backfill_probes(spec, store, progress)
+    backfill_probes(spec, store, progress, cells)
     wall = time.perf_counter() - t_start
     store.set_meta(wall_seconds=(store.meta("wall_seconds") or 0.0) + wall)
-    board, notes = analyse(spec, store, prov)
+    board, notes = analyse(spec, store.view(keys), prov)
     write_outputs(board, store.dir)
-    return RunResult(store.dir, board, store.counts(), wall, notes)
+    return RunResult(store.dir, board, store.view(keys).counts(), wall, notes)
 
 
 def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData, ctx: ExecContext | None = None) -> Iterator[Bundle]:
@@ -145,15 +152,16 @@ def commit(store: RunStore, result: CellResult, prov: dict[str, Any]) -> None:
     )
 
 
-def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
-    """Probe done cells that lack a probe of the spec (added later, or failed), from their saved models."""
+def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list[Cell] | None = None) -> int:
+    """Probe done cells (of ``cells``, default the spec's) that lack a probe of the spec (added later, or
+    failed), from their saved models."""
     if not spec.probes:
         return 0
     import keras
 
     have = store.probe_values()
     todo = []
-    for cell in plan_cells(spec):
+    for cell in cells if cells is not None else plan_cells(spec):
         probed = have.get(cell.key, {})
         missing = {p.name for p in spec.probes
                    if probed.get(p.name, {}).get("status") not in ("ok", "nan")
@@ -183,8 +191,9 @@ def _record_probes(store: RunStore, key: str, probes: list[ProbeRecord]) -> None
         store.record_probe(key, p.name, p.version, p.status, p.values, p.error, p.seconds)
 
 
-def analyse(spec: Spec, store: RunStore, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:
-    """Run every hypothesis on the finished cells and build the leaderboard."""
+def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:
+    """Run every hypothesis on the finished cells of ``store`` (a view holding the spec's cells) and
+    build the leaderboard; ``prov`` is the run-time provenance."""
     table = cell_views(store)
     results = []
     notes: list[str] = []
@@ -210,6 +219,8 @@ def analyse(spec: Spec, store: RunStore, prov: dict[str, Any]) -> tuple[Leaderbo
         "datasets": {spec.dataset.name: registry.datasets.get(spec.dataset.name).plugin_version},
     }
     board = build_leaderboard(store, spec=spec, verdicts=verdicts, analysis=analysis, provenance=prov, plugins=used)
+    if prov.get("identity"):  # backend, Keras major.minor, precision of the cells (what `compare` lines up)
+        board.summary["identity"] = dict(prov["identity"])
     return board, sorted(set(notes))
 
 
@@ -230,11 +241,37 @@ def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
 
 
 def reanalyse(run_dir: str | Path, spec: Spec) -> Leaderboard:
-    """Recompute verdicts and outputs from a store without training (``ddbench analyse``)."""
+    """Recompute verdicts and outputs from a store without training (``ddbench analyse``).
+
+    Bound like :func:`run`: a spec whose recipe (dataset, family, training) or precision differs
+    from the store's, or whose grid has cells never trained here, is refused with the changes
+    (:class:`~ddbench.store.SpecChanged`). The cells are keyed with the runtime they were trained
+    under (the analysing process trains nothing, so its own backend does not matter), and the
+    leaderboard keeps the provenance recorded at run time.
+    """
     store = RunStore.open_existing(run_dir)
     try:
-        board, _ = analyse(spec, store, provenance(spec.trainer, spec.training.precision))
+        binding = binding_for(spec, store.meta("identity"))
+        cells = plan_cells(spec, binding.identity)
+        keys = [c.key for c in cells]
+        store.check_binding(binding, keys)
+        board, _ = analyse(spec, store.view(keys), run_provenance(store, keys))
         write_outputs(board, store.dir)
         return board
     finally:
         store.close()
+
+
+def run_provenance(store: RunStore, keys: list[str]) -> dict[str, Any]:
+    """The provenance the last ``ddbench run`` recorded; for a store without it, the first finished
+    cell's own (each cell records the provenance it was trained with)."""
+    prov = store.meta("provenance")
+    if prov:
+        return dict(prov)
+    wanted = set(keys)
+    for rec in store.records():
+        if rec.key in wanted and rec.status == "done" and rec.provenance:
+            return {k: v for k, v in rec.provenance.items() if k not in ("node",)}
+    identity = store.meta("identity") or {}
+    raise SpecChanged(f"{store.dir} records no provenance and no finished cell of this spec "
+                      f"(trained under {describe(identity)}); nothing to analyse")

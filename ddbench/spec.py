@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -19,6 +20,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SPEC_FORMAT = 1
+#: 2: the cell identity (backend, Keras major.minor, precision) is hashed with the training part
+TRAINING_HASH_FORMAT = 2
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
 EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribution")
 #: fields that determine the trained models: a run directory is bound to them
@@ -373,8 +376,14 @@ class Spec(_Strict):
         resolved = self.resolved()
         return {k: resolved[k] for k in TRAINING_FIELDS}
 
-    def training_hash(self) -> str:
-        return content_hash({"format": SPEC_FORMAT, "training": self.training_part()})
+    def training_hash(self, runtime: Mapping[str, str] | None = None) -> str:
+        """Hash of what determines the trained cells: the training part and the cell identity
+        (Keras backend and major.minor of ``runtime``, default this process's, and the precision;
+        see :mod:`ddbench.identity`)."""
+        from .identity import cell_identity
+
+        return content_hash({"format": TRAINING_HASH_FORMAT, "training": self.training_part(),
+                             "identity": cell_identity(self, runtime)})
 
     def run_dir(self, override: str | Path | None = None) -> Path:
         return Path(override or self.output_dir or Path("runs") / self.name)

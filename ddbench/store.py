@@ -23,6 +23,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from . import __version__
+from .identity import RunBinding, describe, grid_changes, merge_grids
 from .plan import Cell
 
 DB_NAME = "ddbench.sqlite"
@@ -161,27 +163,71 @@ class RunStore:
             for k, v in items.items():
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, _dumps(v)))
 
-    def bind_spec(self, training_hash: str, training: dict[str, Any], spec: dict[str, Any], version: str) -> bool:
-        """Tie the store to what determines its trained cells; True if new.
+    def bind(self, binding: RunBinding, keys: list[str]) -> list[str]:
+        """Tie the store to what determines its trained cells (``ddbench run``); return the grid
+        changes since the last run (``model.widths: added [64]``), empty for a new store.
 
-        A spec whose dataset, model, training or seeds differ is refused with the
-        list of changes. Probes, hypotheses and analysis may change freely: new
-        probes are computed on the saved models and verdicts are recomputed.
+        Refused with the list of changes (:class:`SpecChanged`): another recipe (dataset, family,
+        family options, training) or another cell identity (Keras backend, Keras version,
+        precision). Grid values (widths, grid axes' values, noise rates and draws, seeds) may be
+        added or removed: their cells are keyed by content, new ones are trained here, old ones
+        kept. Probes, hypotheses and analysis may change freely. ``keys`` are the spec's cells.
         """
-        old = self.meta("training_hash")
-        if old is None:
-            self.set_meta(training_hash=training_hash, training=training, spec=spec, ddbench_version=version,
-                          store_format=STORE_FORMAT, created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-            return True
-        if old != training_hash:
-            changes = diff_specs(self.meta("training", {}), training)
-            shown = "; ".join(changes[:8]) + (f"; ... ({len(changes) - 8} more)" if len(changes) > 8 else "")
+        old_grid = self._check(binding)
+        fresh, previous = old_grid is None, self.meta("spec_grid", {})
+        meta: dict[str, Any] = {
+            "recipe": binding.recipe, "identity": binding.identity, "grid": merge_grids(old_grid or {}, binding.grid),
+            "spec_grid": binding.grid, "spec_hash": binding.spec_hash, "training_hash": binding.training_hash,
+            "training": binding.training, "spec": binding.spec, "cells": keys}
+        if fresh:
+            meta.update(ddbench_version=__version__, store_format=STORE_FORMAT,
+                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+        self.set_meta(**meta)
+        return [] if fresh else grid_changes(previous, binding.grid)
+
+    def check_binding(self, binding: RunBinding, keys: list[str]) -> None:
+        """Refuse (:class:`SpecChanged`) to analyse ``binding``'s spec on this store unless its
+        recipe and identity are the store's and every one of its cells (``keys``) was planned here
+        (``ddbench analyse``; it trains nothing, so it writes no binding)."""
+        if self._check(binding) is None:
+            raise SpecChanged(f"{self.dir} has no trained cells; run `ddbench run SPEC` first")
+        known = set(self.statuses())
+        missing = [k for k in keys if k not in known]
+        if missing:
+            added = grid_changes(self.meta("grid", {}), binding.grid)
+            added = [a.split(", removed")[0] for a in added if ": added" in a]
+            what = "; ".join(added) if added else "a combination of grid values never planned together"
             raise SpecChanged(
-                f"{self.dir} holds models trained for another spec: {shown}. "
+                f"{len(missing)} cell(s) of this spec were never trained in {self.dir} ({what}). "
+                "Run `ddbench run SPEC` to train them, or analyse the grid that was trained.")
+
+    def _check(self, binding: RunBinding) -> dict[str, list[Any]] | None:
+        """The store's grid if ``binding`` may use it, None for a new store; raise SpecChanged otherwise."""
+        recipe, identity = self.meta("recipe"), self.meta("identity")
+        if recipe is None or identity is None:
+            if self.meta("training_hash") is not None:
+                raise SpecChanged(
+                    f"{self.dir} was made by ddbench {self.meta('ddbench_version', '?')}, whose cell keys leave out "
+                    "the Keras backend and version; its cells cannot be told apart from other runtimes'. "
+                    "Use --output DIR for a new run (or delete the directory to start over).")
+            return None
+        changes = [f"{k}: {_short(identity.get(k))} -> {_short(binding.identity.get(k))}"
+                   for k in sorted(set(identity) | set(binding.identity)) if identity.get(k) != binding.identity.get(k)]
+        runtime = bool(changes)
+        changes += [c for c in diff_specs(recipe, binding.recipe) if not c.startswith("training.precision")]
+        if changes:
+            shown = "; ".join(changes[:8]) + (f"; ... ({len(changes) - 8} more)" if len(changes) > 8 else "")
+            why = ""
+            if runtime:
+                why = (f" Its cells were trained under {describe(identity)}; the Keras backend, Keras version "
+                       "and precision are part of what a cell is.")
+                if identity.get("backend") != binding.identity.get("backend"):
+                    why += f" Use --backend {identity.get('backend')} to continue it."
+            raise SpecChanged(
+                f"{self.dir} holds models trained for another spec: {shown}.{why} "
                 "Use --output DIR for a new run, or delete the directory to start over."
             )
-        self.set_meta(spec=spec)
-        return False
+        return self.meta("grid", {})
 
     # ------------------------------------------------------------ cells
 
@@ -204,11 +250,19 @@ class RunStore:
                 [(time.time(), k) for k in keys],
             )
 
-    def reset(self, statuses: tuple[str, ...]) -> int:
-        """Put cells with these statuses back to pending (``run --retry-failed``)."""
+    def reset(self, statuses: tuple[str, ...], keys: list[str] | None = None) -> int:
+        """Put cells with these statuses (of ``keys``, default all) back to pending (``run --retry-failed``)."""
+        marks = ",".join("?" * len(statuses))
         with self.transaction() as db:
-            marks = ",".join("?" * len(statuses))
-            return db.execute(f"UPDATE cells SET status = 'pending' WHERE status IN ({marks})", statuses).rowcount
+            if keys is None:
+                return db.execute(f"UPDATE cells SET status = 'pending' WHERE status IN ({marks})", statuses).rowcount
+            return sum(db.execute(f"UPDATE cells SET status = 'pending' WHERE key = ? AND status IN ({marks})",
+                                  (k, *statuses)).rowcount for k in keys)
+
+    def view(self, keys: list[str]) -> StoreView:
+        """The store as seen by one spec: only the cells ``keys`` (a grown or shrunk grid's run
+        directory holds cells of other grids too; leaderboards and status show the spec's)."""
+        return StoreView(self, keys)
 
     def record(self, key: str, *, status: str, params: int | None = None, metrics: dict | None = None,
                curves: dict | None = None, timings: dict | None = None, provenance: dict | None = None,
@@ -286,6 +340,32 @@ class RunStore:
                 w.writerow([r.key, d["family"], d["width"], d["noise_rate"], d["noise_seed"], d["seed"],
                             json.dumps(d.get("grid", {})), r.status, r.params, *[r.metrics.get(k) for k in metric_keys]])
         return path
+
+
+class StoreView:
+    """Read access to a :class:`RunStore` restricted to some cells (see :meth:`RunStore.view`);
+    anything else (``dir``, ``meta``, ...) is the store's."""
+
+    def __init__(self, store: RunStore, keys: list[str]):
+        self._store, self.keys = store, set(keys)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._store, name)
+
+    def records(self) -> list[CellRecord]:
+        return [r for r in self._store.records() if r.key in self.keys]
+
+    def statuses(self) -> dict[str, str]:
+        return {k: v for k, v in self._store.statuses().items() if k in self.keys}
+
+    def counts(self) -> dict[str, int]:
+        out = {s: 0 for s in STATUSES}
+        for status in self.statuses().values():
+            out[status] = out.get(status, 0) + 1
+        return out
+
+    def probe_values(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return {k: v for k, v in self._store.probe_values().items() if k in self.keys}
 
 
 def diff_specs(old: Any, new: Any, path: str = "") -> list[str]:

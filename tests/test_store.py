@@ -40,12 +40,33 @@ def test_running_cells_of_a_dead_run_become_pending(tmp_path):
 
 
 def test_spec_binding_refuses_another_training_with_the_change(tmp_path):
+    from ddbench.identity import binding_for
+    from ddbench.validate import load_spec_text
+    from util import tiny_spec_text
+
+    runtime = {"backend": "tensorflow", "keras": "3.15"}
     s = RunStore(tmp_path)
-    assert s.bind_spec("aaa", {"training": {"epochs": 10}}, {"probes": []}, "0")
-    assert not s.bind_spec("aaa", {"training": {"epochs": 10}}, {"probes": ["x"]}, "0")
-    assert s.meta("spec") == {"probes": ["x"]}  # probes/hypotheses may change
-    with pytest.raises(SpecChanged, match=r"training.epochs: 10 -> 20"):
-        s.bind_spec("bbb", {"training": {"epochs": 20}}, {}, "0")
+    assert s.bind(binding_for(load_spec_text(tiny_spec_text()), runtime), ["k0"]) == []
+    with_probe = load_spec_text(tiny_spec_text().replace("probes: [weight_norm]", "probes: [weight_norm, low_rank]"))
+    assert s.bind(binding_for(with_probe, runtime), ["k0"]) == []
+    assert [p["name"] for p in s.meta("spec")["probes"]] == ["weight_norm", "low_rank"]  # probes/hypotheses may change
+    assert s.meta("spec_hash") == with_probe.spec_hash() and s.meta("cells") == ["k0"]
+    with pytest.raises(SpecChanged, match=r"training.epochs: 3 -> 20"):
+        s.bind(binding_for(load_spec_text(tiny_spec_text(epochs=20)), runtime), [])
+
+
+def test_a_view_holds_only_its_cells(tmp_path):
+    s = RunStore(tmp_path)
+    s.sync_cells(cells())
+    s.record("k0", status="done")
+    s.record("k1", status="failed", error="boom")
+    s.record_probe("k0", "p", "1", "ok", {"v": 1.0})
+    s.record_probe("k2", "p", "1", "ok", {"v": 2.0})
+    view = s.view(["k0", "k1"])
+    assert [r.key for r in view.records()] == ["k0", "k1"] and set(view.probe_values()) == {"k0"}
+    assert view.counts() == {"pending": 0, "running": 0, "done": 1, "failed": 1, "diverged": 0}
+    assert view.dir == s.dir and s.counts()["pending"] == 1
+    assert s.reset(("failed", "pending"), ["k1"]) == 1 and s.statuses()["k1"] == "pending"
 
 
 def test_lock_refuses_a_second_process(tmp_path):

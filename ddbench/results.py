@@ -156,11 +156,20 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     return frame
 
 
+def _spec_cells(store: RunStore) -> Any:
+    """The store seen through the cells of the spec it was last run with (a grown or shrunk grid's
+    run directory also holds cells no current spec plans); older stores, which record no such list,
+    as they are."""
+    keys = store.meta("cells")
+    return store.view(list(keys)) if keys else store
+
+
 def load(run_dir: str | Path) -> Results:
-    """The cells and curves tables of a run directory as pandas DataFrames."""
+    """The cells and curves tables of a run directory as pandas DataFrames (the current spec's cells)."""
     store = RunStore.open_existing(run_dir)
     try:
-        return Results(_frame(cell_rows(store)), _frame(curve_rows(store)))
+        view = _spec_cells(store)
+        return Results(_frame(cell_rows(view)), _frame(curve_rows(view)))
     finally:
         store.close()
 
@@ -181,7 +190,8 @@ def export(run_dir: str | Path, fmt: str = "csv", out_dir: str | Path | None = N
     out = Path(out_dir) if out_dir is not None else Path(run_dir)
     store = RunStore.open_existing(run_dir)
     try:
-        tables = {"cells": cell_rows(store), "curves": curve_rows(store)}
+        view = _spec_cells(store)
+        tables = {"cells": cell_rows(view), "curves": curve_rows(view)}
     finally:
         store.close()
     out.mkdir(parents=True, exist_ok=True)

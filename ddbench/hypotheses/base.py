@@ -5,7 +5,7 @@ A hypothesis plugin reads the :class:`ResultTable` of finished cells and returns
 and the threshold it must clear. :func:`decide` turns evidence into verdicts with
 error control **within each hypothesis**: its claims x strata are one family
 (Holm's step-down at ``alpha``), so adding or removing another hypothesis never
-changes a verdict or an interval (docs/statistics.md).
+changes a verdict or an interval (docs/science.md, "Statistics").
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ class Evidence:
     unit: str = ""  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
     n_units: int | None = None  # how many units were resampled (degrees of freedom n - 1); None: normal quantiles
     #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
-    #: widths): "holds" then also needs this one-sided test (docs/statistics.md, "Null replicates")
+    #: widths): "holds" then also needs this one-sided test (docs/science.md, Statistics, "Null replicates")
     null_samples: np.ndarray | None = None
     #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
     bounds: tuple[float, float] | None = None

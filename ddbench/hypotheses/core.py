@@ -2,7 +2,7 @@
 
 :meth:`ResultTable.cores` builds one :class:`StratumCore` per stratum (cached on the
 table), so every claim of every hypothesis reads the same k*, the same peak window
-and the same replicate indices (docs/statistics.md).
+and the same replicate indices (docs/science.md, "Statistics").
 
 - Grid: the widths with at least one finished cell. The paired design keeps the
   seeds finished at every one of them ("complete" seeds); when no seed is complete,

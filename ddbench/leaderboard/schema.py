@@ -63,7 +63,7 @@ class StratumVerdict(_Model):
     side: Literal["greater", "less"] = "greater"  # holds when the CI lies above (greater) / below (less) threshold
     reason: str = ""
     detail: dict[str, Any] = Field(default_factory=dict)
-    # error control and resampling (docs/statistics.md); None where nothing was tested
+    # error control and resampling (docs/science.md, "Statistics"); None where nothing was tested
     family: str | None = None  # the multiple-comparison family: the hypothesis (its claims x strata)
     correction: str | None = None  # "holm"
     family_size: int | None = None  # m, the tests in the family
@@ -90,7 +90,7 @@ class Verdict(_Model):
     side: Literal["greater", "less"] = "greater"
     reason: str = ""
     strata: list[StratumVerdict] = Field(default_factory=list)
-    # error control and resampling (docs/statistics.md); None where nothing was tested
+    # error control and resampling (docs/science.md, "Statistics"); None where nothing was tested
     family: str | None = None  # the multiple-comparison family: the hypothesis (its claims x strata)
     correction: str | None = None  # "holm"
     family_size: int | None = None  # m, the tests in the family

@@ -7,7 +7,7 @@
 - :mod:`.inference`: intervals, p-values, the non-finite rule and Holm's step-down
   within one hypothesis.
 
-The exact definitions are in ``docs/statistics.md``.
+The exact definitions are in ``docs/science.md, "Statistics"``.
 """
 
 from .inference import NONFINITE_LIMIT, Test, holm, interval, p_value

@@ -1,4 +1,4 @@
-"""Intervals, p-values, the non-finite rule and Holm's step-down (docs/statistics.md).
+"""Intervals, p-values, the non-finite rule and Holm's step-down (docs/science.md, "Statistics").
 
 Interval method: the studentized bootstrap-SE interval
 ``statistic ± q · SE``, with SE the standard deviation of the finite replicates times

@@ -1,4 +1,4 @@
-"""The resampling plan (docs/statistics.md, "Resampling plan").
+"""The resampling plan (docs/science.md, Statistics, "Resampling plan").
 
 A plan hands out (B, n) matrices of resampled unit indices (and their per-unit
 counts) for a resampling design: the unit (``seeds``, ``test_points``,

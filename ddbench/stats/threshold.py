@@ -1,4 +1,4 @@
-"""The interpolation threshold k* and the peak window (docs/science.md, Statistics, "Threshold and peak").
+"""The interpolation threshold k* and the peak window (docs/science.md, Statistics, "Interpolation threshold k*" and "Peak window and peak").
 
 k* is the smallest finished width whose final training error, averaged over the
 seeds that finished at that width, is <= the threshold (``analysis.interpolation_threshold``,

@@ -97,8 +97,11 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
             node[last] = value
         elif isinstance(node, list) and isinstance(last, int) and last == len(node):
             node.append(value)  # one past the end appends (-s probes.3=redundancy)
+        elif isinstance(node, list):
+            raise OverrideError(f"-s {text!r}: {path_label(parts)} is out of range (the list has {len(node)} items)")
         else:
-            raise OverrideError(f"-s {text!r}: cannot set {path_label(parts)} inside a {type(node).__name__}")
+            raise OverrideError(f"-s {text!r}: {path_label(parts[:-1]) or '<spec>'} is not a mapping "
+                                f"(got {type(node).__name__}), so it has no {last!r}")
     return data
 
 

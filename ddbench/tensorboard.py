@@ -3,7 +3,9 @@
 Off by default. After a run (training resumed or not) every done or diverged cell of the run
 directory gets one TensorBoard run, ``DIR/<p>/<width and grid>/seed<seed>``, with a scalar per
 recorded metric (``train_loss``, ``test_error``, ...) at each recorded epoch, written with
-``tf.summary`` (TensorFlow is needed, whatever the Keras backend). Open with
+TensorFlow's own ``tf.summary.write`` with the scalars plugin's metadata (what
+``tf.summary.scalar`` writes, without needing the ``tensorboard`` package; TensorFlow is needed,
+whatever the Keras backend). Open with
 ``tensorboard --logdir DIR``. Writing again replaces a cell's events file, so a grown grid or a
 re-run never duplicates points.
 """
@@ -27,8 +29,11 @@ def write_tensorboard(run_dir: str | Path, logdir: str | Path) -> int:
         import tensorflow as tf
     except ImportError as exc:  # pragma: no cover - tensorflow is a test dependency
         raise RuntimeError("--tensorboard needs tensorflow (pip install 'ddbench[tf]')") from exc
+    from tensorflow.core.framework import summary_pb2
+
     from .store import RunStore
 
+    scalars = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
     root = Path(logdir)
     store = RunStore.open_existing(run_dir)
     try:
@@ -47,7 +52,8 @@ def write_tensorboard(run_dir: str | Path, logdir: str | Path) -> int:
                     continue
                 for epoch, value in zip(epochs, values):
                     if value is not None and math.isfinite(float(value)):
-                        tf.summary.scalar(metric, float(value), step=int(epoch))
+                        tf.summary.write(metric, tf.constant(float(value), tf.float32), step=int(epoch),
+                                         metadata=scalars)
         writer.flush()
         writer.close()
     return len(records)

@@ -316,16 +316,27 @@ def plugin_test(
     budget: float = typer.Option(60.0, "--budget", help="Seconds allowed for one measurement / evaluation."),
     input_shape: str = typer.Option("40", "--input-shape", help="Families: input shape, e.g. 40 or 32,32,3."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Hypotheses: change the zoo spec, e.g. -s training.epochs=300 (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress while the zoo trains."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the trained zoo here and reuse it next time (default: a temporary directory)."),
 ) -> None:
-    """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget."""
+    """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget;
+    a hypothesis on a zoo that reaches k*, every declared claim exercised, no undeclared claim."""
     _select_backend(backend)
+    from .overrides import OverrideError
     from .plugin_check import check_plugin
+    from .progress import RichProgress
+    from .validate import SpecError
 
     shape = tuple(int(v) for v in input_shape.split(",") if v.strip())
     try:
-        resolved, checks = check_plugin(name, kind.value if kind else None, budget_s=budget, input_shape=shape)
+        resolved, checks = check_plugin(name, kind.value if kind else None, budget_s=budget, input_shape=shape,
+                                        workdir=workdir, overrides=overrides or [],
+                                        progress=RichProgress(err, enabled=not quiet))
     except KeyError as exc:
         _fail(str(exc.args[0] if exc.args else exc))
+    except (SpecError, OverrideError) as exc:
+        _fail(str(exc), 2)
     table = Table(title=f"{resolved[:-1] if resolved != 'families' else 'family'} {name}")
     table.add_column("check")
     table.add_column("result")

@@ -337,7 +337,8 @@ def plugin_test(
         _fail(str(exc.args[0] if exc.args else exc))
     except (SpecError, OverrideError) as exc:
         _fail(str(exc), 2)
-    table = Table(title=f"{resolved[:-1] if resolved != 'families' else 'family'} {name}")
+    singular = {"datasets": "dataset", "families": "family", "probes": "probe", "hypotheses": "hypothesis"}
+    table = Table(title=f"{singular.get(resolved, resolved)} {name}")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail", overflow="fold")

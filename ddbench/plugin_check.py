@@ -268,15 +268,17 @@ def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides:
     spec = hypothesis_zoo(plugin, overrides)
     result = run(spec, run_dir=work / f"zoo-{spec.training_hash()}", progress=progress)
     store = RunStore(result.run_dir)
-    table = cell_views(store)
-    store.close()
-    n = len(plan_cells(spec))
-    done = len(table.done())
-    checks = [Check("zoo trained", done == n, f"{done}/{n} cells done"),
-              _k_star_check(table, spec.analysis.interpolation_threshold)]
-    config = plugin.Config.model_validate(next(h.params for h in spec.hypotheses if h.name == plugin.plugin_name))
-    evs, secs = _timed(lambda: plugin().evidence(table, config, spec.analysis))
-    again = plugin().evidence(table, config, spec.analysis)
+    try:
+        table = cell_views(store)  # per-point arrays are read from the store lazily: keep it open
+        n = len(plan_cells(spec))
+        done = len(table.done())
+        checks = [Check("zoo trained", done == n, f"{done}/{n} cells done"),
+                  _k_star_check(table, spec.analysis.interpolation_threshold)]
+        config = plugin.Config.model_validate(next(h.params for h in spec.hypotheses if h.name == plugin.plugin_name))
+        evs, secs = _timed(lambda: plugin().evidence(table, config, spec.analysis))
+        again = plugin().evidence(table, config, spec.analysis)
+    finally:
+        store.close()
     from .hypotheses.base import Evidence
 
     if not (isinstance(evs, list) and all(isinstance(e, Evidence) for e in evs)):

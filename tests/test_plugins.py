@@ -95,6 +95,7 @@ def _spearman_width(table, metric):
 
     out = []
     for stratum, cells in table.strata():
+        assert len(table.arrays(cells[0].key)) > 0  # per-point arrays can be read while the plugin runs
         w = np.array([c.width for c in cells], float)
         m = np.array([c.metrics[metric] for c in cells], float)
         rw, rm = np.argsort(np.argsort(w)), np.argsort(np.argsort(m))

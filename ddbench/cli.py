@@ -73,7 +73,7 @@ def _load(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False
 
 
 SET_HELP = "Override a spec field: -s training.epochs=50 (repeatable; the value is YAML, validated like the file)."
-SMOKE_HELP = ("Quick end-to-end check: at most 3 widths (each <= 16), 2 epochs, 512 train/test points, one seed; "
+SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 train/test points, one seed; "
               "writes to <run dir>-smoke.")
 
 

@@ -10,7 +10,8 @@ pointing at a line of the file. The run records the resolved spec, so the overri
 in the run directory's spec, its hash and the leaderboard.
 
 ``--smoke`` turns a spec into a quick end-to-end check of the same pipeline (see :data:`SMOKE_CAPS`):
-at most 3 widths (the smallest, a middle one, the largest of the grid), each capped at 16;
+at most 3 of the grid's widths up to 16 (the smallest, a middle one, the largest of them; a grid
+with none up to 16 gets its smallest capped at 16);
 2 epochs; 512 training and 512 test points; the first seed and noise seed; the first 2 values
 of every extra grid axis; 100 bootstrap resamples. The probes and hypotheses are the spec's own.
 It writes to ``<run dir>-smoke``, so it never binds the real run directory.
@@ -175,7 +176,8 @@ def smoke_spec(spec: Spec, run_dir: str | Path | None = None) -> Spec:
     caps = SMOKE_CAPS
     data = spec.resolved()
     model, training, ds = data["model"], data["training"], data["dataset"]
-    model["widths"] = sorted({min(w, caps["max_width"]) for w in _spread(model["widths"], caps["widths"])})
+    small = [w for w in model["widths"] if w <= caps["max_width"]] or [min(model["widths"][0], caps["max_width"])]
+    model["widths"] = _spread(small, caps["widths"])
     model["grid"] = {k: v[: caps["grid_values"]] for k, v in model["grid"].items()}
     training["epochs"] = min(training["epochs"], caps["epochs"])
     rec = training["record"]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .plan import Bundle, Cell, plan_cells
+from .plan import Bundle, Cell, make_bundles, plan_cells
 from .spec import Spec
 
 #: effective training throughput assumed before anything was measured (2 CPU cores, small dense models)
@@ -110,8 +110,8 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
                 params = None
             est = cost(c) or None
         plans.append(CellPlan(c, params, est, states.get(c.key, "pending")))
-    bundles = list(plan_bundles(spec, todo, data)) if todo and cost is not None else (
-        [Bundle(todo)] if todo else [])
+    # without data (it cannot load) the planner cannot size bundles: one per stratum, as run would cut them
+    bundles = list(plan_bundles(spec, todo, data)) if cost is not None else make_bundles(todo)
     index = {c.key: i for i, b in enumerate(bundles) for c in b.cells}
     for p in plans:
         p.bundle = index.get(p.cell.key)

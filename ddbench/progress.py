@@ -171,7 +171,7 @@ def render_lines(state: ProgressState, width: int) -> list[str]:
     if state.bad:
         lines[0] = _fit(lines[0], width)
         lines.append(_fit("  " + ", ".join(f"{n} {s}" for s, n in sorted(state.bad.items())), width))
-    if state.bundle is not None and state.phase in ("building", "compiling", "training", "probing", "writing"):
+    if state.bundle is not None and state.bundle_open > 0:  # a finished bundle is not shown under the run's phases
         head = f"bundle {state.bundles}: {len(state.bundle.cells)} cells, {bundle_label(state.bundle)}"
         lines.append(_fit(head, width))
         if state.bundle_total:

@@ -104,7 +104,7 @@ def test_cli_validate_takes_overrides(tmp_path):
 def test_smoke_caps_the_quickstart():
     spec = load_spec(ROOT / "specs" / "quickstart.yaml")
     smoke = smoke_spec(spec)
-    assert smoke.model.widths == [2, 16]  # smallest, middle (20) and largest (300), each capped at 16
+    assert smoke.model.widths == [2, 4, 14]  # of the grid's widths up to 16: smallest, middle, largest
     assert len(smoke.model.widths) <= SMOKE_CAPS["widths"] and max(smoke.model.widths) <= SMOKE_CAPS["max_width"]
     assert smoke.training.epochs == 2 and smoke.dataset.n_train == 512 and smoke.dataset.n_test == 512
     assert smoke.seeds == [0] and smoke.analysis.bootstrap == 100

@@ -46,6 +46,8 @@ def test_etas_are_from_this_bundle_and_this_run():
         s.cell_finished(c, "done")
     clock.t = 20.0
     assert abs(s.eta() - 20.0) < 1e-9  # half the work in 20 s
+    s.set_phase("probing", "weight_norm on 2 finished cells")  # a run-level phase: the finished bundle is gone
+    assert not any(line.startswith("bundle") for line in render_lines(s, 80))
     s.bundle_started(b2)
     assert s.bundle_elapsed() == 0.0 and s.bundle_eta() is None and s.bundle_total == 0
     lines = render_lines(s, 80)

@@ -57,14 +57,24 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _load(path: Path) -> Any:
-    from .validate import SpecError, load_spec
+def _load(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False, output: Optional[Path] = None) -> Any:
+    """The spec with ``-s`` overrides applied (and cut down by ``--smoke``); exit 2 on any problem."""
+    from .overrides import OverrideError, load_spec_with, smoke_spec
+    from .validate import SpecError
 
     try:
-        return load_spec(path)
+        spec = load_spec_with(path, overrides or [])
     except SpecError as exc:
         err.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(2)
+    except OverrideError as exc:
+        _fail(str(exc), 2)
+    return smoke_spec(spec, output) if smoke else spec
+
+
+SET_HELP = "Override a spec field: -s training.epochs=50 (repeatable; the value is YAML, validated like the file)."
+SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 train/test points, one seed; "
+              "writes to <run dir>-smoke.")
 
 
 def _select_backend(name: Optional[str]) -> None:
@@ -97,22 +107,32 @@ def run(
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend: tensorflow (default), jax or torch."),
     trainer: Optional[str] = typer.Option(None, "--trainer", help="auto (= stateless), stateless (a bundle as one compiled program), packed (one multi-output fit) or fit (reference, one model at a time)."),
     retry_failed: bool = typer.Option(True, "--retry-failed/--keep-failed", help="Retry cells that failed in an earlier run."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary line and the output paths."),
     executor: str = typer.Option("local", "--executor", help="Where bundles train: local (this process) or ray (a Ray cluster, or a local Ray instance)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray: the cluster to connect to (e.g. ray://head:10001 or head:6379); default RAY_ADDRESS or a local instance."),
     gpus_per_bundle: Optional[float] = typer.Option(None, "--gpus-per-bundle", help="Ray: the share of a GPU each bundle asks for (0 to 1); default from the bundle's memory estimate, 0 without GPUs."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=SET_HELP),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (as `ddbench plan`) and train nothing."),
+    smoke: bool = typer.Option(False, "--smoke", help=SMOKE_HELP),
+    tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", help="Also write every cell's curves as TensorBoard logs under this directory."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
     _select_backend(backend)  # first: the spec's distribution is validated against the backend
-    spec = _load(spec_path)
+    spec = _load(spec_path, overrides, smoke, output)
+    if smoke:
+        output = None  # the smoke spec's output_dir is <run dir>-smoke
+    if dry_run:
+        _print_plan(spec, output, retry_failed)
+        return
     runner_executor = _executor(executor, address, gpus_per_bundle)
     from .runner import run as run_spec
     from .store import RunLocked, SpecChanged
     from .validate import check_grid
 
-    for w in check_grid(spec):
-        err.print(f"[yellow]warning:[/] {w}", highlight=False)
-    from .progress import RichProgress
+    if not quiet:
+        for w in check_grid(spec):
+            err.print(f"[yellow]warning:[/] {w}", highlight=False)
+    from .progress import RichProgress, output_paths, summary_line
 
     progress = RichProgress(console, enabled=not quiet)
     try:
@@ -123,34 +143,47 @@ def run(
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: finished cells are saved; run the same command again to resume.")
         raise typer.Exit(130)
-    from .leaderboard.render import print_board
+    if tensorboard is not None:
+        from .tensorboard import write_tensorboard
 
-    print_board(result.leaderboard, console)
-    for note in result.warnings:
-        err.print(f"[yellow]warning:[/] {note}", highlight=False)
+        n = write_tensorboard(result.run_dir, tensorboard)
+        if not quiet:
+            console.print(f"TensorBoard: {n} cells' curves under {tensorboard} (tensorboard --logdir {tensorboard})",
+                          highlight=False)
+    if not quiet:
+        from .leaderboard.render import print_board
+
+        print_board(result.leaderboard, console)
+        for note in result.warnings:
+            err.print(f"[yellow]warning:[/] {note}", highlight=False)
     counts = result.counts
-    console.print(
-        f"\n{result.run_dir}/leaderboard.json  ({counts['done']} done, {counts['failed']} failed, "
-        f"{counts['diverged']} diverged; {result.wall_seconds:.0f} s this run)"
-    )
+    console.print(("" if quiet else "\n") + summary_line(result), highlight=False, markup=False)
+    for path in output_paths(result.run_dir) + ([tensorboard] if tensorboard is not None else []):
+        console.print(f"  {path}", highlight=False, markup=False)
     if counts["failed"]:
         err.print(f"[red]{counts['failed']} cell(s) failed[/]; see `ddbench status {result.run_dir} --failures`")
         raise typer.Exit(3)
 
 
 @app.command()
-def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs.")) -> None:
+def validate(
+    spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=SET_HELP),
+) -> None:
     """Check specs without training: every problem with its YAML path, value and what is allowed."""
-    from .validate import SpecError, check_grid, load_spec
+    from .overrides import OverrideError, load_spec_with
+    from .validate import SpecError, check_grid
 
     bad = 0
     for path in spec_paths:
         try:
-            spec = load_spec(path)
+            spec = load_spec_with(path, overrides or [])
         except SpecError as exc:
             bad += 1
             err.print(str(exc), highlight=False, markup=False)
             continue
+        except OverrideError as exc:
+            _fail(str(exc), 2)
         from .plan import plan_cells
 
         n = len(plan_cells(spec))
@@ -166,17 +199,41 @@ def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML
         raise typer.Exit(2)
 
 
+def _print_plan(spec: Any, output: Optional[Path], retry_failed: bool = True) -> None:
+    from .planview import plan_view, render_plan
+
+    render_plan(plan_view(spec, output, retry_failed=retry_failed), console)
+
+
+@app.command()
+def plan(
+    spec_path: Path = typer.Argument(..., help="The YAML spec."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory (its finished cells are left out)."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=SET_HELP),
+    smoke: bool = typer.Option(False, "--smoke", help=SMOKE_HELP),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend (parameter counts and device memory)."),
+) -> None:
+    """List the cells and bundles a run would train: parameters, memory estimates, an estimated time."""
+    _select_backend(backend)
+    spec = _load(spec_path, overrides, smoke, output)
+    _print_plan(spec, None if smoke else output)
+
+
 @app.command()
 def schema(
     leaderboard: bool = typer.Option(False, "--leaderboard", help="The schema of leaderboard.json instead (docs/leaderboard-format.md)."),
 ) -> None:
-    """Print the JSON Schema of a spec (or, with --leaderboard, of leaderboard.json)."""
+    """Print the JSON Schema of a spec (every input form, and the installed plugins' own options) or,
+    with --leaderboard, of leaderboard.json."""
     if leaderboard:
-        from .leaderboard.schema import Leaderboard as model
-    else:
-        from .spec import Spec as model
+        from .leaderboard.schema import Leaderboard
 
-    console.print_json(json.dumps(model.model_json_schema()))
+        data = Leaderboard.model_json_schema()
+    else:
+        from .spec_schema import spec_json_schema
+
+        data = spec_json_schema()
+    console.print_json(json.dumps(data))
 
 
 @app.command("list")
@@ -286,17 +343,29 @@ def plugin_test(
     budget: float = typer.Option(60.0, "--budget", help="Seconds allowed for one measurement / evaluation."),
     input_shape: str = typer.Option("40", "--input-shape", help="Families: input shape, e.g. 40 or 32,32,3."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend."),
+    overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help="Hypotheses: change the zoo spec, e.g. -s training.epochs=300 (repeatable)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress while the zoo trains."),
+    workdir: Optional[Path] = typer.Option(None, "--workdir", help="Keep the trained zoo here and reuse it next time (default: a temporary directory)."),
 ) -> None:
-    """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget."""
+    """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget;
+    a hypothesis on a zoo that reaches k*, every declared claim exercised, no undeclared claim."""
     _select_backend(backend)
+    from .overrides import OverrideError
     from .plugin_check import check_plugin
+    from .progress import RichProgress
+    from .validate import SpecError
 
     shape = tuple(int(v) for v in input_shape.split(",") if v.strip())
     try:
-        resolved, checks = check_plugin(name, kind.value if kind else None, budget_s=budget, input_shape=shape)
+        resolved, checks = check_plugin(name, kind.value if kind else None, budget_s=budget, input_shape=shape,
+                                        workdir=workdir, overrides=overrides or [],
+                                        progress=RichProgress(err, enabled=not quiet))
     except KeyError as exc:
         _fail(str(exc.args[0] if exc.args else exc))
-    table = Table(title=f"{resolved[:-1] if resolved != 'families' else 'family'} {name}")
+    except (SpecError, OverrideError) as exc:
+        _fail(str(exc), 2)
+    singular = {"datasets": "dataset", "families": "family", "probes": "probe", "hypotheses": "hypothesis"}
+    table = Table(title=f"{singular.get(resolved, resolved)} {name}")
     table.add_column("check")
     table.add_column("result")
     table.add_column("detail", overflow="fold")

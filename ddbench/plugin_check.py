@@ -3,8 +3,18 @@
 Checks, for every kind: it loads from the registry with a name and a version,
 produces output of the declared shape, is deterministic (two runs agree),
 reports NaN / failure through its status instead of raising, and stays within a
-time budget. The zoo is a 3-width x 2-noise-rate MLP grid on MNIST-1D, trained in
-seconds, with the probes the plugin needs.
+time budget. Probes run on a 3-width x 2-noise-rate MLP grid on MNIST-1D, trained in
+seconds.
+
+A hypothesis runs on a zoo built so that its claims can be tested (:data:`HYPOTHESIS_ZOO`:
+MNIST-1D, 100 points, 20% label noise and clean labels, MLP widths 2..64 trained with Adam
+for 100 epochs, so that the wider half interpolates: k* is inside the grid), with the probes
+the plugin requires. A plugin that needs another zoo says so with ``test_zoo``, a list of
+``-s``-style overrides of that spec (built-ins: :data:`ZOO_OVERRIDES`), and ``ddbench plugin
+test NAME -s key=value`` adds more. Every check of a hypothesis names its claim: each
+declared claim must be exercised (evidence with a computed statistic in at least one
+stratum), give reasons when not applicable, finite statistics, the same result twice and a
+valid verdict; evidence for a claim the plugin does not declare fails.
 """
 
 from __future__ import annotations
@@ -33,6 +43,26 @@ analysis: {{bootstrap: 200}}
 """
 
 
+HYPOTHESIS_ZOO = {
+    "name": "plugin-zoo-h",
+    "dataset": {"name": "mnist1d", "n_train": 100, "n_test": 500, "noise": {"rates": [0.0, 0.2], "kind": "exact"}},
+    "model": {"family": "mlp", "widths": [2, 4, 8, 16, 32, 64]},
+    "training": {"optimizer": {"name": "adam", "lr": 0.01}, "batch_size": 25, "epochs": 100,
+                 "record": {"schedule": "log", "num": 4}},
+    "analysis": {"bootstrap": 200},
+}
+
+#: zoos of built-in hypotheses whose claims need more than width x noise (from their committed CPU specs)
+ZOO_OVERRIDES: dict[str, list[str]] = {
+    "low_rank": ["model.widths=[16, 64]", "model.grid={depth: [1, 2, 4], linear_overparam: [1, 2]}", "seeds=[0, 1, 2]"],
+    "norm_capacity": ["dataset.noise.rates=[0.0]", "dataset.n_train=200",
+                      "model={family: random_features, config: {activation: erf, ridge: 0.0001}, "
+                      "widths: {geomspace: [10, 2000, 14]}, grid: {ridge: [0.0001, 0.005]}}",
+                      "training={loss: mse, epochs: 1, record: {schedule: final}}", "probes=[weight_norm]"],
+    "smoothness": ["training.record.checkpoints=true", "probes=[{smoothness: {epochwise: true, points: 200}}]"],
+}
+
+
 @dataclass
 class Check:
     name: str
@@ -51,16 +81,20 @@ def _kind_of(name: str) -> str:
 
 
 def check_plugin(name: str, kind: str | None = None, *, budget_s: float = 60.0, workdir: str | Path | None = None,
-                 input_shape: tuple[int, ...] = (40,)) -> tuple[str, list[Check]]:
+                 input_shape: tuple[int, ...] = (40,), overrides: list[str] | None = None,
+                 progress: Any = None) -> tuple[str, list[Check]]:
+    """Run the checks of ``name``'s kind; ``overrides`` change a hypothesis's zoo (``-s``), ``progress``
+    shows its training (a ``runner.Progress``). A ``workdir`` kept between calls reuses trained zoos."""
     kind = kind or _kind_of(name)
     plugin = registry.ALL[kind].get(name)
     checks = [Check("registered", bool(getattr(plugin, "plugin_name", None)) and bool(getattr(plugin, "plugin_version", None)),
                     f"{name} version {getattr(plugin, 'plugin_version', '?')} from {registry.ALL[kind].origin(name)}")]
     runner: Callable[..., list[Check]] = {"datasets": _check_dataset, "families": _check_family,
                                           "probes": _check_probe, "hypotheses": _check_hypothesis}[kind]
+    options = {"overrides": overrides or [], "progress": progress} if kind == "hypotheses" else {}
     with tempfile.TemporaryDirectory() as tmp:
         try:
-            checks += runner(plugin, Path(workdir or tmp), budget_s, input_shape)
+            checks += runner(plugin, Path(workdir or tmp), budget_s, input_shape, **options)
         except Exception:
             checks.append(Check("runs", False, traceback.format_exc(limit=6)))
     return kind, checks
@@ -185,29 +219,110 @@ def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
     ]
 
 
-def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
-    from .hypotheses.base import Evidence, decide
+def hypothesis_zoo(plugin: Any, overrides: list[str] | None = None) -> Any:
+    """The zoo spec of a hypothesis: :data:`HYPOTHESIS_ZOO`, its probes, its ``test_zoo`` overrides, then ``overrides``."""
+    import yaml
+
+    from .overrides import apply_overrides
+    from .validate import load_spec_text
+
+    data = {**HYPOTHESIS_ZOO, "probes": list(getattr(plugin, "requires_probes", ())), "hypotheses": [plugin.plugin_name]}
+    own = getattr(plugin, "test_zoo", None)
+    data = apply_overrides(data, list(own if own is not None else ZOO_OVERRIDES.get(plugin.plugin_name, [])))
+    data = apply_overrides(data, list(overrides or []))
+    return load_spec_text(yaml.safe_dump(data, sort_keys=False), f"the zoo of {plugin.plugin_name}")
+
+
+def _k_star_check(table: Any, threshold: float) -> Check:
+    """Every stratum of the zoo straddles k*: its narrowest width does not interpolate, a wider one does."""
+    from collections import defaultdict
+
+    problems, found = [], []
+    for stratum, cells in table.strata():
+        by_width: dict[int, list[float]] = defaultdict(list)
+        for c in cells:
+            by_width[c.width].append(float(c.metrics.get("train_error", float("nan"))))
+        widths = sorted(by_width)
+        means = [float(np.mean(by_width[w])) for w in widths]
+        k = next((w for w, m in zip(widths, means) if m <= threshold), None)
+        label = ", ".join(f"{a}={b}" for a, b in stratum.items())
+        if k is None:
+            problems.append(f"{label}: no width interpolates (lowest train error {min(means):.3f})")
+        elif k == widths[0]:
+            problems.append(f"{label}: the narrowest width {k} already interpolates")
+        else:
+            found.append(f"{label}: k*={k}")
+    if not found and not problems:
+        problems.append("no finished cells")
+    return Check("zoo reaches k*", not problems, "; ".join(problems or found))
+
+
+def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides: list[str] | None = None,
+                      progress: Any = None) -> list[Check]:
+    from .hypotheses.base import decide
     from .leaderboard.build import cell_views
+    from .plan import plan_cells
+    from .runner import run
     from .store import RunStore
 
-    spec, result = _zoo(work, list(getattr(plugin, "requires_probes", ())), [plugin.plugin_name])
+    spec = hypothesis_zoo(plugin, overrides)
+    result = run(spec, run_dir=work / f"zoo-{spec.training_hash()}", progress=progress)
     store = RunStore(result.run_dir)
-    table = cell_views(store)
-    config = plugin.Config()
-    evs, secs = _timed(lambda: plugin().evidence(table, config, spec.analysis))
-    again = plugin().evidence(table, config, spec.analysis)
-    store.close()
-    shape_ok = isinstance(evs, list) and bool(evs) and all(isinstance(e, Evidence) for e in evs)
-    checks = [Check("returns evidence", shape_ok, f"{len(evs) if isinstance(evs, list) else evs!r} Evidence objects")]
-    prefix = f"{plugin.plugin_name}."
-    checks.append(Check("claim ids", all(e.claim.startswith(prefix) for e in evs), f"every claim starts with {prefix!r}"))
-    reasons = all(e.applicable or e.reason for e in evs)
-    checks.append(Check("not_applicable has a reason", reasons, "every not-applicable evidence says why"))
-    finite = all(e.statistic is None or math.isfinite(e.statistic) for e in evs)
-    checks.append(Check("statistics finite", finite, "statistics are finite numbers or None"))
-    same = [(e.claim, e.statistic) for e in evs] == [(e.claim, e.statistic) for e in again]
-    checks.append(Check("deterministic", same, "two evaluations agree"))
-    verdicts, _ = decide([(plugin, evs)], spec.analysis.alpha)
-    checks.append(Check("verdicts", all(v.verdict in ("holds", "fails", "inconclusive", "not_applicable") for v in verdicts),
-                        ", ".join(f"{v.claim}={v.verdict}" for v in verdicts)))
+    try:
+        table = cell_views(store)  # per-point arrays are read from the store lazily: keep it open
+        n = len(plan_cells(spec))
+        done = len(table.done())
+        checks = [Check("zoo trained", done == n, f"{done}/{n} cells done"),
+                  _k_star_check(table, spec.analysis.interpolation_threshold)]
+        config = plugin.Config.model_validate(next(h.params for h in spec.hypotheses if h.name == plugin.plugin_name))
+        evs, secs = _timed(lambda: plugin().evidence(table, config, spec.analysis))
+        again = plugin().evidence(table, config, spec.analysis)
+    finally:
+        store.close()
+    from .hypotheses.base import Evidence
+
+    if not (isinstance(evs, list) and all(isinstance(e, Evidence) for e in evs)):
+        return checks + [Check("returns evidence", False, f"expected a list of Evidence, got {type(evs).__name__}")]
+    declared = {f"{plugin.plugin_name}.{c}": c for c in plugin.claims}
+    if not declared:
+        checks.append(Check("declares claims", False, f"{plugin.plugin_name}.claims is empty: nothing to test"))
+    try:
+        verdicts, _ = decide([(plugin, evs)], spec.analysis.alpha)
+    except Exception:
+        verdicts = []
+        checks.append(Check("verdicts", False, traceback.format_exc(limit=3)))
+    verdict_of = {v.claim: v for v in verdicts}
+    for claim in declared:
+        mine = [e for e in evs if e.claim == claim]
+        theirs = [e for e in again if e.claim == claim]
+        computed = [e for e in mine if e.statistic is not None]
+        tested = [e for e in computed if e.applicable and e.samples is not None]
+        reasons = sorted({e.reason for e in mine if e.reason and e.statistic is None})
+        if computed:
+            msg = f"statistic computed in {len(computed)} of {len(mine)} strata, tested in {len(tested)}"
+        elif mine:
+            msg = "never computed on the zoo: " + "; ".join(reasons)[:400]
+        else:
+            msg = "no evidence returned for this claim"
+        checks.append(Check(f"claim {claim}: exercised", bool(computed), msg))
+        if not mine:
+            continue
+        checks.append(Check(f"claim {claim}: reasons", all(e.applicable or e.reason for e in mine),
+                            "every not-applicable evidence says why"))
+        finite = all(e.statistic is None or math.isfinite(e.statistic) for e in mine)
+        checks.append(Check(f"claim {claim}: finite", finite, "statistics are finite numbers or None"))
+        same = [(_key(e.stratum), e.statistic) for e in mine] == [(_key(e.stratum), e.statistic) for e in theirs]
+        checks.append(Check(f"claim {claim}: deterministic", same, "two evaluations give the same statistics"))
+        v = verdict_of.get(claim)
+        ok = v is not None and all(s.verdict in ("holds", "fails", "inconclusive", "not_applicable") for s in v.strata)
+        checks.append(Check(f"claim {claim}: verdict", ok, "no verdict" if v is None else
+                            f"{v.verdict} ({', '.join(s.verdict for s in v.strata)})"))
+    for claim in sorted({e.claim for e in evs} - set(declared)):
+        checks.append(Check(f"claim {claim}: declared", False,
+                            f"evidence for a claim {plugin.plugin_name} does not declare (declared: "
+                            f"{', '.join(declared) or 'none'})"))
     return checks + [_budget(secs, budget, "evidence on the zoo")]
+
+
+def _key(stratum: dict[str, Any]) -> str:
+    return json.dumps(stratum, sort_keys=True, default=str)

@@ -31,11 +31,20 @@ from .train import get_trainer
 from .train.distribute import provenance as distribution_provenance
 
 
+#: what a run is doing, in order (``Progress.phase``); building..writing also happen per bundle
+PHASES = ("building", "compiling", "training", "probing", "analysing", "writing")
+
+
 class Progress:
-    """Callbacks for a user interface; the CLI implements them with rich."""
+    """The one event protocol of a run, for a user interface (the CLI's is ddbench/progress.py).
+
+    ``phase(name, bundle, detail)``: a new phase (one of :data:`PHASES`), of ``bundle`` or of the
+    whole run (``bundle`` None: backfilling probes, analysing, writing the outputs).
+    """
 
     def start(self, total_cells: int, todo: int) -> None: ...
     def bundle_started(self, bundle: Bundle) -> None: ...
+    def phase(self, name: str, bundle: Bundle | None = None, detail: str = "") -> None: ...
     def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None: ...
     def cell_finished(self, cell: Cell, status: str, metrics: dict[str, Any]) -> None: ...
     def message(self, text: str) -> None: ...
@@ -49,6 +58,7 @@ class RunResult:
     counts: dict[str, int]
     wall_seconds: float
     warnings: list[str] = field(default_factory=list)
+    trained: int = 0  # cells trained (or failed) in this run
 
 
 def provenance(trainer: str, precision: str = DEFAULT_PRECISION, distribution: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -99,13 +109,15 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
         progress.bundle_started(bundle)
 
     ctx = ExecContext(spec, store.dir, trainer_name, StratumData(spec), on_bundle=on_bundle,
-                      on_epochs=progress.epochs_done, on_message=progress.message)
+                      on_epochs=progress.epochs_done, on_message=progress.message, on_phase=progress.phase)
+    trained = 0
     try:
         for result in executor.execute(plan_bundles(spec, todo, ctx.data, ctx), ctx):
             if result.data_fingerprint and fingerprints.get(result.data_fingerprint[0]) != result.data_fingerprint[1]:
                 fingerprints[result.data_fingerprint[0]] = result.data_fingerprint[1]
                 store.set_meta(data_fingerprints=fingerprints)
             commit(store, result, prov)
+            trained += 1
             progress.cell_finished(result.cell, result.status, result.metrics)
     except BaseException:
         # Ctrl-C / SystemExit: cells in flight go back to pending; finished ones are committed.
@@ -114,9 +126,11 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     backfill_probes(spec, store, progress, cells)
     wall = time.perf_counter() - t_start
     store.set_meta(wall_seconds=(store.meta("wall_seconds") or 0.0) + wall)
-    board, notes = analyse(spec, store.view(keys), prov)
+    view = store.view(keys)
+    board, notes = analyse(spec, view, prov, progress)
+    progress.phase("writing", None, "leaderboard.json, leaderboard.md, figures")
     write_outputs(board, store.dir)
-    return RunResult(store.dir, board, store.view(keys).counts(), wall, notes)
+    return RunResult(store.dir, board, view.counts(), wall, notes, trained)
 
 
 def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData, ctx: ExecContext | None = None) -> Iterator[Bundle]:
@@ -173,7 +187,8 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list
     if todo:
         progress.message(f"probing {len(todo)} finished cell(s) from their saved models")
     data: dict[tuple[float, int], TrainData] = {}
-    for cell, missing in todo:
+    for i, (cell, missing) in enumerate(todo):
+        progress.phase("probing", None, f"{', '.join(sorted(missing))} on {cell.label} ({i + 1}/{len(todo)})")
         if cell.data_key not in data:
             data.clear()
             data[cell.data_key] = load_train_data(spec.dataset, *cell.data_key)
@@ -191,13 +206,16 @@ def _record_probes(store: RunStore, key: str, probes: list[ProbeRecord]) -> None
         store.record_probe(key, p.name, p.version, p.status, p.values, p.error, p.seconds)
 
 
-def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any]) -> tuple[Leaderboard, list[str]]:
+def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any],
+            progress: Progress | None = None) -> tuple[Leaderboard, list[str]]:
     """Run every hypothesis on the finished cells of ``store`` (a view holding the spec's cells) and
     build the leaderboard; ``prov`` is the run-time provenance."""
+    progress = progress or Progress()
     table = cell_views(store)
     results = []
     notes: list[str] = []
-    for h in spec.hypotheses:
+    for i, h in enumerate(spec.hypotheses):
+        progress.phase("analysing", None, f"{h.name} ({i + 1}/{len(spec.hypotheses)})")
         plugin = registry.hypotheses.get(h.name)
         try:
             evs = plugin().evidence(table, plugin.Config.model_validate(h.params), spec.analysis)

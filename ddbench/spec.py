@@ -14,7 +14,7 @@ import json
 import math
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -86,6 +86,35 @@ def expand_grid(value: Any) -> list[int]:
     raise ValueError(
         f"got {value!r}; allowed: a list of positive ints, {{geomspace: [start, stop, num]}}, {{range: [start, stop, step]}}"
     )
+
+
+class GeomspaceArgs(_Strict):
+    start: float = Field(ge=1, description="first value (>= 1)")
+    stop: float = Field(ge=1, description="last value (>= start)")
+    num: int = Field(ge=1, description="how many log-spaced values before rounding and deduplication")
+
+
+class GeomspaceGrid(_Strict):
+    """``{geomspace: [start, stop, num]}``: ``unique(round(geomspace(start, stop, num)))``."""
+
+    geomspace: Union[tuple[Annotated[float, Field(ge=1)], Annotated[float, Field(ge=1)], Annotated[int, Field(ge=1)]],
+                     GeomspaceArgs]
+
+
+class RangeArgs(_Strict):
+    start: int = Field(description="first value (>= 1)")
+    stop: int = Field(description="end, excluded (Python range)")
+    step: int = Field(default=1, ge=1)
+
+
+class RangeGrid(_Strict):
+    """``{range: [start, stop, step]}``: Python's ``range`` (stop excluded, step 1 when left out)."""
+
+    range: Union[tuple[int, int], tuple[int, int, Annotated[int, Field(ge=1)]], RangeArgs]
+
+
+#: what a width grid may be written as in YAML (``expand_grid`` turns it into the sorted list of ints)
+GridInput = Union[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)], GeomspaceGrid, RangeGrid]
 
 
 # --------------------------------------------------------------------------- sections
@@ -224,7 +253,7 @@ class ModelSpec(_Strict):
         default_factory=dict, description="extra grid axes over family options, e.g. {depth: [1, 2, 4, 8]}"
     )
 
-    @field_validator("widths", mode="before")
+    @field_validator("widths", mode="before", json_schema_input_type=GridInput)
     @classmethod
     def _widths(cls, v: Any) -> list[int]:
         return expand_grid(v)
@@ -246,6 +275,19 @@ class HypothesisSpec(_Strict):
 class ProbeSpec(_Strict):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+
+
+class _NamedList:
+    """``NamedList[ProbeSpec]``: the forms a list of probes or hypotheses may take in YAML (a name,
+    ``{name: params}`` with one key, or the full ``{name, params}`` mapping), as a type; ``_named_list``
+    turns each into the full form."""
+
+    def __getitem__(self, full: type) -> Any:
+        shorthand = Annotated[dict[str, Union[dict[str, Any], None]], Field(min_length=1, max_length=1)]
+        return Union[list[Union[str, shorthand, full]], None]
+
+
+NamedList = _NamedList()
 
 
 def _named_list(v: Any, what: str) -> Any:
@@ -351,8 +393,10 @@ class Spec(_Strict):
     )
     output_dir: str | None = Field(default=None, description="run directory (default: runs/<name>)")
 
-    _probes_v = field_validator("probes", mode="before")(classmethod(lambda cls, v: _named_list(v, "probes")))
-    _hyps_v = field_validator("hypotheses", mode="before")(classmethod(lambda cls, v: _named_list(v, "hypotheses")))
+    _probes_v = field_validator("probes", mode="before", json_schema_input_type=NamedList[ProbeSpec])(
+        classmethod(lambda cls, v: _named_list(v, "probes")))
+    _hyps_v = field_validator("hypotheses", mode="before", json_schema_input_type=NamedList[HypothesisSpec])(
+        classmethod(lambda cls, v: _named_list(v, "hypotheses")))
 
     @field_validator("seeds")
     @classmethod

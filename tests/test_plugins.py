@@ -82,3 +82,91 @@ def test_plugin_test_reports_failures_of_a_broken_probe():
     assert kind == "probes"
     failed = {c.name for c in checks if not c.ok}
     assert "no exceptions" in failed and "always broken" in next(c.message for c in checks if c.name == "no exceptions")
+
+
+# --------------------------------------------------------------------------- `plugin test` of a hypothesis
+
+
+def _spearman_width(table, metric):
+    """Evidence helper of the test plugins: Spearman of width vs a metric in each stratum."""
+    import numpy as np
+
+    from ddbench.hypotheses.base import Evidence
+
+    out = []
+    for stratum, cells in table.strata():
+        assert len(table.arrays(cells[0].key)) > 0  # per-point arrays can be read while the plugin runs
+        w = np.array([c.width for c in cells], float)
+        m = np.array([c.metrics[metric] for c in cells], float)
+        rw, rm = np.argsort(np.argsort(w)), np.argsort(np.argsort(m))
+        stat = float(np.corrcoef(rw, rm)[0, 1])
+        out.append(Evidence("", stratum, stat, np.full(200, stat), threshold=0.0, side="less"))
+    return out
+
+
+def _hypothesis(name, claims, emit):
+    from ddbench.hypotheses.base import HypothesisPlugin
+
+    cls = type(name, (HypothesisPlugin,), {"claims": claims, "description": "test plugin",
+                                           "evidence": lambda self, table, config, analysis: emit(table)})
+    return registry.hypotheses.register(name, version="0")(cls)
+
+
+def _relabel(evs, claim):
+    for e in evs:
+        e.claim = claim
+    return evs
+
+
+@pytest.fixture(scope="module")
+def zoo_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("zoo")  # shared: the zoo trains once for the three plugins below
+
+
+@pytest.mark.slow
+def test_plugin_test_exercises_every_declared_claim_on_a_zoo_past_k_star(zoo_dir):
+    from ddbench.plugin_check import check_plugin
+
+    _hypothesis("cli_wider_trains_better", {"train": "train error falls with width"},
+                lambda t: _relabel(_spearman_width(t, "train_error"), "cli_wider_trains_better.train"))
+    kind, checks = check_plugin("cli_wider_trains_better", workdir=zoo_dir)
+    assert kind == "hypotheses"
+    assert all(c.ok for c in checks), [(c.name, c.message) for c in checks if not c.ok]
+    names = {c.name: c for c in checks}
+    assert "k*=" in names["zoo reaches k*"].message and "noise_rate=0.2" in names["zoo reaches k*"].message
+    assert names["claim cli_wider_trains_better.train: exercised"].ok
+    assert "holds" in names["claim cli_wider_trains_better.train: verdict"].message  # train error falls with width
+
+
+@pytest.mark.slow
+def test_plugin_test_fails_an_unexercised_and_an_undeclared_claim_by_name(zoo_dir):
+    from ddbench.hypotheses.base import Evidence
+    from ddbench.plugin_check import check_plugin
+
+    def emit(table):
+        evs = _relabel(_spearman_width(table, "test_loss"), "cli_half_tested.a")
+        evs += [Evidence("cli_half_tested.b", s, None, applicable=False, reason="needs probe values it never reads")
+                for s, _ in table.strata()]
+        evs += _relabel(_spearman_width(table, "test_error"), "cli_half_tested.surprise")
+        return evs
+
+    _hypothesis("cli_half_tested", {"a": "declared and tested", "b": "declared, never tested"}, emit)
+    _, checks = check_plugin("cli_half_tested", workdir=zoo_dir)
+    failed = {c.name: c.message for c in checks if not c.ok}
+    assert set(failed) == {"claim cli_half_tested.b: exercised", "claim cli_half_tested.surprise: declared"}, failed
+    assert "needs probe values it never reads" in failed["claim cli_half_tested.b: exercised"]
+    assert "does not declare" in failed["claim cli_half_tested.surprise: declared"]
+    assert all(c.name.startswith("claim ") for c in checks if not c.ok)  # every failure names its claim
+    res = cli.invoke(app, ["plugin", "test", "cli_half_tested", "-q", "--workdir", str(zoo_dir)])  # exits 1 on them
+    assert res.exit_code == 1 and "cli_half_tested.b" in res.output
+
+
+def test_zoo_overrides_apply_in_order():
+    from ddbench.plugin_check import HYPOTHESIS_ZOO, hypothesis_zoo
+
+    plugin = registry.hypotheses.get("low_rank")
+    spec = hypothesis_zoo(plugin, ["training.epochs=7"])
+    assert spec.model.grid == {"depth": [1, 2, 4], "linear_overparam": [1, 2]} and spec.seeds == [0, 1, 2]
+    assert spec.training.epochs == 7 and [p.name for p in spec.probes] == ["low_rank"]
+    dd = hypothesis_zoo(registry.hypotheses.get("double_descent"))
+    assert dd.model.widths == HYPOTHESIS_ZOO["model"]["widths"] and dd.hypotheses[0].name == "double_descent"

@@ -148,7 +148,7 @@ def test_bundle_lost_after_its_retries_fails_its_cells_and_the_run_goes_on(clust
 def test_cli_runs_with_the_ray_executor(cluster, write_spec, tmp_path):
     cli = CliRunner()
     spec = write_spec(rates="[0.0]", widths="[2, 8]", epochs=2)
-    res = cli.invoke(app, ["run", str(spec), "--quiet", "--executor", "ray", "--gpus-per-bundle", "0"])
+    res = cli.invoke(app, ["run", str(spec), "--executor", "ray", "--gpus-per-bundle", "0"])
     assert res.exit_code == 0, res.output
     assert "each bundle asks for 0 GPU" in res.output
     records = RunStore(tmp_path / "run").records()

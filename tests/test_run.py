@@ -42,7 +42,7 @@ def test_cli_run_writes_leaderboard_and_resumes(write_spec, tmp_path):
     assert all((run_dir / "cells" / r["key"] / "model.keras").exists() for r in board["rows"])
     stamps = {r.key: (r.attempts, r.metrics["test_error"]) for r in RunStore(run_dir).records()}
 
-    res = cli.invoke(app, ["run", str(spec), "--quiet"])  # resume: nothing to train
+    res = cli.invoke(app, ["run", str(spec)])  # resume: nothing to train (no -q: the plan line is shown)
     assert res.exit_code == 0, res.output
     assert "6 already finished, 0 to train" in res.output
     assert {r.key: (r.attempts, r.metrics["test_error"]) for r in RunStore(run_dir).records()} == stamps
@@ -65,7 +65,7 @@ def test_cli_run_writes_leaderboard_and_resumes(write_spec, tmp_path):
     other_dir = tmp_path / "run2"
     res = cli.invoke(app, ["run", str(no_probe), "--quiet", "--output", str(other_dir)])
     assert res.exit_code == 0, res.output
-    res = cli.invoke(app, ["run", str(spec), "--quiet", "--output", str(other_dir)])
+    res = cli.invoke(app, ["run", str(spec), "--output", str(other_dir)])
     assert res.exit_code == 0, res.output
     assert "probing 6 finished cell(s)" in res.output
     board = json.loads((other_dir / "leaderboard.json").read_text())

@@ -43,6 +43,9 @@ class ExecContext:
     on_bundle: Callable[[Bundle], None] = lambda bundle: None
     on_epochs: Callable[[Bundle, int, int], None] = lambda bundle, epoch, total: None
     on_message: Callable[[str], None] = lambda text: None
+    #: ``(name, bundle, detail)``: a phase of a bundle (``runner.PHASES``: building, compiling, training,
+    #: probing, writing), as ``runner.Progress.phase``
+    on_phase: Callable[[str, Bundle | None, str], None] = lambda name, bundle, detail: None
 
 
 class Executor(Protocol):

@@ -31,5 +31,6 @@ class LocalExecutor:
                 yield from failed_results(bundle, traceback.format_exc())
                 continue
             ctx.on_bundle(bundle)
-            yield from train_bundle(ctx.spec, bundle, data, trainer, ctx.run_dir, ctx.on_epochs, on_split)
+            yield from train_bundle(ctx.spec, bundle, data, trainer, ctx.run_dir, ctx.on_epochs, on_split,
+                                    on_phase=ctx.on_phase)
             backend.clear_session()

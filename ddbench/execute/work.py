@@ -66,11 +66,20 @@ class CellResult:
     provenance: dict[str, Any] = field(default_factory=dict)  # where a remote executor trained it (device, node)
 
 
-class BundleEvents:
-    """Trainer events -> a progress callback and checkpoint files in the work directory."""
+#: ``(name, bundle, detail)``, as ``runner.Progress.phase``
+PhaseCallback = Callable[[str, "Bundle | None", str], None]
 
-    def __init__(self, work_dir: Path, checkpoints: bool, on_epochs: Callable[[Bundle, int, int], None] | None = None):
-        self.work_dir, self.checkpoints, self.on_epochs = work_dir, checkpoints, on_epochs
+
+class BundleEvents:
+    """Trainer events -> progress callbacks and checkpoint files in the work directory."""
+
+    def __init__(self, work_dir: Path, checkpoints: bool, on_epochs: Callable[[Bundle, int, int], None] | None = None,
+                 on_phase: PhaseCallback | None = None):
+        self.work_dir, self.checkpoints, self.on_epochs, self.on_phase = work_dir, checkpoints, on_epochs, on_phase
+
+    def phase(self, bundle: Bundle, name: str, detail: str = "") -> None:
+        if self.on_phase is not None:
+            self.on_phase(name, bundle, detail)
 
     def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
         if self.on_epochs is not None:
@@ -94,7 +103,7 @@ def checkpoints(run_dir: Path, cell: Cell) -> dict[int, Path]:
 
 
 def probe_cell(spec: Spec, run_dir: Path, cell: Cell, model: Any, data: TrainData,
-               only: set[str] | None = None) -> list[ProbeRecord]:
+               only: set[str] | None = None, on_phase: PhaseCallback | None = None) -> list[ProbeRecord]:
     """Run the spec's probes (or those named in ``only``) on one trained cell.
 
     Each probe's seeds come from the cell and the probe's name (:meth:`ProbeContext.for_cell`),
@@ -103,6 +112,8 @@ def probe_cell(spec: Spec, run_dir: Path, cell: Cell, model: Any, data: TrainDat
     for p in spec.probes:
         if only is not None and p.name not in only:
             continue
+        if on_phase is not None:
+            on_phase("probing", None, f"{p.name} on {cell.label}")
         plugin = registry.probes.get(p.name)
         ctx = ProbeContext.for_cell(cell, model, data, p.name, checkpoints(run_dir, cell))
         res = run_probe(plugin, p.params, ctx)
@@ -110,7 +121,8 @@ def probe_cell(spec: Spec, run_dir: Path, cell: Cell, model: Any, data: TrainDat
     return out
 
 
-def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData) -> CellResult:
+def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData,
+           on_phase: PhaseCallback | None = None) -> CellResult:
     """Save a trained cell's model and probe it."""
     import warnings
 
@@ -119,6 +131,8 @@ def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData) ->
                         timings=outcome.timings, error=outcome.error, arrays=outcome.arrays,
                         data_fingerprint=(stratum_label(cell), data.fingerprint()))
     if outcome.model is not None:
+        if on_phase is not None:
+            on_phase("writing", None, f"model of {cell.label}")
         path = cell_dir(work_dir, cell) / "model.keras"
         try:
             outcome.model.save(path)
@@ -126,7 +140,7 @@ def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData) ->
         except Exception:
             warnings.warn(f"could not save the model of {cell.label}: {traceback.format_exc(limit=1)}")
         if outcome.status == "done":
-            result.probes = probe_cell(spec, work_dir, cell, outcome.model, data)
+            result.probes = probe_cell(spec, work_dir, cell, outcome.model, data, on_phase=on_phase)
     return result
 
 
@@ -140,9 +154,11 @@ def failed_results(bundle: Bundle, error: str) -> list[CellResult]:
 
 def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, work_dir: Path,
                  on_epochs: Callable[[Bundle, int, int], None] | None = None,
-                 on_split: Callable[[Bundle, list[Bundle]], None] | None = None) -> Iterator[CellResult]:
+                 on_split: Callable[[Bundle, list[Bundle]], None] | None = None,
+                 on_phase: PhaseCallback | None = None) -> Iterator[CellResult]:
     """Train ``bundle``, yield each cell's result; split and retry the bundle if it runs out of memory."""
-    events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs)
+    events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs, on_phase)
+    events.phase(bundle, "building")
     outcomes: list[CellOutcome] = []
     final: set[str] = set()  # cells already handed out: never failed or retrained afterwards
     try:
@@ -151,7 +167,7 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
                 outcomes.append(outcome)  # held back: the bundle may be retried in halves
                 continue
             final.add(outcome.cell.key)
-            yield finish(spec, Path(work_dir), outcome, data)
+            yield finish(spec, Path(work_dir), outcome, data, on_phase)
     except Exception as exc:
         error = "".join(traceback.format_exception(exc))
         seen = final | {o.cell.key for o in outcomes}
@@ -171,4 +187,4 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
         on_split(retry, halves)
     backend.clear_session()
     for half in halves:
-        yield from train_bundle(spec, half, data, trainer, work_dir, on_epochs, on_split)
+        yield from train_bundle(spec, half, data, trainer, work_dir, on_epochs, on_split, on_phase)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Sequence
 
 from ..stats.threshold import interpolation_index
+from . import probe_status
 from .schema import Leaderboard, Row, Verdict
 from .strata import attach_core, attach_verdicts, control_summary
 
@@ -371,6 +372,7 @@ def header_section(board: Leaderboard) -> Section:
                      f"alpha {a.get('alpha', '?')})")
     if board.summary.get("wall_seconds") is not None:
         lines.append(f"wall time: {fmt_num(board.summary['wall_seconds'])} s")
+    lines += probe_status.header_lines(board)
     return Section(f"ddbench leaderboard: {board.spec_name}", lines, level=1)
 
 
@@ -448,7 +450,7 @@ def board_sections(board: Leaderboard) -> list[Section]:
     from .measures import scores_section
 
     sections = [header_section(board), *verdict_sections(board), *curve_sections(board)]
-    optional = [scores_section(board), unfinished_section(board)]
+    optional = [scores_section(board), unfinished_section(board), probe_status.probe_section(board)]
     return sections + [s for s in optional if s is not None]
 
 

@@ -52,6 +52,13 @@ class TrainEvents(Protocol):
     def checkpoint(self, cell: Cell, epoch: int, model: Any) -> None: ...
 
 
+def report_phase(events: TrainEvents, bundle: Bundle, name: str, detail: str = "") -> None:
+    """Tell ``events`` of a phase (building, compiling, ...) if it listens (``phase`` is optional)."""
+    phase = getattr(events, "phase", None)
+    if phase is not None:
+        phase(bundle, name, detail)
+
+
 class NullEvents:
     def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
         pass
@@ -197,6 +204,7 @@ def train_jointly(bundle: Bundle, data: TrainData, training: TrainingSpec, event
         return
     try:
         t0 = time.perf_counter()
+        report_phase(events, bundle, "compiling", f"{len(cells)} models")
         with scope():
             engine = make_engine(cells, models)
             outcomes = train_recorded(engine, cells, models, params, bundle, training, events, time.perf_counter() - t0)

@@ -17,12 +17,35 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from . import __version__
+from .errors import EXIT_INTERNAL, debug_enabled, explain
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.",
+
+class _Guarded(TyperGroup):
+    """The one place where errors become one line and an exit code (ddbench.errors; --debug shows tracebacks)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        import click
+
+        try:
+            return super().invoke(ctx)
+        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
+            raise
+        except Exception as exc:
+            if debug_enabled():
+                raise
+            message, code = explain(exc) or (
+                f"internal error: {type(exc).__name__}: {exc}; run again with --debug (or DDBENCH_DEBUG=1) for the "
+                "traceback, and please report it", EXIT_INTERNAL)
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            raise typer.Exit(code) from None
+
+
+app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.", cls=_Guarded,
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 board_app = typer.Typer(help="Show and compare leaderboards.", no_args_is_help=True)
 app.add_typer(board_app, name="leaderboard")
@@ -48,8 +71,16 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
-    """ddbench: spec -> grid -> train -> probe -> hypotheses -> leaderboard."""
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+         debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (also DDBENCH_DEBUG=1).")) -> None:
+    """ddbench: spec -> grid -> train -> probe -> hypotheses -> leaderboard.
+
+    Exit codes: 0 done; 1 refused or the result says no (a flip, a failed plugin check, a run directory of
+    another spec); 2 a malformed input (spec, file, argument); 3 some cells failed; 4 the system or the run
+    store stopped the command; 70 internal error; 130 interrupted.
+    """
+    if debug:
+        os.environ["DDBENCH_DEBUG"] = "1"
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -57,11 +88,11 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _load(path: Path) -> Any:
+def _load(path: Path, allow_large: bool = False) -> Any:
     from .validate import SpecError, load_spec
 
     try:
-        return load_spec(path)
+        return load_spec(path, allow_large=allow_large)
     except SpecError as exc:
         err.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(2)
@@ -101,10 +132,11 @@ def run(
     executor: str = typer.Option("local", "--executor", help="Where bundles train: local (this process) or ray (a Ray cluster, or a local Ray instance)."),
     address: Optional[str] = typer.Option(None, "--address", help="Ray: the cluster to connect to (e.g. ray://head:10001 or head:6379); default RAY_ADDRESS or a local instance."),
     gpus_per_bundle: Optional[float] = typer.Option(None, "--gpus-per-bundle", help="Ray: the share of a GPU each bundle asks for (0 to 1); default from the bundle's memory estimate, 0 without GPUs."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
     _select_backend(backend)  # first: the spec's distribution is validated against the backend
-    spec = _load(spec_path)
+    spec = _load(spec_path, allow_large=yes)
     runner_executor = _executor(executor, address, gpus_per_bundle)
     from .runner import run as run_spec
     from .store import RunLocked, SpecChanged
@@ -139,26 +171,21 @@ def run(
 
 
 @app.command()
-def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs.")) -> None:
+def validate(spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs."),
+             yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells).")) -> None:
     """Check specs without training: every problem with its YAML path, value and what is allowed."""
+    from .preflight import count_cells, grid_factors
     from .validate import SpecError, check_grid, load_spec
 
     bad = 0
     for path in spec_paths:
         try:
-            spec = load_spec(path)
+            spec = load_spec(path, allow_large=yes)
         except SpecError as exc:
             bad += 1
             err.print(str(exc), highlight=False, markup=False)
             continue
-        from .plan import plan_cells
-
-        n = len(plan_cells(spec))
-        factors = [f"{len(spec.model.widths)} widths"] + [f"{len(v)} {k}" for k, v in sorted(spec.model.grid.items())]
-        factors += [f"{len(spec.dataset.noise.rates)} noise rates"]
-        if len(spec.dataset.noise.seeds) > 1:
-            factors.append(f"{len(spec.dataset.noise.seeds)} noise seeds")
-        factors.append(f"{len(spec.seeds)} seeds")
+        n, factors = count_cells(spec), grid_factors(spec)  # counted, never built: a huge grid does not hang
         console.print(f"[green]ok[/] {path}: {n} cells ({' x '.join(factors)}), hash {spec.spec_hash()}", highlight=False)
         for w in check_grid(spec):
             err.print(f"  [yellow]warning:[/] {w}", highlight=False)
@@ -245,7 +272,7 @@ def analyse(
 ) -> None:
     """Recompute verdicts and the leaderboard from finished cells, without training."""
     _select_backend(None)
-    spec = _load(spec_path)
+    spec = _load(spec_path, allow_large=True)  # reads an existing run; creates no cells
     from .leaderboard.render import print_board
     from .runner import reanalyse
 
@@ -287,13 +314,14 @@ def plugin_test(
 @board_app.command("show")
 def board_show(path: Path = typer.Argument(..., help="A leaderboard.json.")) -> None:
     """Print a leaderboard: verdicts and the error curves."""
+    from .leaderboard.io import read_leaderboard_file as read_leaderboard
     from .leaderboard.render import print_board
-    from .leaderboard.schema import LeaderboardError, read_leaderboard
+    from .leaderboard.schema import LeaderboardError
 
     try:
         board = read_leaderboard(path)
     except LeaderboardError as exc:
-        _fail(str(exc))
+        _fail(str(exc), 2)
     print_board(board, console)
 
 
@@ -304,12 +332,13 @@ def board_compare(
 ) -> None:
     """Line up two leaderboards by spec and claim: agreements, flips and metric differences."""
     from .leaderboard.compare import IncompatibleLeaderboards, compare, print_comparison
-    from .leaderboard.schema import LeaderboardError, read_leaderboard
+    from .leaderboard.io import read_leaderboard_file as read_leaderboard
+    from .leaderboard.schema import LeaderboardError
 
     try:
         cmp = compare(read_leaderboard(a), read_leaderboard(b))
     except (LeaderboardError, IncompatibleLeaderboards) as exc:
-        _fail(str(exc))
+        _fail(str(exc), 2 if isinstance(exc, LeaderboardError) else 1)
     print_comparison(cmp, console)
     if not cmp.agree:
         raise typer.Exit(1)

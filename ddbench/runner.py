@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__, backend, registry
+from . import __version__, atomic, backend, registry
 from . import memory
 from .data import TrainData, load_train_data
 from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
@@ -25,7 +25,8 @@ from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
 from .spec import DEFAULT_PRECISION, Spec
-from .store import RunStore
+from .cellfiles import check_model_file, refuse_lost_store, verify_done_cells
+from .store import DB_NAME, RunStore
 from .train import get_trainer
 from .train.distribute import provenance as distribution_provenance
 
@@ -61,6 +62,8 @@ def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | N
     """Train every pending cell of ``spec`` (in this process, or with ``executor``), then write the leaderboard."""
     progress = progress or Progress()
     out = spec.run_dir(run_dir)
+    if not (out / DB_NAME).exists():
+        refuse_lost_store(out)  # saved models but no store: refuse before creating one
     store = RunStore(out)
     store.lock()
     try:
@@ -76,6 +79,11 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     store.bind_spec(spec.training_hash(), spec.training_part(), spec.resolved(), __version__)
     cells = plan_cells(spec)
     store.sync_cells(cells)
+    if not store.counts()["done"]:
+        refuse_lost_store(store.dir, store)
+    checked = verify_done_cells(store)  # missing or damaged models: reported, then retrained
+    for note in checked:
+        progress.message(note)
     if retry_failed:
         store.reset(("failed",))
     status = store.statuses()
@@ -109,7 +117,7 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     store.set_meta(wall_seconds=(store.meta("wall_seconds") or 0.0) + wall)
     board, notes = analyse(spec, store, prov)
     write_outputs(board, store.dir)
-    return RunResult(store.dir, board, store.counts(), wall, notes)
+    return RunResult(store.dir, board, store.counts(), wall, checked + notes)
 
 
 def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData, ctx: ExecContext | None = None) -> Iterator[Bundle]:
@@ -137,7 +145,7 @@ def commit(store: RunStore, result: CellResult, prov: dict[str, Any]) -> None:
     for rel, blob in result.files.items():
         path = store.dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(blob)
+        atomic.write_bytes(path, blob)
     _record_probes(store, result.cell.key, result.probes)
     store.record(
         result.cell.key, status=result.status, params=result.params, metrics=result.metrics, curves=result.curves,
@@ -169,10 +177,16 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
         if cell.data_key not in data:
             data.clear()
             data[cell.data_key] = load_train_data(spec.dataset, *cell.data_key)
+        problem = check_model_file(store.dir, done[cell.key])
         try:
+            if problem is not None:
+                raise ValueError(problem)
             model = keras.saving.load_model(store.dir / done[cell.key].weights)
-        except Exception:
-            warnings.warn(f"cannot load the saved model of {cell.label}: {traceback.format_exc(limit=1)}")
+        except Exception as exc:  # never "file not found" for a file that is there but damaged
+            reason = problem or f"its saved model {store.dir / done[cell.key].weights} cannot be loaded: {exc}"
+            warnings.warn(f"cannot probe {cell.label}: {reason}")
+            _record_probes(store, cell.key, [ProbeRecord(n, registry.probes.get(n).plugin_version, "failed", {},
+                                                         reason, 0.0) for n in sorted(missing)])
             continue
         _record_probes(store, cell.key, probe_cell(spec, store.dir, cell, model, data[cell.data_key], only=missing))
     return len(todo)
@@ -225,7 +239,7 @@ def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
 
     paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md"}
     write_leaderboard(board, paths["json"])
-    paths["md"].write_text(render_markdown(board))
+    atomic.write_text(paths["md"], render_markdown(board))
     for name, draw in (("error_vs_width.png", plot_error_vs_width), ("probes_vs_width.png", plot_probes_vs_width)):
         try:
             if draw(board, run_dir / name) is not None:

@@ -116,9 +116,12 @@ def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData) ->
                         timings=outcome.timings, error=outcome.error, arrays=outcome.arrays,
                         data_fingerprint=(stratum_label(cell), data.fingerprint()))
     if outcome.model is not None:
+        from ..atomic import atomic_path
+
         path = cell_dir(work_dir, cell) / "model.keras"
         try:
-            outcome.model.save(path)
+            with atomic_path(path) as tmp:  # a full disk leaves no truncated model.keras behind
+                outcome.model.save(tmp)
             result.weights = str(path.relative_to(work_dir))
         except Exception:
             warnings.warn(f"could not save the model of {cell.label}: {traceback.format_exc(limit=1)}")

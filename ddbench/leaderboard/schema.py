@@ -130,7 +130,6 @@ def read_leaderboard(path: str | Path) -> Leaderboard:
 
 
 def write_leaderboard(board: Leaderboard, path: str | Path) -> None:
-    path = Path(path)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(board.model_dump(mode="json"), indent=1, allow_nan=False, default=str) + "\n")
-    tmp.replace(path)
+    from ..atomic import write_text
+
+    write_text(path, json.dumps(board.model_dump(mode="json"), indent=1, allow_nan=False, default=str) + "\n")

@@ -135,6 +135,8 @@ def run(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
+    if trainer is not None and trainer not in ("auto", "stateless", "packed", "fit"):
+        _fail(f"--trainer {trainer!r} is unknown; allowed: auto, stateless, packed, fit", 2)
     _select_backend(backend)  # first: the spec's distribution is validated against the backend
     spec = _load(spec_path, allow_large=yes)
     runner_executor = _executor(executor, address, gpus_per_bundle)

@@ -64,7 +64,9 @@ def debug_enabled() -> bool:
 
 
 def describe_sqlite_error(exc: sqlite3.Error, path: str | Path) -> str:
-    text = str(exc)
+    text = " ".join(str(exc).split())
+    if len(text) > 160:
+        text = text[:157] + "..."
     low = text.lower()
     if any(w in low for w in ("malformed", "not a database", "file is encrypted", "corrupt")):
         return (f"{path}: the run store is damaged ({text}); restore it from a backup, "

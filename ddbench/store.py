@@ -151,7 +151,7 @@ def cell_descriptor(cell: Cell) -> dict[str, Any]:
 
 
 class RunStore:
-    def __init__(self, run_dir: str | Path, *, read_only: bool = False):
+    def __init__(self, run_dir: str | Path, *, read_only: bool = False, create: bool = True):
         self.dir = Path(run_dir)
         self.path = self.dir / DB_NAME
         self.read_only = read_only
@@ -165,18 +165,26 @@ class RunStore:
                 self.db = _connect(self.path, read_only=True, immutable=True)
                 self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         else:
-            self.dir.mkdir(parents=True, exist_ok=True)
+            if create:
+                self.dir.mkdir(parents=True, exist_ok=True)
             self.db = _connect(self.path)
+            if not create:
+                self._check_tables()  # before anything is written to a file that may not be a store
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(_SCHEMA)
         _OPENED.append(self.path)
-        self._check_tables()
+        if create or read_only:
+            self._check_tables()
         self._columns = {row[1] for row in self.db.execute("PRAGMA table_info(cells)")}
         if not read_only:
             self._migrate()
 
     def _check_tables(self) -> None:
+        """A damaged file is named at once, not by a garbled row later (``quick_check`` reads every page once)."""
+        found = [r[0] for r in self.db.execute("PRAGMA quick_check(5)").fetchall()]
+        if found != ["ok"]:
+            raise StoreError(self.path, sqlite3.DatabaseError(f"database disk image is malformed: {found[0]}"))
         tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         missing = {"meta", "cells", "probes"} - tables
         if missing:
@@ -206,7 +214,7 @@ class RunStore:
             raise StoreError(path, sqlite3.DatabaseError("is a directory, not a database file"))
         if read_only is None:
             read_only = not (os.access(run_dir, os.W_OK) and os.access(path, os.W_OK))
-        return cls(run_dir, read_only=read_only)
+        return cls(run_dir, read_only=read_only, create=False)
 
     def close(self) -> None:
         self.unlock()
@@ -345,6 +353,8 @@ class RunStore:
             "SELECT key, label, descriptor, status, params, metrics, curves, timings, provenance, error, attempts, weights"
             f"{extra} FROM cells ORDER BY rowid"
         ).fetchall()
+        if any(not isinstance(r[0], str) or r[3] not in STATUSES for r in rows):
+            raise StoreError(self.path, sqlite3.DatabaseError("a cell row has an unknown status or key; the store is damaged"))
         try:
             return [
                 CellRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], json.loads(r[5] or "{}"), json.loads(r[6] or "{}"),

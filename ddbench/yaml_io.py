@@ -53,6 +53,8 @@ def read_text(path: str | Path, what: str = "spec") -> str:
 def decode_text(data: bytes, what: str = "spec") -> str:
     if len(data) > MAX_BYTES:
         raise YamlProblem(f"the file has more than {MAX_BYTES} bytes; a {what} may have at most {MAX_BYTES}")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise YamlProblem(f"not UTF-8 text: the file is UTF-16; save the {what} as UTF-8")
     if b"\x00" in data[:8192] or data[:8] == b"\x89PNG\r\n\x1a\n":
         raise YamlProblem(f"this is a binary file, not a YAML {what}")
     try:

@@ -29,15 +29,11 @@ class _Guarded(TyperGroup):
     """The one place where errors become one line and an exit code (ddbench.errors; --debug shows tracebacks)."""
 
     def invoke(self, ctx: Any) -> Any:
-        import click
-
         try:
             return super().invoke(ctx)
-        except (typer.Exit, typer.Abort, click.exceptions.Exit, click.exceptions.ClickException, click.exceptions.Abort):
-            raise
         except Exception as exc:
-            if debug_enabled():
-                raise
+            if debug_enabled() or type(exc).__module__.split(".")[0] in ("click", "typer"):
+                raise  # usage errors and exits are the framework's (exit code 2 with the usage line)
             message, code = explain(exc) or (
                 f"internal error: {type(exc).__name__}: {exc}; run again with --debug (or DDBENCH_DEBUG=1) for the "
                 "traceback, and please report it", EXIT_INTERNAL)

@@ -156,11 +156,28 @@ class RunStore:
         self.path = self.dir / DB_NAME
         self.read_only = read_only
         self._lock_fd: int | None = None
+        self.db: Any = None
+        try:
+            self._open(read_only, create)
+        except BaseException:
+            if self.db is not None:
+                self.db.close()
+            if self.path in _OPENED:
+                _OPENED.remove(self.path)
+            raise
+
+    def _open(self, read_only: bool, create: bool) -> None:
         if read_only:
-            self.db = _connect(self.path, read_only=True)
-            try:  # WAL needs its -shm file; in a read-only directory open the file as immutable
+            # No -wal file: no connection is open and everything is checkpointed, so the file alone is the
+            # store (immutable: SQLite creates no side files). Else read through the WAL, and fall back to
+            # the file alone where the -shm file cannot be created (a read-only directory).
+            side = Path(f"{self.path}-wal").exists()
+            self.db = _connect(self.path, read_only=True, immutable=not side)
+            try:
                 self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
             except StoreError:
+                if not side:
+                    raise
                 self.db.close()
                 self.db = _connect(self.path, read_only=True, immutable=True)
                 self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
@@ -203,9 +220,11 @@ class RunStore:
         self._columns.update(added)
 
     @classmethod
-    def open_existing(cls, run_dir: str | Path, *, read_only: bool | None = None) -> "RunStore":
-        """Open a run directory's store; read-only when the directory or the store cannot be written
-        (``read_only=None``), so ``status`` works on a read-only copy."""
+    def open_existing(cls, run_dir: str | Path, *, read_only: bool | None = True) -> "RunStore":
+        """Open a run directory's store to read it (``status``, ``export``, ``analyse``): read-only by
+        default, so these work on a read-only copy and never write to a damaged store;
+        ``read_only=False`` to write, ``None``: read-only only where the directory or the file cannot
+        be written."""
         run_dir = Path(run_dir)
         path = run_dir / DB_NAME
         if not path.exists():
@@ -228,7 +247,8 @@ class RunStore:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite has already rolled back after e.g. a full disk
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 

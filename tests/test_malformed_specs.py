@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from malformed_util import BASE, assert_refused, invoke, snapshot, sub
 
 SEEDS_100 = "seeds: [" + ", ".join(str(i) for i in range(100)) + "]\n"

@@ -62,6 +62,8 @@ def _read_text(path: Path) -> str:
             while True:
                 block = fh.read(_BLOCK)
                 if offset == 0:
+                    if block[:2] in (b"\xff\xfe", b"\xfe\xff"):
+                        raise LeaderboardFileError(f"{path}: is UTF-16 text, not UTF-8; not a ddbench leaderboard")
                     for magic, what in _MAGIC.items():
                         if block.startswith(magic):
                             raise LeaderboardFileError(f"{path}: is {what}, not a ddbench leaderboard (JSON)")

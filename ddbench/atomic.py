@@ -18,11 +18,13 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             tmp.unlink()
         except OSError:
             pass
+        if isinstance(exc, OSError) and exc.filename == str(tmp):
+            exc.filename = str(path)  # name the file the user knows, not the temporary one
         raise
 
 

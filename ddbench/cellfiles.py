@@ -29,7 +29,7 @@ MODEL_FILE = "model.keras"
 
 def check_model_file(run_dir: Path, record: CellRecord) -> str | None:
     """Why a done cell's saved model cannot be trusted, or None when it is sound."""
-    from .store import file_digest
+    from .store_db import file_digest
 
     path = Path(run_dir) / record.weights
     if not path.exists():

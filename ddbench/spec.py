@@ -19,31 +19,22 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .spec_limits import (
+    MAX_GRID_VALUES,
+    MAX_NAME_LENGTH,
+    MAX_SEED,
+    MAX_WIDTH,
+    check_output_dir,
+    check_seeds,
+    has_bool,
+    takes_bool,
+)
+
 SPEC_FORMAT = 1
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
 EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribution")
 #: fields that determine the trained models: a run directory is bound to them
 TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
-
-
-#: the largest width a grid may hold (a 10^6-unit layer is already far beyond any double-descent grid)
-MAX_WIDTH = 1_000_000
-#: the most values one grid shorthand may expand to
-MAX_GRID_VALUES = 10_000
-#: seeds are non-negative and below 2**31 (NumPy and Keras seed generators refuse others)
-MAX_SEED = 2**31 - 1
-#: run names are used as directory names
-MAX_NAME_LENGTH = 100
-
-
-def _takes_bool(annotation: Any) -> bool:
-    if annotation is bool or annotation is Any:
-        return True
-    return any(_takes_bool(a) for a in getattr(annotation, "__args__", ()) or ())
-
-
-def _has_bool(value: Any) -> bool:
-    return isinstance(value, bool) or (isinstance(value, list) and any(isinstance(v, bool) for v in value))
 
 
 class _Strict(BaseModel):
@@ -54,18 +45,9 @@ class _Strict(BaseModel):
     def _no_bool_numbers(cls, v: Any, info: Any) -> Any:
         """YAML ``true`` is not the number 1: ``epochs: true`` must not train one epoch."""
         field = cls.model_fields.get(info.field_name) if info.field_name else None
-        if field is not None and _has_bool(v) and not _takes_bool(field.annotation):
+        if field is not None and has_bool(v) and not takes_bool(field.annotation):
             raise ValueError("true/false is not allowed here; give a number")
         return v
-
-
-def _check_seeds(v: list[int], what: str) -> list[int]:
-    if not v or len(set(v)) != len(v):
-        raise ValueError(f"give one or more distinct {what}")
-    bad = [s for s in v if not 0 <= s <= MAX_SEED]
-    if bad:
-        raise ValueError(f"{what} {bad} out of range; allowed: integers 0 to {MAX_SEED}")
-    return v
 
 
 # --------------------------------------------------------------------------- grids
@@ -166,7 +148,7 @@ class NoiseSpec(_Strict):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
-        return _check_seeds(v, "noise seeds")
+        return check_seeds(v, "noise seeds")
 
 
 class DatasetSpec(_Strict):
@@ -406,7 +388,7 @@ class Spec(_Strict):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
-        return _check_seeds(v, "seeds")
+        return check_seeds(v, "seeds")
 
     @field_validator("probes", "hypotheses")
     @classmethod
@@ -419,18 +401,7 @@ class Spec(_Strict):
     @field_validator("output_dir")
     @classmethod
     def _output_dir(cls, v: str | None) -> str | None:
-        if v is None:
-            return v
-        if not v.strip() or "\x00" in v:
-            raise ValueError("give a directory name (or leave output_dir out for runs/<name>)")
-        p = Path(v).expanduser()
-        if not p.is_absolute() and ".." in p.parts:
-            raise ValueError(f"{v!r} leaves the working directory through '..'; allowed: a path below it, "
-                             "or an absolute path if you mean to write elsewhere")
-        long = [part for part in p.parts if len(part.encode()) > 255]
-        if long:
-            raise ValueError(f"a part of {v!r} is longer than 255 bytes, which no file system allows")
-        return v
+        return v if v is None else check_output_dir(v)
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in, as plain JSON data (but ``training.precision``

@@ -32,54 +32,12 @@ import numpy as np
 
 from .errors import StoreError
 from .plan import Cell
+from .store_db import _OPENED, _connect, current_store_path, file_digest  # noqa: F401 (re-exported)
 
 DB_NAME = "ddbench.sqlite"
 STORE_FORMAT = 2
 #: columns added after format 1 (name -> SQL type); old stores gain them on open
 _ADDED_COLUMNS = {"weights_size": "INTEGER", "weights_sha256": "TEXT"}
-_OPENED: list[Path] = []
-
-
-def current_store_path() -> Path | None:
-    """The store this process opened last (names the file in an error raised outside a store method)."""
-    return _OPENED[-1] if _OPENED else None
-
-
-class _Connection(sqlite3.Connection):
-    """A connection whose errors name the store's file (:class:`StoreError`)."""
-
-    store_path: Path
-
-    def execute(self, *args: Any, **kw: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        try:
-            return super().execute(*args, **kw)
-        except sqlite3.Error as exc:
-            raise StoreError(self.store_path, exc) from exc
-
-    def executemany(self, *args: Any, **kw: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        try:
-            return super().executemany(*args, **kw)
-        except sqlite3.Error as exc:
-            raise StoreError(self.store_path, exc) from exc
-
-    def executescript(self, *args: Any, **kw: Any) -> sqlite3.Cursor:  # type: ignore[override]
-        try:
-            return super().executescript(*args, **kw)
-        except sqlite3.Error as exc:
-            raise StoreError(self.store_path, exc) from exc
-
-
-def _connect(path: Path, read_only: bool = False, immutable: bool = False) -> _Connection:
-    try:
-        if read_only:
-            uri = f"file:{path}?{'immutable=1' if immutable else 'mode=ro'}"
-            db = sqlite3.connect(uri, uri=True, timeout=30, isolation_level=None, factory=_Connection)
-        else:
-            db = sqlite3.connect(path, timeout=30, isolation_level=None, factory=_Connection)
-    except sqlite3.Error as exc:
-        raise StoreError(path, exc) from exc
-    db.store_path = path
-    return db
 STATUSES = ("pending", "running", "done", "failed", "diverged")
 
 _SCHEMA = """
@@ -432,20 +390,6 @@ class RunStore:
                 w.writerow([r.key, d["family"], d["width"], d["noise_rate"], d["noise_seed"], d["seed"],
                             json.dumps(d.get("grid", {})), r.status, r.params, *[r.metrics.get(k) for k in metric_keys]])
         return path
-
-
-def file_digest(path: Path) -> tuple[int, str] | tuple[None, None]:
-    """(size in bytes, SHA-256 hex) of a file, read in 1 MiB blocks; (None, None) if it does not exist."""
-    import hashlib
-
-    h = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                h.update(block)
-            return fh.tell(), h.hexdigest()
-    except FileNotFoundError:
-        return None, None
 
 
 def diff_specs(old: Any, new: Any, path: str = "") -> list[str]:

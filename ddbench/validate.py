@@ -266,7 +266,8 @@ def _non_finite(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
 def _strict_numbers(model: type[BaseModel], options: dict[str, Any], prefix: tuple[Any, ...],
                     only: str | None) -> list[Problem]:
     """Plugin options too: true/false is not a number, and numbers are finite."""
-    from .spec import _has_bool, _takes_bool
+    from .spec_limits import has_bool as _has_bool
+    from .spec_limits import takes_bool as _takes_bool
 
     out = []
     for key, value in options.items():

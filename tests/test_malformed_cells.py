@@ -5,12 +5,12 @@ from __future__ import annotations
 import zipfile
 
 import pytest
+from malformed_util import assert_refused, invoke, snapshot
+from test_malformed_files import make_store
 
 from ddbench.cellfiles import check_model_file, refuse_lost_store, verify_done_cells
 from ddbench.errors import UserError
 from ddbench.store import DB_NAME, RunStore
-from malformed_util import assert_refused, invoke, snapshot
-from test_malformed_files import make_store
 
 
 def _done(store):

@@ -17,12 +17,31 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from typer.core import TyperGroup
 
 from . import __version__
+from .errors import EXIT_INTERNAL, debug_enabled, explain
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.",
+
+class _Guarded(TyperGroup):
+    """The one place where errors become one line and an exit code (ddbench.errors; --debug shows tracebacks)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:
+            if debug_enabled() or type(exc).__module__.split(".")[0] in ("click", "typer"):
+                raise  # usage errors and exits are the framework's (exit code 2 with the usage line)
+            message, code = explain(exc) or (
+                f"internal error: {type(exc).__name__}: {exc}; run again with --debug (or DDBENCH_DEBUG=1) for the "
+                "traceback, and please report it", EXIT_INTERNAL)
+            err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            raise typer.Exit(code) from None
+
+
+app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.", cls=_Guarded,
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 board_app = typer.Typer(help="Show and compare leaderboards.", no_args_is_help=True)
 app.add_typer(board_app, name="leaderboard")
@@ -48,8 +67,16 @@ def _version(value: bool) -> None:
 
 
 @app.callback()
-def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version.")) -> None:
-    """ddbench: spec -> grid -> train -> probe -> hypotheses -> leaderboard."""
+def main(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+         debug: bool = typer.Option(False, "--debug", help="Show the traceback of an error (also DDBENCH_DEBUG=1).")) -> None:
+    """ddbench: spec -> grid -> train -> probe -> hypotheses -> leaderboard.
+
+    Exit codes: 0 done; 1 refused or the result says no (a flip, a failed plugin check, a run directory of
+    another spec); 2 a malformed input (spec, file, argument); 3 some cells failed; 4 the system or the run
+    store stopped the command; 70 internal error; 130 interrupted.
+    """
+    if debug:
+        os.environ["DDBENCH_DEBUG"] = "1"
 
 
 def _fail(message: str, code: int = 1) -> None:
@@ -57,13 +84,14 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
-def _load(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False, output: Optional[Path] = None) -> Any:
+def _load(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False, output: Optional[Path] = None,
+          allow_large: bool = False) -> Any:
     """The spec with ``-s`` overrides applied (and cut down by ``--smoke``); exit 2 on any problem."""
     from .overrides import OverrideError, load_spec_with, smoke_spec
     from .validate import SpecError
 
     try:
-        spec = load_spec_with(path, overrides or [])
+        spec = load_spec_with(path, overrides or [], allow_large=allow_large)
     except SpecError as exc:
         err.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(2)
@@ -115,10 +143,13 @@ def run(
     dry_run: bool = typer.Option(False, "--dry-run", help="Print the plan (as `ddbench plan`) and train nothing."),
     smoke: bool = typer.Option(False, "--smoke", help=SMOKE_HELP),
     tensorboard: Optional[Path] = typer.Option(None, "--tensorboard", help="Also write every cell's curves as TensorBoard logs under this directory."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
+    if trainer is not None and trainer not in ("auto", "stateless", "packed", "fit"):
+        _fail(f"--trainer {trainer!r} is unknown; allowed: auto, stateless, packed, fit", 2)
     _select_backend(backend)  # first: the spec's distribution is validated against the backend
-    spec = _load(spec_path, overrides, smoke, output)
+    spec = _load(spec_path, overrides, smoke, output, allow_large=yes)
     if smoke:
         output = None  # the smoke spec's output_dir is <run dir>-smoke
     if dry_run:
@@ -169,29 +200,24 @@ def run(
 def validate(
     spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=SET_HELP),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Check specs without training: every problem with its YAML path, value and what is allowed."""
     from .overrides import OverrideError, load_spec_with
+    from .preflight import count_cells, grid_factors
     from .validate import SpecError, check_grid
 
     bad = 0
     for path in spec_paths:
         try:
-            spec = load_spec_with(path, overrides or [])
+            spec = load_spec_with(path, overrides or [], allow_large=yes)
         except SpecError as exc:
             bad += 1
             err.print(str(exc), highlight=False, markup=False)
             continue
         except OverrideError as exc:
             _fail(str(exc), 2)
-        from .plan import plan_cells
-
-        n = len(plan_cells(spec))
-        factors = [f"{len(spec.model.widths)} widths"] + [f"{len(v)} {k}" for k, v in sorted(spec.model.grid.items())]
-        factors += [f"{len(spec.dataset.noise.rates)} noise rates"]
-        if len(spec.dataset.noise.seeds) > 1:
-            factors.append(f"{len(spec.dataset.noise.seeds)} noise seeds")
-        factors.append(f"{len(spec.seeds)} seeds")
+        n, factors = count_cells(spec), grid_factors(spec)  # counted, never built: a huge grid does not hang
         console.print(f"[green]ok[/] {path}: {n} cells ({' x '.join(factors)}), hash {spec.spec_hash()}", highlight=False)
         for w in check_grid(spec):
             err.print(f"  [yellow]warning:[/] {w}", highlight=False)
@@ -324,7 +350,7 @@ def analyse(
 ) -> None:
     """Recompute verdicts and the leaderboard from finished cells, without training."""
     _select_backend(None)
-    spec = _load(spec_path)
+    spec = _load(spec_path, allow_large=True)  # reads an existing run; creates no cells
     from .leaderboard.render import print_board
     from .runner import reanalyse
     from .store import SpecChanged

@@ -51,10 +51,12 @@ def parse_override(text: str) -> tuple[list[str | int], Any]:
         if not piece:
             raise OverrideError(f"-s {text!r}: empty part in the key path {key!r}")
         parts.append(int(piece) if piece.isdigit() else piece)
+    from .yaml_io import YamlProblem, load_yaml
+
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
-    except yaml.YAMLError as exc:
-        raise OverrideError(f"-s {text!r}: the value is not valid YAML ({getattr(exc, 'problem', exc)})") from None
+        value = load_yaml(raw)[0] if raw.strip() else ""  # the spec's own strict YAML rules
+    except YamlProblem as exc:
+        raise OverrideError(f"-s {text!r}: the value is not valid YAML ({exc.message})") from None
     return parts, value
 
 
@@ -106,58 +108,44 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
-def load_spec_with(path: str | Path, overrides: list[str] | None = None, *, check: bool = True) -> Spec:
-    """Load a spec file with ``-s`` overrides applied, validated exactly like the file itself.
+def load_spec_with(path: str | Path, overrides: list[str] | None = None, *, check: bool = True,
+                   allow_large: bool = False) -> Spec:
+    """Load a spec file with ``-s`` overrides applied, validated exactly like the file itself (the
+    same strict YAML reading, the same checks; ``allow_large`` as for :func:`~ddbench.validate.load_spec`).
 
     Raises :class:`~ddbench.validate.SpecError` (the same paths and messages as for the YAML;
     problems at an overridden path name the override instead of a line) or :class:`OverrideError`.
     """
-    from .validate import SpecError, load_spec, load_spec_text
+    from .validate import SpecError, load_spec, load_spec_text, nearest_line
+    from .yaml_io import YamlProblem, line_map, load_yaml, read_text
 
     if not overrides:
-        return load_spec(path, check=check)
+        return load_spec(path, check=check, allow_large=allow_large)
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError:
+        text = read_text(path)
+        data, root = load_yaml(text)
+    except YamlProblem:
         return load_spec(path, check=check)  # the loader's own one-line message
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return load_spec(path, check=check)  # the loader's own message for bad YAML
     if not isinstance(data, dict):
         return load_spec(path, check=check)
     changed = apply_overrides(data, overrides)
     keys = {path_label(parse_override(o)[0]): o for o in overrides}
     try:
-        spec = load_spec_text(yaml.safe_dump(changed, sort_keys=False), str(path), check=check)
+        spec = load_spec_text(yaml.safe_dump(changed, sort_keys=False), str(path), check=check,
+                              allow_large=allow_large)
     except SpecError as exc:
-        lines = _file_lines(text)
+        lines = line_map(root)
         for p in exc.problems:
             set_by = next((o for k, o in keys.items() if p.path == k or p.path.startswith((k + ".", k + "["))), None)
             if set_by is not None:
                 p.line = None
                 p.message += f" (set by -s {set_by})"
             else:
-                p.line = lines(p.path)
+                loc = tuple(int(x) if x.isdigit() else x for x in p.path.replace("[", ".").replace("]", "").split(".") if x)
+                p.line = nearest_line(lines, loc)
         raise SpecError(str(path), exc.problems) from None
     return spec
-
-
-def _file_lines(text: str) -> Any:
-    """path -> line in the original file (the validator's own line map), or None."""
-    from . import validate
-
-    line_map, nearest = getattr(validate, "_line_map", None), getattr(validate, "_nearest_line", None)
-    if line_map is None or nearest is None:
-        return lambda path: None
-    lines = line_map(text)
-
-    def find(path: str) -> int | None:
-        loc = tuple(int(x) if x.isdigit() else x for x in path.replace("[", ".").replace("]", "").split(".") if x)
-        return nearest(lines, loc)
-
-    return find
 
 
 def _spread(values: list[Any], n: int) -> list[Any]:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__, backend, registry
+from . import __version__, atomic, backend, registry
 from . import memory
 from .data import TrainData, load_train_data
 from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
@@ -26,7 +26,8 @@ from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
 from .spec import DEFAULT_PRECISION, Spec
-from .store import RunStore, SpecChanged, StoreView
+from .cellfiles import check_model_file, refuse_lost_store, verify_done_cells
+from .store import DB_NAME, RunStore, SpecChanged, StoreView
 from .train import get_trainer
 from .train.distribute import provenance as distribution_provenance
 
@@ -72,6 +73,8 @@ def run(spec: Spec, *, run_dir: str | Path | None = None, progress: Progress | N
     """Train every pending cell of ``spec`` (in this process, or with ``executor``), then write the leaderboard."""
     progress = progress or Progress()
     out = spec.run_dir(run_dir)
+    if not (out / DB_NAME).exists():
+        refuse_lost_store(out)  # saved models but no store: refuse before creating one
     store = RunStore(out)
     store.lock()
     try:
@@ -91,6 +94,11 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     if grown:
         progress.message("grid changed in place: " + "; ".join(grown))
     store.sync_cells(cells)
+    if not store.counts()["done"]:
+        refuse_lost_store(store.dir, store)
+    checked = verify_done_cells(store)  # missing or damaged models: reported, then retrained
+    for note in checked:
+        progress.message(note)
     if retry_failed:
         store.reset(("failed",), keys)
     status = store.statuses()
@@ -130,7 +138,7 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     board, notes = analyse(spec, view, prov, progress)
     progress.phase("writing", None, "leaderboard.json, leaderboard.md, figures")
     write_outputs(board, store.dir)
-    return RunResult(store.dir, board, view.counts(), wall, notes, trained)
+    return RunResult(store.dir, board, view.counts(), wall, checked + notes, trained)
 
 
 def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData, ctx: ExecContext | None = None) -> Iterator[Bundle]:
@@ -158,7 +166,7 @@ def commit(store: RunStore, result: CellResult, prov: dict[str, Any]) -> None:
     for rel, blob in result.files.items():
         path = store.dir / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(blob)
+        atomic.write_bytes(path, blob)
     _record_probes(store, result.cell.key, result.probes)
     store.record(
         result.cell.key, status=result.status, params=result.params, metrics=result.metrics, curves=result.curves,
@@ -192,10 +200,16 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list
         if cell.data_key not in data:
             data.clear()
             data[cell.data_key] = load_train_data(spec.dataset, *cell.data_key)
+        problem = check_model_file(store.dir, done[cell.key])
         try:
+            if problem is not None:
+                raise ValueError(problem)
             model = keras.saving.load_model(store.dir / done[cell.key].weights)
-        except Exception:
-            warnings.warn(f"cannot load the saved model of {cell.label}: {traceback.format_exc(limit=1)}")
+        except Exception as exc:  # never "file not found" for a file that is there but damaged
+            reason = problem or f"its saved model {store.dir / done[cell.key].weights} cannot be loaded: {exc}"
+            warnings.warn(f"cannot probe {cell.label}: {reason}")
+            _record_probes(store, cell.key, [ProbeRecord(n, registry.probes.get(n).plugin_version, "failed", {},
+                                                         reason, 0.0) for n in sorted(missing)])
             continue
         _record_probes(store, cell.key, probe_cell(spec, store.dir, cell, model, data[cell.data_key], only=missing))
     return len(todo)
@@ -253,7 +267,7 @@ def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
 
     paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md"}
     write_leaderboard(board, paths["json"])
-    paths["md"].write_text(render_markdown(board))
+    atomic.write_text(paths["md"], render_markdown(board))
     paths.update(write_report(board, run_dir))  # a figure must never cost the results: it warns instead
     return paths
 

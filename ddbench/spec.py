@@ -12,12 +12,24 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from .spec_limits import (
+    MAX_GRID_VALUES,
+    MAX_NAME_LENGTH,
+    MAX_SEED,
+    MAX_WIDTH,
+    check_output_dir,
+    check_seeds,
+    has_bool,
+    takes_bool,
+)
 
 SPEC_FORMAT = 1
 #: 2: the cell identity (backend, Keras major.minor, precision) is hashed with the training part
@@ -29,7 +41,16 @@ TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_bool_numbers(cls, v: Any, info: Any) -> Any:
+        """YAML ``true`` is not the number 1: ``epochs: true`` must not train one epoch."""
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if field is not None and has_bool(v) and not takes_bool(field.annotation):
+            raise ValueError("true/false is not allowed here; give a number")
+        return v
 
 
 # --------------------------------------------------------------------------- grids
@@ -46,13 +67,17 @@ def expand_grid(value: Any) -> list[int]:
     if isinstance(value, (list, tuple)):
         out = []
         for i, v in enumerate(value):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1:
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v) or v < 1:
                 raise ValueError(f"item {i} is {v!r}; grid values must be positive integers")
+            if v > MAX_WIDTH:
+                raise ValueError(f"item {i} is {v!r}; allowed: integers 1 to {MAX_WIDTH}")
             out.append(int(v))
         if not out:
             raise ValueError("the grid is empty; give at least one value")
+        if len(out) > MAX_GRID_VALUES:
+            raise ValueError(f"the grid has {len(out)} values; allowed: at most {MAX_GRID_VALUES}")
         if len(set(out)) != len(out):
-            raise ValueError(f"the grid has repeated values {sorted(v for v in set(out) if out.count(v) > 1)}")
+            raise ValueError(f"the grid has repeated values {sorted(v for v, n in Counter(out).items() if n > 1)[:10]}")
         return sorted(out)
     if isinstance(value, dict) and len(value) == 1:
         (kind, args), = value.items()
@@ -70,16 +95,26 @@ def expand_grid(value: Any) -> list[int]:
             isinstance(a, bool) or not isinstance(a, (int, float)) for a in args
         ):
             raise ValueError(f"{kind} needs [{', '.join(names)}] as numbers, got {args!r}")
+        if not all(math.isfinite(a) for a in args):
+            raise ValueError(f"{kind} needs finite numbers, got {args!r}; allowed: 1 <= start <= stop <= {MAX_WIDTH}")
+        if any(a > MAX_WIDTH for a in args[:2]):
+            raise ValueError(f"{kind} {args!r} goes beyond the largest width; allowed: 1 <= start <= stop <= {MAX_WIDTH}")
         if kind == "geomspace":
             if len(args) != 3:
                 raise ValueError(f"geomspace needs [start, stop, num], got {args!r}")
             start, stop, num = args
             if not (start >= 1 and stop >= start and num >= 1 and num == int(num)):
                 raise ValueError(f"geomspace needs 1 <= start <= stop and an integer num >= 1, got {args!r}")
+            if num > MAX_GRID_VALUES:
+                raise ValueError(f"geomspace num={num!r} is too many; allowed: 1 to {MAX_GRID_VALUES}")
             return [int(v) for v in np.unique(np.round(np.geomspace(start, stop, int(num))).astype(int))]
+        if any(a != int(a) for a in args):
+            raise ValueError(f"range needs integers [start, stop, step], got {args!r}")
         start, stop, *step = [int(a) for a in args]
         step = step[0] if step else 1
-        vals = list(range(start, stop, step))
+        if step != 0 and len(range(start, stop, step)) > MAX_GRID_VALUES:  # counted, never built
+            raise ValueError(f"range {args!r} gives {len(range(start, stop, step))} values; allowed: at most {MAX_GRID_VALUES}")
+        vals = list(range(start, stop, step)) if step != 0 else []
         if step <= 0 or not vals or vals[0] < 1:
             raise ValueError(f"range {args!r} gives no positive values")
         return vals
@@ -145,9 +180,7 @@ class NoiseSpec(_Strict):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("give one or more distinct noise seeds")
-        return v
+        return check_seeds(v, "noise seeds")
 
 
 class DatasetSpec(_Strict):
@@ -157,7 +190,7 @@ class DatasetSpec(_Strict):
     subset: Literal["first", "balanced"] = Field(
         default="first", description="how n_train/n_test are drawn: the first n, or a seeded class-balanced draw"
     )
-    subset_seed: int = Field(default=0, description="seed of the balanced subset draw")
+    subset_seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the balanced subset draw")
     noise: NoiseSpec = Field(default_factory=NoiseSpec)
     options: dict[str, Any] = Field(default_factory=dict, description="dataset-specific options")
 
@@ -185,7 +218,7 @@ class RecordSpec(_Strict):
     """Epochs at which train/test loss and error are recorded (and checkpoints saved)."""
 
     schedule: Literal["log", "linear", "final"] = "log"
-    num: int = Field(default=12, ge=1, description="how many recorded epochs (log/linear)")
+    num: int = Field(default=12, ge=1, le=10_000, description="how many recorded epochs (log/linear)")
     epochs: list[int] | None = Field(default=None, description="explicit epochs; overrides schedule")
     checkpoints: bool = Field(default=False, description="also save weights at every recorded epoch")
 
@@ -198,7 +231,7 @@ class TrainingSpec(_Strict):
     optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
     schedule: ScheduleSpec = Field(default_factory=ScheduleSpec)
     batch_size: int = Field(default=128, ge=1)
-    epochs: int = Field(default=100, ge=1)
+    epochs: int = Field(default=100, ge=1, le=1_000_000)
     loss: Literal["cross_entropy", "mse"] = "cross_entropy"
     augmentation: Literal["none", "crop_flip"] = Field(
         default="none", description="crop_flip: pad-4 random crop + horizontal flip (1-D signals: random circular shift)"
@@ -315,8 +348,8 @@ class AnalysisSpec(_Strict):
         default=0.01, ge=0, lt=1, description="training error at or below which a width interpolates (k*)"
     )
     alpha: float = Field(default=0.05, gt=0, lt=1, description="family-wise error rate of the leaderboard's claims")
-    bootstrap: int = Field(default=1000, ge=100, description="bootstrap resamples for confidence intervals")
-    seed: int = Field(default=0, description="seed of the bootstrap")
+    bootstrap: int = Field(default=1000, ge=100, le=1_000_000, description="bootstrap resamples for confidence intervals")
+    seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the bootstrap")
 
 
 class EngineSpec(_Strict):
@@ -373,7 +406,8 @@ class DistributionSpec(_Strict):
 class Spec(_Strict):
     """A complete ddbench experiment."""
 
-    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", description="run name (letters, digits, _ . -)")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$", max_length=MAX_NAME_LENGTH,
+                      description="run name (letters, digits, _ . -; used as a directory name)")
     description: str = ""
     dataset: DatasetSpec
     model: ModelSpec
@@ -401,9 +435,20 @@ class Spec(_Strict):
     @field_validator("seeds")
     @classmethod
     def _seeds(cls, v: list[int]) -> list[int]:
-        if not v or len(set(v)) != len(v):
-            raise ValueError("give one or more distinct seeds")
+        return check_seeds(v, "seeds")
+
+    @field_validator("probes", "hypotheses")
+    @classmethod
+    def _unique_names(cls, v: list[Any], info: Any) -> list[Any]:
+        twice = sorted(n for n, k in Counter(item.name for item in v).items() if k > 1)
+        if twice:
+            raise ValueError(f"{', '.join(twice)} listed more than once; list each {info.field_name[:-1].replace('hypothese', 'hypothesis')} once")
         return v
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, v: str | None) -> str | None:
+        return v if v is None else check_output_dir(v)
 
     def resolved(self) -> dict[str, Any]:
         """The spec with every default filled in, as plain JSON data (but ``training.precision``

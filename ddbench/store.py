@@ -6,6 +6,13 @@ the per-point arrays the hypotheses bootstrap over. Each finished cell is writte
 in one transaction, so a run killed at any moment loses at most the cells in
 flight; re-running resumes. A run lock (``flock``, released by the kernel even on
 ``kill -9``) stops two ``ddbench run`` from writing the same directory.
+
+Every SQLite error is raised as :class:`ddbench.errors.StoreError`, naming the file and what
+to do. A store in a directory this process cannot write is opened read-only (``status``,
+``export`` and ``analyse`` still read it). Store format 2 records the size and SHA-256 of each
+done cell's saved model (``weights_size``, ``weights_sha256``), so a resumed run can tell a
+missing model from a damaged one; format-1 stores gain the columns when opened for writing and
+stay readable read-only.
 """
 
 from __future__ import annotations
@@ -24,11 +31,15 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import __version__
+from .errors import StoreError
 from .identity import RunBinding, describe, grid_changes, merge_grids
 from .plan import Cell
+from .store_db import _OPENED, _connect, current_store_path, file_digest  # noqa: F401 (re-exported)
 
 DB_NAME = "ddbench.sqlite"
-STORE_FORMAT = 1
+STORE_FORMAT = 2
+#: columns added after format 1 (name -> SQL type); old stores gain them on open
+_ADDED_COLUMNS = {"weights_size": "INTEGER", "weights_sha256": "TEXT"}
 STATUSES = ("pending", "running", "done", "failed", "diverged")
 
 _SCHEMA = """
@@ -84,6 +95,8 @@ class CellRecord:
     error: str | None
     attempts: int
     weights: str | None
+    weights_size: int | None = None
+    weights_sha256: str | None = None
 
 
 def _dumps(obj: Any) -> str:
@@ -98,25 +111,95 @@ def cell_descriptor(cell: Cell) -> dict[str, Any]:
 
 
 class RunStore:
-    def __init__(self, run_dir: str | Path):
+    def __init__(self, run_dir: str | Path, *, read_only: bool = False, create: bool = True):
         self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / DB_NAME
-        self.db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.executescript(_SCHEMA)
+        self.read_only = read_only
         self._lock_fd: int | None = None
+        self.db: Any = None
+        try:
+            self._open(read_only, create)
+        except BaseException:
+            if self.db is not None:
+                self.db.close()
+            if self.path in _OPENED:
+                _OPENED.remove(self.path)
+            raise
+
+    def _open(self, read_only: bool, create: bool) -> None:
+        if read_only:
+            # No -wal file: no connection is open and everything is checkpointed, so the file alone is the
+            # store (immutable: SQLite creates no side files). Else read through the WAL, and fall back to
+            # the file alone where the -shm file cannot be created (a read-only directory).
+            side = Path(f"{self.path}-wal").exists()
+            self.db = _connect(self.path, read_only=True, immutable=not side)
+            try:
+                self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except StoreError:
+                if not side:
+                    raise
+                self.db.close()
+                self.db = _connect(self.path, read_only=True, immutable=True)
+                self.db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        else:
+            if create:
+                self.dir.mkdir(parents=True, exist_ok=True)
+            self.db = _connect(self.path)
+            if not create:
+                self._check_tables()  # before anything is written to a file that may not be a store
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(_SCHEMA)
+        _OPENED.append(self.path)
+        if create or read_only:
+            self._check_tables()
+        self._columns = {row[1] for row in self.db.execute("PRAGMA table_info(cells)")}
+        if not read_only:
+            self._migrate()
+
+    def _check_tables(self) -> None:
+        """A damaged file is named at once, not by a garbled row later (``quick_check`` reads every page once)."""
+        found = [r[0] for r in self.db.execute("PRAGMA quick_check(5)").fetchall()]
+        if found != ["ok"]:
+            raise StoreError(self.path, sqlite3.DatabaseError(f"database disk image is malformed: {found[0]}"))
+        tables = {r[0] for r in self.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        missing = {"meta", "cells", "probes"} - tables
+        if missing:
+            raise StoreError(self.path, sqlite3.DatabaseError(
+                f"not a ddbench run store: no table {', '.join(sorted(missing))}; the file is damaged"))
+
+    def _migrate(self) -> None:
+        added = [c for c in _ADDED_COLUMNS if c not in self._columns]
+        if not added:
+            return
+        with self.transaction() as db:
+            for c in added:
+                db.execute(f"ALTER TABLE cells ADD COLUMN {c} {_ADDED_COLUMNS[c]}")
+            if db.execute("SELECT 1 FROM meta WHERE key = 'store_format'").fetchone():
+                db.execute("UPDATE meta SET value = ? WHERE key = 'store_format'", (_dumps(STORE_FORMAT),))
+        self._columns.update(added)
 
     @classmethod
-    def open_existing(cls, run_dir: str | Path) -> "RunStore":
-        if not (Path(run_dir) / DB_NAME).exists():
+    def open_existing(cls, run_dir: str | Path, *, read_only: bool | None = True) -> "RunStore":
+        """Open a run directory's store to read it (``status``, ``export``, ``analyse``): read-only by
+        default, so these work on a read-only copy and never write to a damaged store;
+        ``read_only=False`` to write, ``None``: read-only only where the directory or the file cannot
+        be written."""
+        run_dir = Path(run_dir)
+        path = run_dir / DB_NAME
+        if not path.exists():
             raise FileNotFoundError(f"{run_dir} is not a ddbench run directory (no {DB_NAME})")
-        return cls(run_dir)
+        if path.is_dir():
+            raise StoreError(path, sqlite3.DatabaseError("is a directory, not a database file"))
+        if read_only is None:
+            read_only = not (os.access(run_dir, os.W_OK) and os.access(path, os.W_OK))
+        return cls(run_dir, read_only=read_only, create=False)
 
     def close(self) -> None:
         self.unlock()
         self.db.close()
+        if self.path in _OPENED:
+            _OPENED.remove(self.path)
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -124,7 +207,8 @@ class RunStore:
         try:
             yield self.db
         except BaseException:
-            self.db.execute("ROLLBACK")
+            if self.db.in_transaction:  # SQLite has already rolled back after e.g. a full disk
+                self.db.execute("ROLLBACK")
             raise
         self.db.execute("COMMIT")
 
@@ -156,7 +240,10 @@ class RunStore:
 
     def meta(self, key: str, default: Any = None) -> Any:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return json.loads(row[0]) if row else default
+        try:
+            return json.loads(row[0]) if row else default
+        except (TypeError, ValueError) as exc:
+            raise StoreError(self.path, sqlite3.DatabaseError(f"meta {key!r} cannot be read ({exc}); the store is damaged")) from None
 
     def set_meta(self, **items: Any) -> None:
         with self.transaction() as db:
@@ -275,24 +362,39 @@ class RunStore:
             buf = io.BytesIO()
             np.savez_compressed(buf, **arrays)
             blob = buf.getvalue()
+        size, digest = file_digest(self.dir / weights) if weights else (None, None)
         with self.transaction() as db:
             db.execute(
                 "UPDATE cells SET status=?, params=?, metrics=?, curves=?, timings=?, provenance=?, error=?, "
-                "weights=?, arrays=?, updated=? WHERE key=?",
+                "weights=?, arrays=?, updated=?, weights_size=?, weights_sha256=? WHERE key=?",
                 (status, params, _dumps(metrics or {}), _dumps(curves or {}), _dumps(timings or {}),
-                 _dumps(provenance or {}), error, weights, blob, time.time(), key),
+                 _dumps(provenance or {}), error, weights, blob, time.time(), size, digest, key),
             )
 
+    def reset_cells(self, reasons: dict[str, str]) -> None:
+        """Put these cells back to pending (to retrain), with the reason as their error, and drop their probes."""
+        with self.transaction() as db:
+            for key, reason in reasons.items():
+                db.execute("UPDATE cells SET status = 'pending', error = ?, weights = NULL, weights_size = NULL, "
+                           "weights_sha256 = NULL, updated = ? WHERE key = ?", (reason, time.time(), key))
+                db.execute("DELETE FROM probes WHERE cell_key = ?", (key,))
+
     def records(self) -> list[CellRecord]:
+        extra = ", weights_size, weights_sha256" if "weights_sha256" in self._columns else ", NULL, NULL"
         rows = self.db.execute(
-            "SELECT key, label, descriptor, status, params, metrics, curves, timings, provenance, error, attempts, weights "
-            "FROM cells ORDER BY rowid"
+            "SELECT key, label, descriptor, status, params, metrics, curves, timings, provenance, error, attempts, weights"
+            f"{extra} FROM cells ORDER BY rowid"
         ).fetchall()
-        return [
-            CellRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], json.loads(r[5] or "{}"), json.loads(r[6] or "{}"),
-                       json.loads(r[7] or "{}"), json.loads(r[8] or "{}"), r[9], r[10], r[11])
-            for r in rows
-        ]
+        if any(not isinstance(r[0], str) or r[3] not in STATUSES for r in rows):
+            raise StoreError(self.path, sqlite3.DatabaseError("a cell row has an unknown status or key; the store is damaged"))
+        try:
+            return [
+                CellRecord(r[0], r[1], json.loads(r[2]), r[3], r[4], json.loads(r[5] or "{}"), json.loads(r[6] or "{}"),
+                           json.loads(r[7] or "{}"), json.loads(r[8] or "{}"), r[9], r[10], r[11], r[12], r[13])
+                for r in rows
+            ]
+        except (TypeError, ValueError) as exc:
+            raise StoreError(self.path, sqlite3.DatabaseError(f"a cell row cannot be read ({exc}); the store is damaged")) from None
 
     def arrays(self, key: str) -> dict[str, np.ndarray]:
         row = self.db.execute("SELECT arrays FROM cells WHERE key = ?", (key,)).fetchone()
@@ -331,8 +433,10 @@ class RunStore:
 
         recs = self.records()
         metric_keys = sorted({k for r in recs for k in r.metrics})
+        from .atomic import atomic_path
+
         path = Path(path)
-        with path.open("w", newline="") as fh:
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
             w = csv.writer(fh)
             w.writerow(["key", "family", "width", "noise_rate", "noise_seed", "seed", "grid", "status", "params", *metric_keys])
             for r in recs:

@@ -9,14 +9,16 @@ errors (unknown family, bad family option, ...) come out in one list, so one
 from __future__ import annotations
 
 import difflib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
+from .errors import UserError
 from .spec import DEFAULT_PRECISION, Spec
+from .yaml_io import YamlProblem, line_map, load_yaml, read_text
 
 
 @dataclass
@@ -38,8 +40,8 @@ class Problem:
 _MISSING = object()
 
 
-class SpecError(ValueError):
-    """A spec that cannot run; carries every problem found."""
+class SpecError(UserError, ValueError):
+    """A spec that cannot run; carries every problem found (exit code 2)."""
 
     def __init__(self, source: str, problems: list[Problem]):
         self.source, self.problems = source, problems
@@ -68,29 +70,12 @@ def format_loc(loc: tuple[Any, ...]) -> str:
 def _line_map(text: str) -> dict[tuple[Any, ...], int]:
     """Map every YAML path to its 1-based line, for error messages."""
     try:
-        root = yaml.compose(text)
-    except yaml.YAMLError:
+        return line_map(load_yaml(text)[1])
+    except YamlProblem:
         return {}
-    out: dict[tuple[Any, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[Any, ...]) -> None:
-        out[path] = node.start_mark.line + 1
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = k.value
-                out[path + (key,)] = k.start_mark.line + 1
-                walk(v, path + (key,))
-                out[path + (key,)] = k.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode):
-            for i, v in enumerate(node.value):
-                walk(v, path + (i,))
-
-    if root is not None:
-        walk(root, ())
-    return out
 
 
-def _nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+def nearest_line(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
     for n in range(len(loc), -1, -1):
         if loc[:n] in lines:
             return lines[loc[:n]]
@@ -143,6 +128,8 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel], prefi
                 hint = difflib.get_close_matches(key, allowed, n=1)
                 if hint:
                     msg += f" (did you mean {hint[0]!r}?)"
+        elif e["type"] == "finite_number":
+            msg = "not a finite number; allowed: finite numbers only (no .inf or .nan)"
         elif e["type"] == "missing":
             msg = "required field is missing"
             value = _MISSING
@@ -245,6 +232,9 @@ def _check_options(plugin: Any, options: dict[str, Any], prefix: tuple[Any, ...]
         if options:
             return [Problem(format_loc(prefix), f"{plugin.plugin_name} takes no options", options)]
         return []
+    strict = _strict_numbers(model, options, prefix, only)
+    if strict:
+        return strict
     try:
         model.model_validate(options)
     except ValidationError as err:
@@ -260,44 +250,82 @@ def _check_options(plugin: Any, options: dict[str, Any], prefix: tuple[Any, ...]
     return []
 
 
+def _non_finite(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    stack = [(value, path)]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, float) and not math.isfinite(v):
+            return at
+        if isinstance(v, dict):
+            stack += [(x, at + (k,)) for k, x in v.items()]
+        elif isinstance(v, list):
+            stack += [(x, at + (i,)) for i, x in enumerate(v)]
+    return None
+
+
+def _strict_numbers(model: type[BaseModel], options: dict[str, Any], prefix: tuple[Any, ...],
+                    only: str | None) -> list[Problem]:
+    """Plugin options too: true/false is not a number, and numbers are finite."""
+    from .spec_limits import has_bool as _has_bool
+    from .spec_limits import takes_bool as _takes_bool
+
+    out = []
+    for key, value in options.items():
+        if only is not None and key != only:
+            continue
+        where = prefix if only is not None else prefix + (key,)
+        field = model.model_fields.get(key)
+        if field is not None and _has_bool(value) and not _takes_bool(field.annotation):
+            out.append(Problem(format_loc(where), "true/false is not allowed here; give a number", value))
+        bad = _non_finite(value, where)
+        if bad is not None:
+            out.append(Problem(format_loc(bad), "not a finite number; allowed: finite numbers only (no .inf or .nan)",
+                               value))
+    return out
+
+
 # ----------------------------------------------------------------- entry points
 
 
-def load_spec_text(text: str, source: str = "<spec>", *, check: bool = True) -> Spec:
-    """Parse and validate a spec; raise :class:`SpecError` listing every problem."""
+def load_spec_text(text: str, source: str = "<spec>", *, check: bool = True, allow_large: bool = False) -> Spec:
+    """Parse and validate a spec; raise :class:`SpecError` listing every problem.
+
+    ``allow_large``: accept a grid of more than :data:`MAX_CELLS` cells (``--yes``).
+    """
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else None
-        raise SpecError(source, [Problem("", f"not valid YAML: {getattr(exc, 'problem', exc)}", _MISSING, line)]) from None
+        data, root = load_yaml(text)
+    except YamlProblem as exc:
+        raise SpecError(source, [Problem(exc.path, exc.message, _MISSING, exc.line)]) from None
     if not isinstance(data, dict):
         raise SpecError(source, [Problem("", "a spec must be a YAML mapping with keys name, dataset, model, ...", data)])
-    lines = _line_map(text)
+    lines = line_map(root)
     try:
         spec = Spec.model_validate(data)
     except ValidationError as err:
         problems = problems_from_validation(err, Spec)
         for p, e in zip(problems, err.errors()):
-            p.line = _nearest_line(lines, tuple(e["loc"]))
+            p.line = nearest_line(lines, tuple(e["loc"]))
         raise SpecError(source, problems) from None
+    from .preflight import check_data_sizes, check_output_dir, check_size
+
+    problems = check_size(spec, allow_large) + check_output_dir(spec)
     if check:
-        problems = check_plugins(spec) + check_distribution(spec)
-        if problems:
-            for p in problems:
-                loc = tuple(int(x) if x.isdigit() else x for x in p.path.replace("[", ".").replace("]", "").split(".") if x)
-                p.line = _nearest_line(lines, loc)
-            raise SpecError(source, problems)
+        problems += check_plugins(spec) + check_data_sizes(spec) + check_distribution(spec)
+    if problems:
+        for p in problems:
+            loc = tuple(int(x) if x.isdigit() else x for x in p.path.replace("[", ".").replace("]", "").split(".") if x)
+            p.line = nearest_line(lines, loc)
+        raise SpecError(source, problems)
     return spec
 
 
-def load_spec(path: str | Path, *, check: bool = True) -> Spec:
+def load_spec(path: str | Path, *, check: bool = True, allow_large: bool = False) -> Spec:
     path = Path(path)
     try:
-        text = path.read_text()
-    except OSError as exc:
-        raise SpecError(str(path), [Problem("", f"cannot read the spec: {exc.strerror}", _MISSING)]) from None
-    return load_spec_text(text, str(path), check=check)
+        text = read_text(path)
+    except YamlProblem as exc:
+        raise SpecError(str(path), [Problem("", exc.message, _MISSING, exc.line)]) from None
+    return load_spec_text(text, str(path), check=check, allow_large=allow_large)
 
 
 def check_grid(spec: Spec) -> list[Problem]:

@@ -81,6 +81,12 @@ class DatasetPlugin:
     def load(self, config: BaseModel) -> Dataset:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def available_sizes(self, config: BaseModel) -> tuple[int, int] | None:
+        """(training, test) points the dataset has with ``config``, when known without loading it;
+        None when unknown. ``ddbench validate`` checks ``n_train``/``n_test``/``batch_size`` against
+        it. May raise ``ValueError``/``OSError`` with a message when the options cannot work."""
+        return None
+
 
 def cache_dir() -> Path:
     """Where generated datasets are cached (``DDBENCH_CACHE`` or ~/.cache/ddbench)."""

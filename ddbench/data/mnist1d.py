@@ -34,6 +34,11 @@ class MNIST1D(DatasetPlugin):
         shear_scale: float = Field(default=0.75, ge=0)
         max_translation: int = Field(default=48, ge=0)
 
+    def available_sizes(self, config: BaseModel) -> tuple[int, int]:
+        total = (config.num_samples // 10) * 10  # make_dataset draws num_samples // 10 per template
+        train = int(total * config.train_split)
+        return train, total - train
+
     def load(self, config: BaseModel) -> Dataset:
         from ..spec import content_hash
 

@@ -51,6 +51,31 @@ class NPZ(DatasetPlugin):
         y_test_key: str = "y_test"
         num_classes: int | None = Field(default=None, ge=2, description="None: the largest label + 1")
 
+    def available_sizes(self, config: BaseModel) -> tuple[int, int] | None:
+        """The label counts, read from the .npy headers inside the archive (no array is loaded)."""
+        import zipfile
+
+        path = Path(config.path).expanduser()
+        if not path.is_file():
+            raise ValueError(f"npz dataset: no file at {path.resolve()} (dataset.options.path)")
+        try:
+            with zipfile.ZipFile(path) as zf:
+                sizes = []
+                for key in (config.y_train_key, config.y_test_key):
+                    try:
+                        member = zf.open(key + ".npy")
+                    except KeyError:
+                        return None  # load() names the missing array and what the file has
+                    with member:
+                        version = np.lib.format.read_magic(member)
+                        read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                                else np.lib.format.read_array_header_2_0)
+                        shape = read(member)[0]
+                    sizes.append(int(shape[0]) if shape else 0)
+        except (zipfile.BadZipFile, ValueError) as exc:
+            raise ValueError(f"npz dataset: {path} is not a .npz archive of arrays ({exc})") from None
+        return sizes[0], sizes[1]
+
     def load(self, config: BaseModel) -> Dataset:
         path = Path(config.path).expanduser()
         if not path.is_file():

@@ -92,6 +92,9 @@ class Synthetic(DatasetPlugin):
 
     Config = SyntheticConfig
 
+    def available_sizes(self, config: BaseModel) -> tuple[int, int]:
+        return config.n_train_pool, config.n_test_pool
+
     def load(self, config: BaseModel) -> Dataset:
         teacher = make_teacher(config)
         _, rng_train, rng_test = _streams(config.seed)

@@ -86,6 +86,8 @@ class TFDSImageDataset(DatasetPlugin):
     """
 
     tfds_name: ClassVar[str] = ""
+    #: (train, test) split sizes, known from the TFDS catalogue (for validate-time checks)
+    split_sizes: ClassVar[tuple[int, int] | None] = None
     train_split: ClassVar[str] = "train"
     test_split: ClassVar[str] = "test"
 
@@ -100,6 +102,9 @@ class TFDSImageDataset(DatasetPlugin):
             description="none: raw 0..255; unit: [0, 1]; standardize: per-channel mean 0, std 1 (training-split statistics)",
         )
         flatten: bool = Field(default=False, description="reshape each image (H, W, C) to a vector of H*W*C")
+
+    def available_sizes(self, config: BaseModel) -> tuple[int, int] | None:
+        return self.split_sizes
 
     def load(self, config: BaseModel) -> Dataset:
         tfds = _import_tfds()
@@ -144,6 +149,7 @@ class TFDSImageDataset(DatasetPlugin):
 class MNIST(TFDSImageDataset):
     description = "MNIST handwritten digits, 28x28x1, 10 classes, 60000/10000 (TFDS)"
     tfds_name = "mnist"
+    split_sizes = (60000, 10000)
     input_shape = (28, 28, 1)
     num_classes = 10
 
@@ -152,6 +158,7 @@ class MNIST(TFDSImageDataset):
 class FashionMNIST(TFDSImageDataset):
     description = "Fashion-MNIST clothing images, 28x28x1, 10 classes, 60000/10000 (TFDS)"
     tfds_name = "fashion_mnist"
+    split_sizes = (60000, 10000)
     input_shape = (28, 28, 1)
     num_classes = 10
 
@@ -160,6 +167,7 @@ class FashionMNIST(TFDSImageDataset):
 class CIFAR10(TFDSImageDataset):
     description = "CIFAR-10 natural images, 32x32x3, 10 classes, 50000/10000 (TFDS)"
     tfds_name = "cifar10"
+    split_sizes = (50000, 10000)
     input_shape = (32, 32, 3)
     num_classes = 10
 
@@ -168,6 +176,7 @@ class CIFAR10(TFDSImageDataset):
 class CIFAR100(TFDSImageDataset):
     description = "CIFAR-100 natural images, 32x32x3, 100 fine classes, 50000/10000 (TFDS)"
     tfds_name = "cifar100"
+    split_sizes = (50000, 10000)
     input_shape = (32, 32, 3)
     num_classes = 100
 
@@ -176,5 +185,6 @@ class CIFAR100(TFDSImageDataset):
 class SVHNCropped(TFDSImageDataset):
     description = "SVHN cropped house-number digits, 32x32x3, 10 classes, 73257/26032 (TFDS; 'extra' unused)"
     tfds_name = "svhn_cropped"
+    split_sizes = (73257, 26032)
     input_shape = (32, 32, 3)
     num_classes = 10

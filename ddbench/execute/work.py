@@ -133,9 +133,12 @@ def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData,
     if outcome.model is not None:
         if on_phase is not None:
             on_phase("writing", None, f"model of {cell.label}")
+        from ..atomic import atomic_path
+
         path = cell_dir(work_dir, cell) / "model.keras"
         try:
-            outcome.model.save(path)
+            with atomic_path(path) as tmp:  # a full disk leaves no truncated model.keras behind
+                outcome.model.save(tmp)
             result.weights = str(path.relative_to(work_dir))
         except Exception:
             warnings.warn(f"could not save the model of {cell.label}: {traceback.format_exc(limit=1)}")

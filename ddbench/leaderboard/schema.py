@@ -16,7 +16,6 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationError,
     model_validator,
 )
 
@@ -161,36 +160,12 @@ class LeaderboardError(ValueError):
     pass
 
 
-def read_leaderboard_data(path: str | Path) -> dict[str, Any]:
-    """The JSON data of a leaderboard file whose schema major version this ddbench reads."""
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text())
-    except OSError as exc:
-        raise LeaderboardError(f"{path}: cannot read ({exc.strerror})") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise LeaderboardError(f"{path}: not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise LeaderboardError(f"{path}: not a ddbench leaderboard (a JSON {type(data).__name__}, not an object)")
-    version = str(data.get("schema_version", ""))
-    if version.split(".")[0] != SCHEMA_VERSION.split(".")[0]:
-        raise LeaderboardError(
-            f"{path}: schema_version {version or '(missing)'} is not readable by this ddbench "
-            f"(reads {SCHEMA_VERSION.split('.')[0]}.x)"
-        )
-    return data
-
-
-def parse_leaderboard(data: dict[str, Any], path: str | Path = "<leaderboard>") -> Leaderboard:
-    try:
-        return Leaderboard.model_validate(data)
-    except ValidationError as exc:
-        raise LeaderboardError(f"{path}: not a ddbench leaderboard: {exc}") from None
-
-
 def read_leaderboard(path: str | Path) -> Leaderboard:
-    """Read a leaderboard without checking its hashes (:func:`.integrity.load_leaderboard` checks them)."""
-    return parse_leaderboard(read_leaderboard_data(path), path)
+    """Read a leaderboard file (refusing, in one line, anything that is not one: :mod:`.io`) without
+    checking its hashes (:func:`.integrity.load_leaderboard` checks them)."""
+    from .io import read_leaderboard_file
+
+    return read_leaderboard_file(path)
 
 
 def board_data(board: Leaderboard) -> dict[str, Any]:
@@ -199,12 +174,10 @@ def board_data(board: Leaderboard) -> dict[str, Any]:
 
 
 def write_leaderboard(board: Leaderboard, path: str | Path) -> None:
-    """Write ``board`` with its content hash stamped over exactly what is written."""
+    """Write ``board`` atomically, with its content hash stamped over exactly what is written."""
+    from ..atomic import write_text
     from .integrity import content_hash
 
-    path = Path(path)
     data = board_data(board)
     data["content_hash"] = board.content_hash = content_hash(data)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=False) + "\n")
-    tmp.replace(path)
+    write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")

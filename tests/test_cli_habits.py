@@ -169,7 +169,7 @@ def test_quiet_prints_only_the_summary_and_paths(quiet_run):
     lines = res.output.strip().splitlines()
     assert lines[0] == (f"{run_dir}: 2/2 cells done, 0 failed, 0 diverged (2 trained this run); "
                         f"probes: 2 failed, 2 NaN; " + lines[0].rsplit("; ", 1)[-1])
-    assert lines[1:] == [f"  {run_dir / n}" for n in ("leaderboard.json", "leaderboard.md", "error_vs_width.png",
+    assert lines[1:] == [f"  {run_dir / n}" for n in ("leaderboard.html", "leaderboard.json", "leaderboard.md", "error_vs_width.png",
                                                       "probes_vs_width.png")] + [f"  {quiet_run['tb']}"]
 
 

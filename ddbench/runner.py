@@ -149,7 +149,7 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
     """Probe done cells that lack a probe of the spec (added later, or failed), from their saved models."""
     if not spec.probes:
         return 0
-    import keras
+    from .train.schedule import load_trained_model
 
     have = store.probe_values()
     todo = []
@@ -170,7 +170,7 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress) -> int:
             data.clear()
             data[cell.data_key] = load_train_data(spec.dataset, *cell.data_key)
         try:
-            model = keras.saving.load_model(store.dir / done[cell.key].weights)
+            model = load_trained_model(store.dir / done[cell.key].weights)
         except Exception:
             warnings.warn(f"cannot load the saved model of {cell.label}: {traceback.format_exc(limit=1)}")
             continue

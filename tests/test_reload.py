@@ -38,7 +38,7 @@ LOAD = textwrap.dedent("""
         x = np.load(x_path)
         probe = load_trained_model(path)  # compile=False: what probing does
         full = load_trained_model(path, compile=True)  # the optimizer and its schedule too
-        opt = full.optimizer
+        opt = getattr(full, "optimizer", None)  # models never compiled (stateless, packed parts) have none
         out[name] = {{"probe": np.asarray(probe.predict(x, verbose=0)).tolist(),
                      "full": np.asarray(full.predict(x, verbose=0)).tolist(),
                      "schedule": None if opt is None else opt.get_config()["learning_rate"]}}

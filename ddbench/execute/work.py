@@ -27,6 +27,7 @@ from ..plan import Bundle, Cell
 from ..probes.base import ProbeContext, run_probe
 from ..spec import Spec
 from ..train.base import CellOutcome, Trainer
+from ..train.resume import BundleCheckpoint
 
 #: what an out-of-memory error looks like on the supported backends (XLA, TF, PyTorch)
 OOM_PATTERN = re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError|out of memory|OutOfMemoryError|"
@@ -69,8 +70,14 @@ class CellResult:
 class BundleEvents:
     """Trainer events -> a progress callback and checkpoint files in the work directory."""
 
-    def __init__(self, work_dir: Path, checkpoints: bool, on_epochs: Callable[[Bundle, int, int], None] | None = None):
+    def __init__(self, work_dir: Path, checkpoints: bool, on_epochs: Callable[[Bundle, int, int], None] | None = None,
+                 resume_minutes: float = 10.0):
         self.work_dir, self.checkpoints, self.on_epochs = work_dir, checkpoints, on_epochs
+        self.resume_minutes = resume_minutes
+
+    def resume(self, bundle: Bundle) -> BundleCheckpoint:
+        """The bundle's resume file (whole engine state, see :mod:`ddbench.train.resume`)."""
+        return BundleCheckpoint(self.work_dir, bundle, self.resume_minutes)
 
     def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
         if self.on_epochs is not None:
@@ -139,7 +146,7 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
                  on_epochs: Callable[[Bundle, int, int], None] | None = None,
                  on_split: Callable[[Bundle, list[Bundle]], None] | None = None) -> Iterator[CellResult]:
     """Train ``bundle``, yield each cell's result; split and retry the bundle if it runs out of memory."""
-    events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs)
+    events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs, spec.engine.checkpoint_minutes)
     outcomes: list[CellOutcome] = []
     final: set[str] = set()  # cells already handed out: never failed or retrained afterwards
     try:
@@ -149,7 +156,9 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
                 continue
             final.add(outcome.cell.key)
             yield finish(spec, Path(work_dir), outcome, data)
+        events.resume(bundle).remove()  # every cell handed to the store: the resume file has served
     except Exception as exc:
+        events.resume(bundle).remove()
         error = "".join(traceback.format_exception(exc))
         seen = final | {o.cell.key for o in outcomes}
         outcomes += [CellOutcome(c, "failed", error=error) for c in bundle.cells if c.key not in seen]

@@ -158,6 +158,15 @@ class BundleEngine:
     def write_back(self) -> None:
         """Put the trained values into the Keras models."""
 
+    def export_state(self) -> list[np.ndarray]:
+        """The whole training state as host arrays (weights, optimizer slots, non-trainable variables, the
+        epoch counter where the state holds one), for :mod:`~ddbench.train.resume`."""
+        raise NotImplementedError
+
+    def import_state(self, arrays: list[np.ndarray], epoch: int) -> None:
+        """Continue from ``export_state()``'s arrays saved after ``epoch`` trained epochs."""
+        raise NotImplementedError
+
     def layout(self) -> list[dict[str, float]]:
         """Per cell: how it was laid out (lanes, padding, replicas), recorded in its timings."""
         return [{} for _ in self.cells]

@@ -180,6 +180,7 @@ class Engine(BundleEngine):
                    for i in g.members]
             ov = [[np.asarray(v.value) for v in opt.variables] for _ in g.members]
             lanes.append(LaneState(*(self._stack(g, leaves) for leaves in (tv, ntv, ov))))
+        self._replicated = replicated
         self.state: BundleState = jax.device_put(BundleState(tuple(lanes), np.int32(0)), replicated)
         self.train_step = make_train_step(
             self.groups, [models[g.template] for g in self.groups], self.optimizers, self.loss, self.seed_row,
@@ -196,6 +197,20 @@ class Engine(BundleEngine):
         idx = np.stack([self.epoch_inputs(e)[2] for e in range(epoch, epoch + k)])  # (k, steps, seeds, batch)
         self.state, self._pending_loss = self._block(self.state, self.x_dev, self.y_dev, idx)
         return k
+
+    def export_state(self) -> list[np.ndarray]:
+        import jax
+
+        return [np.asarray(a) for a in jax.tree_util.tree_leaves(self.state)]
+
+    def import_state(self, arrays: list[np.ndarray], epoch: int) -> None:
+        import jax
+
+        tree = jax.tree_util.tree_unflatten(jax.tree_util.tree_structure(self.state), [np.asarray(a) for a in arrays])
+        if int(tree.epoch) != epoch:
+            raise ValueError(f"the saved state has trained {int(tree.epoch)} epochs, not {epoch}")
+        self.state = jax.device_put(tree, self._replicated)
+        self.epoch = epoch
 
     @staticmethod
     def _stack(g: lanes_mod.Group, per_lane: list[list[Any]]) -> list[Any]:

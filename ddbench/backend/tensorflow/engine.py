@@ -86,6 +86,17 @@ class Engine(BundleEngine):
 
         return state, self._compiled_epoch(x, y, tf.constant(idx))
 
+    def _variables(self) -> list[Any]:
+        return [*self.state.params, *self.state.non_trainable, *self.state.opt_slots]
+
+    def export_state(self) -> list[np.ndarray]:
+        return [np.asarray(v.numpy()) for v in self._variables()]
+
+    def import_state(self, arrays: list[np.ndarray], epoch: int) -> None:
+        for v, a in zip(self._variables(), arrays, strict=True):
+            v.assign(a)
+        self.epoch = epoch
+
     def _forward_fn(self, bs: int) -> Callable[..., Any]:
         import tensorflow as tf
 

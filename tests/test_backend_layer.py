@@ -53,21 +53,27 @@ def test_no_module_outside_the_backend_layer_branches_on_the_backend_or_imports_
         offenders += [f"{rel}: {m.group(0)}" for m in branch.finditer(text)]
         offenders += [f"{rel}: {m.group(0).strip()}" for m in native.finditer(text)]
     assert offenders == []
-    private = re.compile(r"backend\._[a-z]|\._flatten_layers|_ddbench_(grad|forward)_fn")
+    private = re.compile(r"backend\._[a-z]|\._flatten_layers|\._ddbench_|setattr\(model")
     assert [p for p in ROOT.rglob("*.py") if private.search(p.read_text())] == []
 
 
 def test_probe_functions_are_cached_in_a_weak_map_not_on_the_model():
     import keras
 
-    from ddbench.probes import gradients
+    from ddbench.families.base import HEAD, PENULTIMATE
+    from ddbench.probes import features, gradients
 
-    model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2)])
+    inputs = keras.Input(shape=(3,))
+    h = keras.layers.Dense(4, activation="relu", name=PENULTIMATE)(inputs)
+    model = keras.Model(inputs, keras.layers.Dense(2, name=HEAD)(h))
     before = set(vars(model))
     x, y = np.ones((5, 3), np.float32), np.zeros(5, np.int32)
     (z,) = gradients.forward(model, x)
     g = gradients.input_gradients(model, x, y)
-    assert z.shape == (5, 2) and g.shape == (5, 3)
+    feats, logits = features.features(model, x)
+    assert z.shape == (5, 2) and g.shape == (5, 3) and feats.shape == (5, 4)
+    np.testing.assert_allclose(logits, z, rtol=1e-5)
+    assert features.feature_model(model) is features.feature_model(model)  # cached
     assert gradients.compiled(model, grad=False) is gradients.compiled(model, grad=False)  # cached
     assert set(vars(model)) == before
     ref = weakref.ref(model)

@@ -87,3 +87,48 @@ def test_a_bundle_killed_mid_way_resumes_to_identical_models_and_curves(tmp_path
         assert rec.metrics == ref.metrics
         for a, b in zip(_weights(run_dir, rec), _weights(ref_dir, ref), strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+ROUND_TRIP = """
+import json, sys
+sys.path.insert(0, {tests!r})
+import numpy as np
+from util import tiny_spec_text
+from ddbench import backend
+from ddbench.data import load_train_data
+from ddbench.plan import plan_cells
+from ddbench.train.base import build_cell_model
+from ddbench.train.stateless import make_engine
+from ddbench.validate import load_spec_text
+
+spec = load_spec_text(tiny_spec_text(rates="[0.2]", widths="[4, 16]", epochs=6, seeds="[0, 1]"))
+data = load_train_data(spec.dataset, 0.2, 0)
+cells = plan_cells(spec)
+
+def engine():
+    backend.clear_session()
+    return make_engine(cells, [build_cell_model(c, data)[0] for c in cells], data, spec.training, pad="always")
+
+a = engine()
+a.run_epochs(0, 3)
+saved = a.export_state()
+a.run_epochs(3, 6)
+b = engine()  # a fresh process's engine: new models, the saved state loaded
+b.import_state(saved, 3)
+b.run_epochs(3, 6)
+same = all(np.array_equal(x, y) for x, y in zip(a.export_state(), b.export_state(), strict=True))
+print("RESULT" + json.dumps({{"backend": backend.name(), "same": same, "leaves": len(saved),
+                             "lanes": [g.lanes for g in a.groups]}}))
+"""
+
+
+@pytest.mark.slow
+def test_jax_engine_state_round_trips_bit_identically():
+    import os
+
+    from util import run_script
+
+    out = run_script(ROUND_TRIP.format(tests=os.path.dirname(os.path.abspath(__file__))), {"KERAS_BACKEND": "jax"},
+                     timeout=900)
+    assert out["backend"] == "jax" and out["same"] and out["leaves"] > 0, out
+    assert out["lanes"] == [4]  # seeds and padded widths in one vmapped group: the state is stacked lanes

@@ -48,6 +48,7 @@ def load_trained_model(path: Any, compile: bool = False) -> Any:
     (probes need the weights, not the optimizer); ddbench's Keras objects registered first."""
     import keras
 
+    from ..families import layers, rf_activations  # noqa: F401  register ddbench's layers and ddbench>erf
     from . import lr_schedule  # noqa: F401  registers ddbench>EpochSchedule
 
     return keras.saving.load_model(path, compile=compile)

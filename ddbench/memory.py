@@ -15,6 +15,7 @@ import math
 from typing import Any
 
 from . import backend, registry
+from .families.walk import walk_layers
 from .plan import Cell
 from .spec import TrainingSpec
 
@@ -40,7 +41,7 @@ def budget_bytes(data_bytes: int, device_bytes: int | None = None) -> float | No
 def activation_count(model: Any) -> int:
     """Floats in the outputs of every layer of a built functional model, per example."""
     total = 0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in walk_layers(model):
         try:
             outputs = layer.output
         except (AttributeError, ValueError):

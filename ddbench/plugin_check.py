@@ -177,11 +177,10 @@ def _values_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
-    import keras
-
     from .data import load_train_data
     from .plan import plan_cells
     from .probes.base import ProbeContext, run_probe
+    from .train.schedule import load_trained_model
     from .store import RunStore
 
     spec, result = _zoo(work, [plugin.plugin_name], [])
@@ -199,7 +198,7 @@ def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
     for rec in recs[:3]:
         d = rec.descriptor
         data = load_train_data(spec.dataset, d["noise_rate"], d["noise_seed"])
-        model = keras.saving.load_model(result.run_dir / rec.weights)
+        model = load_trained_model(result.run_dir / rec.weights)
         cell = next(c for c in plan_cells(spec) if c.key == rec.key)
         ctx = ProbeContext.for_cell(cell, model, data, plugin.plugin_name)
         first = run_probe(plugin, {}, ctx)

@@ -179,7 +179,7 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list
     failed), from their saved models."""
     if not spec.probes:
         return 0
-    import keras
+    from .train.schedule import load_trained_model
 
     have = store.probe_values()
     todo = []
@@ -204,7 +204,7 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list
         try:
             if problem is not None:
                 raise ValueError(problem)
-            model = keras.saving.load_model(store.dir / done[cell.key].weights)
+            model = load_trained_model(store.dir / done[cell.key].weights)
         except Exception as exc:  # never "file not found" for a file that is there but damaged
             reason = problem or f"its saved model {store.dir / done[cell.key].weights} cannot be loaded: {exc}"
             warnings.warn(f"cannot probe {cell.label}: {reason}")

@@ -363,6 +363,10 @@ class EngineSpec(_Strict):
     epochs_per_call: int | None = Field(
         default=None, ge=1, description="epochs per compiled call (JAX, no augmentation); default 8 on accelerators, 1 on CPU"
     )
+    checkpoint_minutes: float = Field(
+        default=10.0, gt=0, description="the engine saves the whole bundle's state at every recorded epoch and at "
+        "least this often, so an interrupted bundle resumes mid-way (trainer stateless)"
+    )
 
 class DistributionSpec(_Strict):
     """Data parallelism over several devices: every batch is split over them and the gradients summed.

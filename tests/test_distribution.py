@@ -201,7 +201,6 @@ def test_mirrored_over_two_logical_cpus_trains_the_same_models(tmp_path):
 
 @pytest.mark.slow
 def test_data_parallel_over_two_jax_cpu_devices_trains_the_same_models(tmp_path):
-    pytest.importorskip("jax")
     bad = textwrap.dedent("""{
         "mirrored": base + "distribution: {strategy: mirrored}\\n",
         "devices": base + "distribution: {strategy: data_parallel, devices: 3}\\n",

@@ -260,7 +260,6 @@ JAX_SCRIPT = textwrap.dedent(
 
 
 def test_families_build_under_jax():
-    pytest.importorskip("jax")
     # cheap XLA compiles: building compiles one random-initializer kernel per weight shape (~0.5 s each on CPU)
     fast_xla = "--xla_backend_optimization_level=0 --xla_llvm_disable_expensive_passes=true"
     env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu",

@@ -48,7 +48,7 @@ JAX_SCRIPT = textwrap.dedent("""
     from ddbench.plan import make_bundles, plan_cells
     from ddbench.train import get_trainer
     from ddbench.train.base import NullEvents, build_cell_model
-    from ddbench.train.lanes import padding_is_exact
+    from ddbench.backend.jax.padding import padding_is_exact
     from ddbench.train.stateless import StatelessTrainer, cell_loss
     from ddbench.validate import load_spec_text
 
@@ -92,7 +92,6 @@ JAX_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
-    pytest.importorskip("jax")
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     out = run_script(JAX_SCRIPT.format(tests=tests_dir), {"KERAS_BACKEND": "jax"}, timeout=400)
     checks = out.pop("checks")

@@ -192,7 +192,6 @@ def test_linear_model_input_gradient_matches_analytic_on_tensorflow():
 
 
 def test_linear_model_input_gradient_matches_analytic_on_jax():
-    pytest.importorskip("jax")
     env = {**os.environ, "KERAS_BACKEND": "jax", "PYTHONPATH": str(ROOT), "TF_CPP_MIN_LOG_LEVEL": "3",
            "JAX_PLATFORMS": "cpu"}
     out = subprocess.run([sys.executable, "-c", _JAX_SCRIPT], env=env, capture_output=True, text=True, timeout=120)

@@ -162,7 +162,6 @@ def test_kill_9_then_resume_loses_no_finished_cell(tmp_path):
 @pytest.mark.slow
 def test_jax_backend_runs_the_same_grid(tmp_path):
     """JAX is the GPU path: the CLI must run a grid with --backend jax (a fresh process)."""
-    pytest.importorskip("jax")
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(tiny_spec_text(rates="[0.2]", widths="[2, 8]", epochs=2) + f"output_dir: {tmp_path / 'run'}\n")
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}

@@ -95,7 +95,6 @@ JAX_SCRIPT = textwrap.dedent("""
 
 @pytest.mark.slow
 def test_stateless_matches_reference_fit_on_jax():
-    pytest.importorskip("jax")
     tests_dir = os.path.dirname(os.path.abspath(__file__))
     out = run_script(JAX_SCRIPT.format(tests=tests_dir), {"KERAS_BACKEND": "jax"}, timeout=240)
     assert set(out) == {"sgd", "adam", "cnn5"}

@@ -27,6 +27,7 @@ from ..plan import Bundle, Cell
 from ..probes.base import ProbeContext, run_probe
 from ..spec import Spec
 from ..train.base import CellOutcome, Trainer
+from ..train.resume import BundleCheckpoint
 
 #: what an out-of-memory error looks like on the supported backends (XLA, TF, PyTorch)
 OOM_PATTERN = re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError|out of memory|OutOfMemoryError|"
@@ -71,15 +72,20 @@ PhaseCallback = Callable[[str, "Bundle | None", str], None]
 
 
 class BundleEvents:
-    """Trainer events -> progress callbacks and checkpoint files in the work directory."""
+    """Trainer events -> progress callbacks, checkpoint files and the resume file in the work directory."""
 
     def __init__(self, work_dir: Path, checkpoints: bool, on_epochs: Callable[[Bundle, int, int], None] | None = None,
-                 on_phase: PhaseCallback | None = None):
+                 on_phase: PhaseCallback | None = None, resume_minutes: float = 10.0):
         self.work_dir, self.checkpoints, self.on_epochs, self.on_phase = work_dir, checkpoints, on_epochs, on_phase
+        self.resume_minutes = resume_minutes
 
     def phase(self, bundle: Bundle, name: str, detail: str = "") -> None:
         if self.on_phase is not None:
             self.on_phase(name, bundle, detail)
+
+    def resume(self, bundle: Bundle) -> BundleCheckpoint:
+        """The bundle's resume file (whole engine state, see :mod:`ddbench.train.resume`)."""
+        return BundleCheckpoint(self.work_dir, bundle, self.resume_minutes)
 
     def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
         if self.on_epochs is not None:
@@ -160,7 +166,8 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
                  on_split: Callable[[Bundle, list[Bundle]], None] | None = None,
                  on_phase: PhaseCallback | None = None) -> Iterator[CellResult]:
     """Train ``bundle``, yield each cell's result; split and retry the bundle if it runs out of memory."""
-    events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs, on_phase)
+    events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs, on_phase,
+                          spec.engine.checkpoint_minutes)
     events.phase(bundle, "building")
     outcomes: list[CellOutcome] = []
     final: set[str] = set()  # cells already handed out: never failed or retrained afterwards
@@ -171,7 +178,9 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
                 continue
             final.add(outcome.cell.key)
             yield finish(spec, Path(work_dir), outcome, data, on_phase)
+        events.resume(bundle).remove()  # every cell handed to the store: the resume file has served
     except Exception as exc:
+        events.resume(bundle).remove()
         error = "".join(traceback.format_exception(exc))
         seen = final | {o.cell.key for o in outcomes}
         outcomes += [CellOutcome(c, "failed", error=error) for c in bundle.cells if c.key not in seen]

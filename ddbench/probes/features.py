@@ -8,6 +8,7 @@ compiled function per model (cached; see :mod:`ddbench.probes.gradients`).
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -15,21 +16,20 @@ import numpy as np
 from ..families.base import HEAD, PENULTIMATE
 
 BATCH = 2048
+#: model -> its feature model (shares the layers, not the model object), gone with the model
+_FEATURE_MODELS: "weakref.WeakKeyDictionary[Any, Any]" = weakref.WeakKeyDictionary()
 
 
 def feature_model(model: Any) -> Any:
     """A model mapping inputs to ``[h(x), z(x)]`` that shares the trained weights."""
     import keras
 
-    cached = getattr(model, "_ddbench_feature_model", None)
+    cached = _FEATURE_MODELS.get(model)
     if cached is not None:
         return cached
     penult = model.get_layer(PENULTIMATE).output
     fm = keras.Model(model.inputs, [penult, model.outputs[0]], name=f"{model.name}_features")
-    try:
-        model._ddbench_feature_model = fm
-    except Exception:  # some backends forbid new attributes on tracked objects
-        pass
+    _FEATURE_MODELS[model] = fm  # a weak map: nothing is set on the user's model
     return fm
 
 

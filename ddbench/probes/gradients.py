@@ -1,7 +1,8 @@
 """Compiled forward passes and per-sample input gradients for probes, on any Keras backend.
 
-This is the one place where probes touch backend-specific code. Each model gets
-two compiled functions, built on first use and cached on the model: a forward
+Probes reach backend-specific code only through here. Each model gets two compiled
+functions (built by the active backend's ``functions`` module, see :mod:`ddbench.backend`),
+on first use, cached in a weak map keyed by the model: a forward
 pass to chosen outputs (features) and the input gradient of the cross-entropy.
 Inputs go through them in fixed-size chunks (the last one zero-padded, its extra
 rows dropped), so each function is traced and compiled once per model however
@@ -15,9 +16,12 @@ backward pass per chunk, no per-sample loops, no vmap needed.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Callable
 
 import numpy as np
+
+from .. import backend
 
 BATCH = 512
 #: at most this many input bytes per compiled chunk (bounds device memory for large inputs)
@@ -32,82 +36,21 @@ def _ce_sum(logits: Any, y: Any) -> Any:
     return -ops.sum(ops.take_along_axis(logp, ops.expand_dims(y, -1), axis=-1))
 
 
-# ---------------------------------------------------------------- per-backend compilers
-
-
-def _compile_tensorflow(model: Any, grad: bool) -> Callable[..., Any]:
-    import tensorflow as tf
-
-    if not grad:
-        return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-    @tf.function(reduce_retracing=True)
-    def fn(x: Any, y: Any) -> Any:
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            z = model(x, training=False)
-            loss = _ce_sum(z, y)
-        return tape.gradient(loss, x), z
-
-    return fn
-
-
-def _compile_jax(model: Any, grad: bool) -> Callable[..., Any]:
-    import jax
-
-    def call(tv: Any, ntv: Any, x: Any) -> Any:
-        return model.stateless_call(tv, ntv, x, training=False)[0]
-
-    if grad:
-        def loss(x: Any, tv: Any, ntv: Any, y: Any) -> Any:
-            z = call(tv, ntv, x)
-            return _ce_sum(z, y), z
-
-        jitted = jax.jit(jax.grad(loss, has_aux=True))
-    else:
-        jitted = jax.jit(call)
-
-    def fn(x: Any, y: Any = None) -> Any:
-        tv = [v.value for v in model.trainable_variables]
-        ntv = [v.value for v in model.non_trainable_variables]
-        return jitted(x, tv, ntv, y) if grad else jitted(tv, ntv, x)
-
-    return fn
-
-
-def _compile_torch(model: Any, grad: bool) -> Callable[..., Any]:
-    import torch
-    from keras import ops
-
-    def fn(x: Any, y: Any = None) -> Any:
-        xt = ops.convert_to_tensor(x)
-        if not grad:
-            with torch.no_grad():
-                return model(xt, training=False)
-        xt = xt.detach().requires_grad_(True)
-        z = model(xt, training=False)
-        (g,) = torch.autograd.grad(_ce_sum(z, ops.convert_to_tensor(np.asarray(y, np.int64))), xt)
-        return g, z
-
-    return fn
-
-
-_COMPILERS = {"tensorflow": _compile_tensorflow, "jax": _compile_jax, "torch": _compile_torch}
+_CACHE: "weakref.WeakKeyDictionary[Any, dict[bool, Callable[..., Any]]]" = weakref.WeakKeyDictionary()
 
 
 def compiled(model: Any, grad: bool) -> Callable[..., Any]:
-    """The model's cached compiled forward (``grad=False``) or input-gradient function."""
-    import keras
+    """The model's cached compiled forward (``grad=False``) or input-gradient function.
 
-    attr = "_ddbench_grad_fn" if grad else "_ddbench_forward_fn"
-    fn = getattr(model, attr, None)
-    if fn is None:
-        fn = _COMPILERS[keras.backend.backend()](model, grad)
-        try:
-            setattr(model, attr, fn)
-        except Exception:  # a backend that forbids new attributes: compile per call
-            pass
-    return fn
+    Built by the active backend's :mod:`functions <ddbench.backend.jax.functions>` module and
+    cached in a weak map keyed by the model (nothing is set on the model; the cache entry goes
+    when the model does).
+    """
+    fns = _CACHE.setdefault(model, {})
+    if grad not in fns:
+        functions = backend.impl().functions
+        fns[grad] = functions.input_gradient(model, _ce_sum) if grad else functions.forward(model)
+    return fns[grad]
 
 
 def chunk_rows(x: np.ndarray, batch_size: int) -> int:

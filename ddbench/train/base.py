@@ -142,27 +142,52 @@ def build_cell_model(cell: Cell, data: TrainData, precision: str = DEFAULT_PRECI
 
 def train_recorded(engine: Engine, cells: list[Cell], models: list[Any], params: list[int], bundle: Bundle,
                    training: TrainingSpec, events: TrainEvents, setup_seconds: float = 0.0) -> list[CellOutcome]:
-    """Run ``engine`` to every recorded epoch, record curves and checkpoints; one outcome per cell."""
+    """Run ``engine`` to every recorded epoch, record curves and checkpoints; one outcome per cell.
+
+    An engine that can export its state (the compiled ones), with ``events`` that offer a
+    resume file (``events.resume(bundle)``, see :mod:`.resume`), continues from the bundle's last
+    saved state, and saves it at every recorded epoch and whenever the file's interval is due.
+    """
     curves: list[dict[str, list[float]]] = [{} for _ in cells]
     train_s = eval_s = 0.0
-    done = 0
+    done = resumed = 0
     last: list[tuple[dict[str, float], dict[str, np.ndarray]]] = []
+    resume = events.resume(bundle) if hasattr(events, "resume") and hasattr(engine, "export_state") else None
+    if resume is not None:
+        saved = resume.load(engine.export_state())
+        if saved is not None:
+            done, state, curves = saved
+            engine.import_state(state, done)
+            resumed = done
+    per_call = max(1, int(getattr(engine, "epochs_per_call", 1) or 1))
     for epoch in training.recorded_epochs():
+        if epoch <= done and resumed:
+            continue
         t0 = time.perf_counter()
-        engine.run_epochs(done, epoch)
+        while done < epoch:  # in pieces, so that the resume file can be refreshed in between
+            stop = epoch if resume is None else min(epoch, done + per_call)
+            engine.run_epochs(done, stop)
+            done = stop
+            if resume is not None and done < epoch and resume.due():
+                resume.save(done, engine.export_state(), curves)
         t1 = time.perf_counter()
         last = engine.evaluate()
         eval_s += time.perf_counter() - t1
         train_s += t1 - t0
-        done = epoch
         for cell, model, curve, (metrics, _) in zip(cells, models, curves, last):
             curve.setdefault("epoch", []).append(epoch)
             for k, v in metrics.items():
                 curve.setdefault(k, []).append(v)
             events.checkpoint(cell, epoch, model)
+        if resume is not None:
+            resume.save(done, engine.export_state(), curves)
         events.epochs_done(bundle, epoch, training.epochs)
+    if not last:  # resumed after the last recorded epoch: evaluate (and write back) once more
+        last = engine.evaluate()
     k = len(cells)
     timings = {"train_seconds": train_s / k, "eval_seconds": eval_s / k, "setup_seconds": setup_seconds / k, "bundle_size": k}
+    if resume is not None:
+        timings.update({"resumed_from_epoch": resumed, "checkpoint_bytes": resume.nbytes})
     compile_s = getattr(engine, "compile_seconds", None)
     if compile_s is not None:
         timings["compile_seconds"] = compile_s / k

@@ -1,10 +1,13 @@
-"""Data parallelism over several devices: the one place that knows tf.distribute and keras.distribution.
+"""Data parallelism over several devices: strategies, device checks, provenance.
 
 Why: on a machine with several GPUs, one bundle can use all of them. Every batch is
 split over the devices, each computes the gradient of its share, and the shares are
 summed, so the trained models are those of one device up to the float32
 reassociation of that sum. It is an execution choice (``distribution:`` in the spec,
 in no hash), recorded in provenance.
+
+The backend-specific parts (device lists, ``tf.distribute`` strategies, JAX meshes and
+shardings) are in each backend's ``distribution`` module (:mod:`ddbench.backend`).
 
 * TensorFlow: ``tf.distribute.MirroredStrategy(devices)``; models are built, compiled
   and fitted inside ``strategy.scope()`` (Keras ``fit`` supports it). The compiled
@@ -34,8 +37,6 @@ from .. import backend
 
 #: strategy -> the Keras backend it needs
 STRATEGIES = {"none": None, "mirrored": "tensorflow", "data_parallel": "jax"}
-#: the mesh axis the batch is split over (the name keras.distribution.DataParallel uses)
-BATCH_AXIS = "batch"
 
 
 class DistributionError(ValueError):
@@ -51,16 +52,7 @@ def visible_devices(backend_name: str) -> list[str]:
 
     Starts the backend's runtime (TensorFlow: its logical devices are fixed from then on).
     """
-    if backend_name == "tensorflow":
-        import tensorflow as tf
-
-        with backend._quiet_native_stderr():
-            return [d.name for d in (tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU"))]
-    if backend_name == "jax":
-        import jax
-
-        return [f"{d.platform}:{d.id}" for d in jax.devices()]
-    return []
+    return backend.impl(backend_name).distribution.visible_devices()
 
 
 def _key(name: str) -> str:
@@ -134,7 +126,7 @@ class Distribution:
     @property
     def replicas(self) -> int:
         if self.strategy == "mirrored" and self._tf_strategy is not None:
-            return int(self._tf_strategy.num_replicas_in_sync)
+            return self._layer().replicas(self._tf_strategy)
         return len(self.devices) if self.enabled else 1
 
     @property
@@ -149,6 +141,10 @@ class Distribution:
 
     # ------------------------------------------------------------ Keras side
 
+    def _layer(self) -> Any:
+        """This distribution's backend module (:mod:`ddbench.backend.<name>.distribution`)."""
+        return backend.impl(self.backend or STRATEGIES[self.strategy]).distribution
+
     def tf_strategy(self) -> Any:
         """The ``tf.distribute.MirroredStrategy`` (made once; TensorFlow only).
 
@@ -161,12 +157,8 @@ class Distribution:
         if self.strategy != "mirrored":
             raise DistributionError(f"no tf.distribute strategy for distribution {self.strategy!r}")
         if self._tf_strategy is None:
-            import tensorflow as tf
-
-            with backend._quiet_native_stderr():
-                gpus = all("gpu" in _key(d) for d in self.devices)
-                ops = tf.distribute.NcclAllReduce() if gpus else tf.distribute.ReductionToOneDevice()
-                self._tf_strategy = tf.distribute.MirroredStrategy(devices=self.devices, cross_device_ops=ops)
+            gpus = all("gpu" in _key(d) for d in self.devices)
+            self._tf_strategy = self._layer().make_strategy(self.devices, gpus)
         return self._tf_strategy
 
     def keras_distribution(self) -> Any:
@@ -174,9 +166,7 @@ class Distribution:
         if self.strategy != "data_parallel":
             raise DistributionError(f"no keras.distribution for distribution {self.strategy!r}")
         if self._keras_distribution is None:
-            import keras
-
-            self._keras_distribution = keras.distribution.DataParallel(devices=self.devices)
+            self._keras_distribution = self._layer().make_strategy(self.devices, False)
         return self._keras_distribution
 
     def scope(self) -> ContextManager[Any]:
@@ -187,38 +177,26 @@ class Distribution:
             return self.keras_distribution().scope()  # sets it, restores the previous distribution on exit
         return contextlib.nullcontext()
 
-    # ------------------------------------------------------------ JAX engines
+    # ------------------------------------------------------------ engines that compile their own program
 
     def mesh(self) -> Any:
-        """The ``jax.sharding.Mesh`` of the data-parallel devices (axis ``batch``), or None."""
+        """The device mesh of the data-parallel devices (JAX: a ``jax.sharding.Mesh``, axis ``batch``), or None."""
         if self.strategy != "data_parallel":
             return None
-        import jax
-        import numpy as np
-
-        by_name = {f"{d.platform}:{d.id}": d for d in jax.devices()}
-        return jax.sharding.Mesh(np.array([by_name[_key(n)] for n in self.devices]), (BATCH_AXIS,))
+        return self._layer().mesh([_key(n) for n in self.devices])
 
     def batch_sharding(self) -> Any:
-        """``NamedSharding`` splitting axis 0 (the batch) over the devices, or None when not data-parallel.
+        """A sharding splitting axis 0 (the batch) over the devices, or None when not data-parallel.
 
-        In a compiled step: ``xb = jax.lax.with_sharding_constraint(xb, dist.batch_sharding())``.
+        In a compiled JAX step: ``xb = jax.lax.with_sharding_constraint(xb, dist.batch_sharding())``.
         """
         mesh = self.mesh()
-        if mesh is None:
-            return None
-        import jax
-
-        return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec(BATCH_AXIS))
+        return None if mesh is None else self._layer().sharding(mesh, split_batch=True)
 
     def replicated(self) -> Any:
-        """``NamedSharding`` with a full copy on every device (weights, optimizer state), or None."""
+        """A sharding with a full copy on every device (weights, optimizer state), or None."""
         mesh = self.mesh()
-        if mesh is None:
-            return None
-        import jax
-
-        return jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec())
+        return None if mesh is None else self._layer().sharding(mesh, split_batch=False)
 
     # ------------------------------------------------------------ provenance
 

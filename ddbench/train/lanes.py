@@ -1,6 +1,6 @@
 """Lanes: the cells of a bundle that one vectorised (``vmap``) program trains side by side.
 
-On JAX the fast engine trains a bundle as a few *groups*; the cells of a group have
+On JAX the fast engine (:mod:`ddbench.backend.jax.engine`) trains a bundle as a few *groups*; the cells of a group have
 variables of identical shapes and are the *lanes* of one ``jax.vmap``-ed step:
 
 * the seeds of one architecture always share a group (same shapes, different
@@ -10,8 +10,8 @@ variables of identical shapes and are the *lanes* of one ``jax.vmap``-ed step:
   group's widest model (``W``). For families whose extra units start at zero and
   stay there (no input from, and no output to, the real units; ReLU-like f(0)=0),
   the padded model computes exactly the narrow one and its padding receives zero
-  gradients, so it trains identically. That is *checked*, not assumed:
-  :func:`padding_is_exact` compares logits, gradients and state updates of the
+  gradients, so it trains identically. That is *checked*, not assumed: the
+  backend's ``padding_is_exact`` (:mod:`ddbench.backend.jax.padding`) compares logits, gradients and state updates of the
   padded and the narrow model on a real batch before a family is padded, and any
   mismatch (dropout masks of another shape, a concatenation, LayerNorm, a
   non-zero f(0)...) keeps the widths apart.
@@ -31,6 +31,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ..families.walk import walk_layers
 from ..plan import Cell
 
 PadPolicy = Literal["auto", "never", "always"]
@@ -63,7 +64,7 @@ def step_flops(model: Any, batch: int) -> float:
     """Training FLOPs of one step (forward + backward ~ 3x forward) from the model's kernels and output
     shapes: a Dense kernel costs 2*size per example, a convolution kernel 2*size per output position."""
     total = 0.0
-    for layer in model._flatten_layers(include_self=False, recursive=True):
+    for layer in walk_layers(model):
         kernel = getattr(layer, "kernel", None)
         if kernel is None:
             continue
@@ -139,51 +140,3 @@ def shapes_nest(narrow: list[tuple[int, ...]], wide: list[tuple[int, ...]]) -> b
     """Same number of variables, same ranks, every axis of the narrow one no longer than the wide one's."""
     return len(narrow) == len(wide) and all(
         len(a) == len(b) and all(x <= y for x, y in zip(a, b)) for a, b in zip(narrow, wide))
-
-
-def padding_is_exact(narrow: Any, wide: Any, xb: np.ndarray, yb: np.ndarray, loss_fn: Any,
-                     rtol: float = 1e-4, atol: float = 1e-6) -> tuple[bool, str]:
-    """Whether ``narrow`` embedded in ``wide``'s shapes trains exactly like ``narrow`` (JAX).
-
-    Compares, on one batch, the training-mode logits, the loss gradients (the embedded
-    part equal to the narrow model's, the padding exactly zero) and the updated
-    non-trainable state. ``loss_fn(yb, logits, extra_losses)`` is the engine's loss.
-    Returns (ok, reason).
-    """
-    import jax
-
-    n_tv = [tuple(v.shape) for v in narrow.trainable_variables]
-    n_ntv = [tuple(v.shape) for v in narrow.non_trainable_variables]
-    w_tv = [tuple(v.shape) for v in wide.trainable_variables]
-    w_ntv = [tuple(v.shape) for v in wide.non_trainable_variables]
-    if not (shapes_nest(n_tv, w_tv) and shapes_nest(n_ntv, w_ntv)):
-        return False, "variable shapes do not nest"
-
-    def run(model: Any, tv: list[Any], ntv: list[Any]) -> Any:
-        def loss(tv: list[Any]) -> Any:
-            logits, new_ntv, extra = model.stateless_call(tv, ntv, xb, training=True, return_losses=True)
-            return loss_fn(yb, logits, list(extra)), (logits, new_ntv)
-
-        (value, (logits, new_ntv)), grads = jax.value_and_grad(loss, has_aux=True)(tv)
-        return value, logits, new_ntv, grads
-
-    a_tv = [np.asarray(v.value) for v in narrow.trainable_variables]
-    a_ntv = [np.asarray(v.value) for v in narrow.non_trainable_variables]
-    _, la, na, ga = run(narrow, a_tv, a_ntv)
-    _, lb, nb, gb = run(wide, [embed(v, s) for v, s in zip(a_tv, w_tv)], [embed(v, s) for v, s in zip(a_ntv, w_ntv)])
-    if not np.allclose(np.asarray(la), np.asarray(lb), rtol=rtol, atol=atol):
-        return False, "logits differ"
-    for g_narrow, g_wide, shape in zip(ga, gb, n_tv):
-        g_wide = np.asarray(g_wide)
-        inside = unembed(g_wide, shape)
-        if not np.allclose(np.asarray(g_narrow), inside, rtol=rtol, atol=atol * max(1.0, float(np.abs(inside).max(initial=0)))):
-            return False, "gradients differ"
-        outside = g_wide.copy()
-        outside[tuple(slice(0, n) for n in shape)] = 0.0
-        if np.any(outside != 0.0):
-            return False, "the padding receives gradient"
-    for s_narrow, s_wide, shape in zip(na, nb, n_ntv):
-        s_narrow, s_wide = np.asarray(s_narrow), np.asarray(s_wide)
-        if s_narrow.dtype.kind == "f" and not np.allclose(s_narrow, unembed(s_wide, shape), rtol=rtol, atol=atol):
-            return False, "state updates differ"
-    return True, "exact"

@@ -34,21 +34,24 @@ class _MathOps:
 
 
 def make_schedule(schedule: ScheduleSpec, lr: float, steps_per_epoch: int, total_epochs: int) -> Any:
-    """A Keras LearningRateSchedule that applies ``lr_at_epoch`` per optimizer step."""
-    import keras
-    from keras import ops
-
-    class EpochSchedule(keras.optimizers.schedules.LearningRateSchedule):
-        def __call__(self, step: Any) -> Any:
-            epoch = ops.floor(ops.cast(step, "float32") / float(steps_per_epoch))
-            return ops.cast(lr_at_epoch(schedule, lr, epoch, total_epochs, ops=ops), "float32")
-
-        def get_config(self) -> dict[str, Any]:
-            return {"schedule": schedule.model_dump(), "lr": lr, "steps_per_epoch": steps_per_epoch}
-
+    """A Keras LearningRateSchedule that applies ``lr_at_epoch`` per optimizer step (the float ``lr``
+    when constant); :class:`~ddbench.train.lr_schedule.EpochSchedule`, registered, so it reloads."""
     if schedule.name == "constant":
         return lr
-    return EpochSchedule()
+    from .lr_schedule import EpochSchedule
+
+    return EpochSchedule(schedule, lr, steps_per_epoch, total_epochs)
+
+
+def load_trained_model(path: Any, compile: bool = False) -> Any:
+    """A saved cell model, for probing: ``keras.saving.load_model(path, compile=False)`` by default
+    (probes need the weights, not the optimizer); ddbench's Keras objects registered first."""
+    import keras
+
+    from ..families import layers, rf_activations  # noqa: F401  register ddbench's layers and ddbench>erf
+    from . import lr_schedule  # noqa: F401  registers ddbench>EpochSchedule
+
+    return keras.saving.load_model(path, compile=compile)
 
 
 def make_optimizer(opt: OptimizerSpec, schedule: ScheduleSpec, steps_per_epoch: int, total_epochs: int) -> Any:

@@ -1,0 +1,1 @@
+"""The jax backend of ddbench (see :mod:`ddbench.backend`)."""

@@ -1,0 +1,1 @@
+"""The tensorflow backend of ddbench (see :mod:`ddbench.backend`)."""

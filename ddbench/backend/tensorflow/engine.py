@@ -1,0 +1,110 @@
+"""TensorFlow: a bundle as one XLA-compiled ``tf.function`` holding a ``tf.while_loop`` over the epoch.
+
+Keras refuses ``optimizer.stateless_apply`` on TensorFlow (it is incompatible with
+tf.distribute), so the state is the models' and the optimizer's resource variables,
+updated in place inside the compiled loop (same math as the JAX step, one call per epoch;
+no vmap: every cell is a chain). :class:`TrainState` names those variables, in the layout
+of the JAX engine's state (parameters, non-trainable variables, optimizer slots, epoch).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, NamedTuple
+
+import numpy as np
+
+from ...data import TrainData
+from ...plan import Cell
+from ...spec import TrainingSpec
+from ...train.bundle_engine import BundleEngine, chunk
+from ...train.schedule import make_optimizer
+
+
+class TrainState(NamedTuple):
+    """The bundle's training state: Keras/TF variables (updated in place by the compiled epoch)."""
+
+    params: list[Any]  # every model's trainable variables, model after model
+    non_trainable: list[Any]
+    opt_slots: list[Any]  # the one optimizer's variables (its slots are per variable, so per model)
+
+
+def make_train_step(models: list[Any], optimizer: Any, variables: list[Any], loss_fn: Callable[..., Any],
+                    seed_row: list[int], augmented: bool, n_seeds: int) -> Callable[[Any, Any, Any], Any]:
+    """The step ``(x, y, idx_t) -> summed loss``: every model's gradient on its seed's batch, one update
+    (it writes the variables: TensorFlow's optimizer has no stateless update)."""
+    import tensorflow as tf
+
+    def batches(x: Any, y: Any, idx_t: Any) -> list[tuple[Any, Any]]:
+        if augmented:
+            return [(tf.gather(x[r], idx_t[r]), tf.gather(y[r], idx_t[r])) for r in range(n_seeds)]
+        return [(tf.gather(x, idx_t[r]), tf.gather(y, idx_t[r])) for r in range(n_seeds)]
+
+    def step(x: Any, y: Any, idx_t: Any) -> Any:
+        per_seed = batches(x, y, idx_t)
+        with tf.GradientTape() as tape:
+            loss = 0.0
+            for model, r in zip(models, seed_row):
+                xb, yb = per_seed[r]
+                loss += loss_fn(yb, model(xb, training=True), list(model.losses))
+        grads = tape.gradient(loss, variables)
+        optimizer.apply(grads, variables)
+        return tf.cast(loss, tf.float32)
+
+    return step
+
+
+class Engine(BundleEngine):
+    """Every cell a chain of one XLA-compiled ``tf.while_loop``, state in the Keras variables."""
+
+    def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
+                 pad: Any = "auto", distribution: Any = None, epochs_per_call: int | None = None):
+        import tensorflow as tf
+
+        if distribution is not None:
+            raise ValueError("the compiled TensorFlow epoch cannot run under tf.distribute; use the packed trainer")
+        super().__init__(cells, models, data, training, put=tf.constant)
+        self.optimizer = make_optimizer(training.optimizer, training.schedule, self.steps, training.epochs)
+        variables = [v for m in models for v in m.trainable_variables]
+        self.optimizer.build(variables)
+        self.state = TrainState(variables, [v for m in models for v in m.non_trainable_variables],
+                                list(self.optimizer.variables))
+        step = make_train_step(models, self.optimizer, variables, self.loss, self.seed_row, self.augmented,
+                               len(self.seeds))
+
+        @tf.function(jit_compile=True, reduce_retracing=True)
+        def epoch(x: Any, y: Any, idx: Any) -> Any:
+            steps = tf.shape(idx)[0]
+            total = tf.constant(0.0)
+            for i in tf.range(steps):  # autograph: a tf.while_loop inside the one compiled call
+                total += step(x, y, idx[i])
+            return total / tf.cast(steps, tf.float32)
+
+        self._compiled_epoch = epoch
+
+    def _epoch(self, state: TrainState, x: Any, y: Any, idx: np.ndarray) -> tuple[TrainState, Any]:
+        import tensorflow as tf
+
+        return state, self._compiled_epoch(x, y, tf.constant(idx))
+
+    def _variables(self) -> list[Any]:
+        return [*self.state.params, *self.state.non_trainable, *self.state.opt_slots]
+
+    def export_state(self) -> list[np.ndarray]:
+        return [np.asarray(v.numpy()) for v in self._variables()]
+
+    def import_state(self, arrays: list[np.ndarray], epoch: int) -> None:
+        for v, a in zip(self._variables(), arrays, strict=True):
+            v.assign(a)
+        self.epoch = epoch
+
+    def _forward_fn(self, bs: int) -> Callable[..., Any]:
+        import tensorflow as tf
+
+        models = self.models
+
+        @tf.function(jit_compile=True)
+        def forward(x: Any, start: Any) -> list[Any]:
+            xb = chunk(x, start, bs)
+            return [m(xb, training=False) for m in models]
+
+        return lambda state, x, start: forward(x, start)  # the state is the models' own variables

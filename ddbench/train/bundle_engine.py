@@ -1,0 +1,172 @@
+"""What every compiled bundle engine shares, backend-neutral: resident data, per-seed batch orders,
+the epoch loop, chunked evaluation and the loss.
+
+A backend's engine (``ddbench/backend/<name>/engine.py``, reached through
+:func:`ddbench.backend.impl`) subclasses :class:`BundleEngine` and provides the compiled
+pieces: ``_epoch`` (one epoch), optionally ``_advance`` (several per call), ``_forward_fn``
+(chunked logits) and ``write_back``. It keeps its trainable state in ``self.state``, a
+named structure (see the backend's engine), and counts trained epochs in ``self.epoch``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import numpy as np
+
+from ..data import TrainData
+from ..data.augment import augment
+from ..plan import Cell
+from ..spec import TrainingSpec
+from .base import augment_rng, epoch_order, steps_per_epoch
+from .evaluate import curve_point
+from .keras_fit import EVAL_BATCH
+
+#: at most this many input bytes per evaluation chunk (bounds activation memory for images)
+EVAL_CHUNK_BYTES = 32 * 2**20
+
+
+def cell_loss(training: TrainingSpec, yb: Any, logits: Any, extra: list[Any]) -> Any:
+    """A cell's mean batch loss (as the compiled Keras loss computes it, in float32) plus its regularisation."""
+    from keras import losses, ops
+
+    logits = ops.cast(logits, "float32")
+    if training.loss == "cross_entropy":
+        loss = ops.mean(losses.sparse_categorical_crossentropy(yb, logits, from_logits=True))
+    else:
+        loss = ops.mean(losses.mean_squared_error(yb, logits))
+    for reg in extra:
+        loss = loss + ops.cast(reg, "float32")
+    return loss
+
+
+def targets(data: TrainData, training: TrainingSpec) -> np.ndarray:
+    """Training targets as the loss takes them: class indices (int32), or one-hot rows for ``mse``."""
+    y = data.y_train.astype(np.int32)
+    if training.loss == "mse":
+        y = np.eye(data.num_classes, dtype=np.float32)[y]
+    return y
+
+
+def chunk(x: Any, start: Any, bs: int) -> Any:
+    """Rows ``start .. start + bs`` of ``x`` (a traced start: one compiled shape for every chunk)."""
+    from keras import ops
+
+    return ops.slice(x, [start] + [0] * (len(x.shape) - 1), (bs, *x.shape[1:]))
+
+
+class BundleEngine:
+    """The backend-neutral part of a compiled bundle engine.
+
+    ``put`` places a host array on the engine's device(s) (e.g. replicated over a mesh); it
+    is an argument, so a subclass decides its placement before anything is uploaded.
+    """
+
+    def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
+                 put: Callable[[np.ndarray], Any]):
+        self.cells, self.models, self.data, self.training = cells, models, data, training
+        self.put = put
+        self.n = len(data.y_train)
+        self.batch = training.batch_size
+        self.steps = steps_per_epoch(self.n, self.batch)
+        self.seeds = sorted({c.seed for c in cells})
+        self.seed_row = [self.seeds.index(c.seed) for c in cells]
+        self._y_host = targets(data, training)
+        self.augmented = training.augmentation != "none"
+        self.x_dev = put(data.x_train)
+        self.y_dev = put(self._y_host)
+        self.x_test_dev = put(data.x_test)
+        self.epoch = 0  # epochs trained: the position in every seed's sequence of batch orders
+        self.compile_seconds: float | None = None
+        self.last_loss = float("nan")
+        self._pending_loss: Any = None
+        self._forward: dict[int, Callable[..., Any]] = {}
+
+    def loss(self, yb: Any, logits: Any, extra: list[Any]) -> Any:
+        return cell_loss(self.training, yb, logits, extra)
+
+    def epoch_inputs(self, epoch: int) -> tuple[Any, Any, np.ndarray]:
+        """(x, y, idx): idx is ``(steps, seeds, batch)``. Without augmentation x, y are the resident
+        training set; with it they are this epoch's augmented, ordered inputs of every seed,
+        ``(seeds, steps * batch, ...)``, and idx indexes each seed's row in order."""
+        orders = [epoch_order(s, epoch, self.n, self.batch) for s in self.seeds]
+        if not self.augmented:
+            idx = np.stack(orders).reshape(len(self.seeds), self.steps, self.batch)
+            return self.x_dev, self.y_dev, np.ascontiguousarray(idx.transpose(1, 0, 2)).astype(np.int32)
+        x = np.stack([augment(self.data.x_train[o], self.training.augmentation, augment_rng(s, epoch))
+                      for s, o in zip(self.seeds, orders)])
+        y = np.stack([self._y_host[o] for o in orders])
+        idx = np.broadcast_to(np.arange(self.steps * self.batch, dtype=np.int32).reshape(1, self.steps, self.batch),
+                              (len(self.seeds), self.steps, self.batch))
+        return self.put(x), self.put(y), np.ascontiguousarray(idx.transpose(1, 0, 2))
+
+    def run_epochs(self, start: int, stop: int) -> None:
+        """Train 0-based epochs ``start..stop-1``, one compiled call each (or per block, see ``_advance``)."""
+        if start != self.epoch:
+            raise ValueError(f"the engine has trained {self.epoch} epochs; cannot continue from epoch {start}")
+        while self.epoch < stop:
+            if self.compile_seconds is None:
+                t0 = time.perf_counter()
+                self.epoch += self._advance(self.epoch, stop)
+                self.sync()  # waits for the result
+                self.compile_seconds = time.perf_counter() - t0
+            else:
+                self.epoch += self._advance(self.epoch, stop)
+        self.sync()
+
+    def _advance(self, epoch: int, stop: int) -> int:
+        """Queue the training of epoch ``epoch`` (and possibly more, before ``stop``); return how many."""
+        x, y, idx = self.epoch_inputs(epoch)
+        self.state, self._pending_loss = self._epoch(self.state, x, y, idx)
+        return 1
+
+    def _epoch(self, state: Any, x: Any, y: Any, idx: np.ndarray) -> tuple[Any, Any]:
+        raise NotImplementedError
+
+    def sync(self) -> None:
+        """Wait for queued work (JAX dispatches asynchronously)."""
+        if self._pending_loss is not None:
+            self.last_loss = float(np.asarray(self._pending_loss))
+            self._pending_loss = None
+
+    def _forward_fn(self, bs: int) -> Callable[..., Any]:
+        raise NotImplementedError
+
+    def logits(self, x_dev: Any, n: int) -> list[np.ndarray]:
+        """Logits of every cell on ``x_dev`` (n points), chunked; the last chunk overlaps the previous one."""
+        row_bytes = int(np.prod(x_dev.shape[1:])) * 4
+        bs = min(n, EVAL_BATCH, max(64, EVAL_CHUNK_BYTES // max(row_bytes, 1)))
+        if bs not in self._forward:
+            self._forward[bs] = self._forward_fn(bs)
+        fn = self._forward[bs]
+        parts: list[list[np.ndarray]] = [[] for _ in self.models]
+        for a in range(0, n, bs):
+            start = min(a, n - bs)
+            for i, o in enumerate(fn(self.state, x_dev, np.int32(start))):
+                parts[i].append(np.asarray(o)[a - start:])
+        return [np.concatenate(p) for p in parts]
+
+    def evaluate(self) -> list[tuple[dict[str, float], dict[str, np.ndarray]]]:
+        d = self.data
+        tr = self.logits(self.x_dev, len(d.y_train))
+        te = self.logits(self.x_test_dev, len(d.y_test))
+        points = [curve_point(a, b, d.y_train, d.y_true, d.noisy, d.y_test, self.training.loss) for a, b in zip(tr, te)]
+        self.write_back()
+        return points
+
+    def write_back(self) -> None:
+        """Put the trained values into the Keras models."""
+
+    def export_state(self) -> list[np.ndarray]:
+        """The whole training state as host arrays (weights, optimizer slots, non-trainable variables, the
+        epoch counter where the state holds one), for :mod:`~ddbench.train.resume`."""
+        raise NotImplementedError
+
+    def import_state(self, arrays: list[np.ndarray], epoch: int) -> None:
+        """Continue from ``export_state()``'s arrays saved after ``epoch`` trained epochs."""
+        raise NotImplementedError
+
+    def layout(self) -> list[dict[str, float]]:
+        """Per cell: how it was laid out (lanes, padding, replicas), recorded in its timings."""
+        return [{} for _ in self.cells]

@@ -441,8 +441,8 @@ def board_compare(
 
     Exits 1 when a claim flips (holds vs fails, disjoint intervals), 2 when a leaderboard is refused.
     """
-    from .leaderboard.compare import IncompatibleLeaderboards, compare
     from .leaderboard import compare_render as view
+    from .leaderboard.compare import IncompatibleLeaderboards, compare
     from .leaderboard.integrity import load_leaderboard
     from .leaderboard.schema import LeaderboardError
 

@@ -180,8 +180,8 @@ def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
     from .data import load_train_data
     from .plan import plan_cells
     from .probes.base import ProbeContext, run_probe
-    from .train.schedule import load_trained_model
     from .store import RunStore
+    from .train.schedule import load_trained_model
 
     spec, result = _zoo(work, [plugin.plugin_name], [])
     store = RunStore(result.run_dir)

@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__, atomic, backend, registry
-from . import memory
+from . import __version__, atomic, backend, memory, registry
+from .cellfiles import check_model_file, refuse_lost_store, verify_done_cells
 from .data import TrainData, load_train_data
 from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
 from .execute.work import ProbeRecord, probe_cell
@@ -26,11 +26,9 @@ from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
 from .plan import Bundle, Cell, make_bundles, plan_cells
 from .spec import DEFAULT_PRECISION, Spec
-from .cellfiles import check_model_file, refuse_lost_store, verify_done_cells
 from .store import DB_NAME, RunStore, SpecChanged, StoreView
 from .train import get_trainer
 from .train.distribute import provenance as distribution_provenance
-
 
 #: what a run is doing, in order (``Progress.phase``); building..writing also happen per bundle
 PHASES = ("building", "compiling", "training", "probing", "analysing", "writing")

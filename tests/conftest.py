@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from util import tiny_spec_text
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

@@ -7,14 +7,13 @@ from pathlib import Path
 import pytest
 import yaml
 from typer.testing import CliRunner
+from util import tiny_spec_text
 
 from ddbench import registry
 from ddbench.cli import app
 from ddbench.overrides import SMOKE_CAPS, OverrideError, apply_overrides, load_spec_with, smoke_spec
 from ddbench.probes.base import ProbePlugin
 from ddbench.validate import SpecError, load_spec, load_spec_text
-
-from util import tiny_spec_text
 
 ROOT = Path(__file__).resolve().parents[1]
 cli = CliRunner()

@@ -17,13 +17,13 @@ import textwrap
 
 import pytest
 from typer.testing import CliRunner
+from util import run_script, tiny_spec_text
 
 from ddbench.cli import app
 from ddbench.spec import EXECUTION_FIELDS
 from ddbench.train import get_trainer
 from ddbench.train.distribute import Distribution, DistributionError, visible_devices
 from ddbench.validate import SpecError, check_distribution, load_spec_text
-from util import run_script, tiny_spec_text
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REL = 1e-4

@@ -20,7 +20,6 @@ import os
 
 import numpy as np
 import pytest
-
 from util import run_script, tiny_spec_text
 
 N_TRAIN, BATCH, EPOCHS = 230, 50, 3  # 4 steps of 50 per epoch, 30 points skipped each epoch

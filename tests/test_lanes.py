@@ -13,9 +13,9 @@ import textwrap
 
 import numpy as np
 import pytest
+from util import run_script
 
 from ddbench.train.lanes import PAD_FLOOR_FLOPS, PAD_SLACK, bucket_widths, embed, shapes_nest, unembed
-from util import run_script
 
 
 def test_embed_unembed_roundtrip_and_nesting():
@@ -116,9 +116,10 @@ def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
 
 
 def test_engine_section_configures_the_trainer_and_is_not_hashed():
+    from util import tiny_spec_text
+
     from ddbench.train import get_trainer
     from ddbench.validate import SpecError, load_spec_text
-    from util import tiny_spec_text
 
     plain = load_spec_text(tiny_spec_text())
     tuned = load_spec_text(tiny_spec_text(engine="{pad_widths: never, epochs_per_call: 4}"))

@@ -6,17 +6,16 @@ from typing import Iterator
 
 import numpy as np
 import pytest
+from util import tiny_spec_text
 
 from ddbench import memory
 from ddbench.data import load_train_data
-from ddbench.execute import train_bundle
+from ddbench.execute import StratumData, train_bundle
 from ddbench.execute.work import is_out_of_memory
 from ddbench.plan import Bundle, make_bundles, plan_cells
 from ddbench.runner import plan_bundles, run
-from ddbench.execute import StratumData
 from ddbench.train.base import CellOutcome, Trainer
 from ddbench.validate import load_spec_text
-from util import tiny_spec_text
 
 OOM = "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate 123 bytes."
 

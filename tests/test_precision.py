@@ -19,13 +19,13 @@ import hashlib
 from pathlib import Path
 
 import pytest
+from util import tiny_spec_text
 
 from ddbench.plan import plan_cells
 from ddbench.runner import run
 from ddbench.spec import DEFAULT_PRECISION
 from ddbench.train.precision import dtype_policy
 from ddbench.validate import SpecError, load_spec, load_spec_text
-from util import tiny_spec_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = {"backend": "tensorflow", "keras": "3.15"}

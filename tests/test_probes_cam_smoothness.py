@@ -18,10 +18,21 @@ from ddbench.hypotheses.smoothness import NO_CHECKPOINTS, SmoothnessHypothesis, 
 from ddbench.plan import Cell
 from ddbench.probes.base import ProbeContext, run_probe
 from ddbench.probes.class_activation import (
-    ClassActivation, activation_ratio, cam_similarity, chunk_complexities, knn_predict,
+    ClassActivation,
+    activation_ratio,
+    cam_similarity,
+    chunk_complexities,
+    knn_predict,
 )
 from ddbench.probes.smoothness import (
-    Smoothness, evaluation_subset, mc_sharpness, path_mean, roll_signals, shift_images, shift_offset, trapezoid_path,
+    Smoothness,
+    evaluation_subset,
+    mc_sharpness,
+    path_mean,
+    roll_signals,
+    shift_images,
+    shift_offset,
+    trapezoid_path,
 )
 from ddbench.spec import AnalysisSpec
 

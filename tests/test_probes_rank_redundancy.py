@@ -10,14 +10,26 @@ from ddbench.hypotheses.base import CellView, ResultTable, decide
 from ddbench.hypotheses.low_rank import LowRankHypothesis
 from ddbench.hypotheses.redundancy import RedundancyHypothesis, slope_margin, value_at_size
 from ddbench.plan import Cell
-from ddbench.probes.base import ProbeContext, run_probe
 from ddbench.probes import low_rank as low_rank_module
+from ddbench.probes.base import ProbeContext, run_probe
 from ddbench.probes.low_rank import (
-    LowRank, effective_rank, fixed_subset, gram_effective_rank, init_draw_seed, is_linear_model,
+    LowRank,
+    effective_rank,
+    fixed_subset,
+    gram_effective_rank,
+    init_draw_seed,
+    is_linear_model,
 )
 from ddbench.probes.redundancy import (
-    Redundancy, chunk_errors, chunk_regression, chunk_sizes, critical_chunk, draw_chunks, redundancy_values,
-    residual_mean_abs_corr, scaling_slope,
+    Redundancy,
+    chunk_errors,
+    chunk_regression,
+    chunk_sizes,
+    critical_chunk,
+    draw_chunks,
+    redundancy_values,
+    residual_mean_abs_corr,
+    scaling_slope,
 )
 from ddbench.spec import AnalysisSpec
 
@@ -277,9 +289,9 @@ def test_low_rank_init_is_the_mean_of_fresh_draws_with_its_standard_error():
 
 
 def test_low_rank_end_to_end_on_a_deep_linear_model():
-    from ddbench.families.deep_linear import DeepLinear
-
     import keras
+
+    from ddbench.families.deep_linear import DeepLinear
 
     keras.utils.set_random_seed(0)
     model = DeepLinear().build(DeepLinear.Config(depth=3), 8, (6,), 3, name="dl")

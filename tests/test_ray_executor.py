@@ -14,7 +14,9 @@ import os
 from pathlib import Path
 
 import pytest
+import ray  # noqa: E402  (pinned by the test extra: missing, these tests fail)
 from typer.testing import CliRunner
+from util import tiny_spec_text
 
 import ddbench
 from ddbench.cli import app
@@ -25,9 +27,6 @@ from ddbench.plan import plan_cells
 from ddbench.runner import Progress, plan_bundles, run
 from ddbench.store import RunStore
 from ddbench.validate import load_spec_text
-from util import tiny_spec_text
-
-import ray  # noqa: E402  (pinned by the test extra: missing, these tests fail)
 
 ROOT = str(Path(ddbench.__file__).resolve().parent.parent)
 

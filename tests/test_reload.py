@@ -12,13 +12,13 @@ import textwrap
 
 import numpy as np
 import pytest
+from util import run_script, tiny_spec_text
 
 from ddbench.data import load_train_data
 from ddbench.plan import make_bundles, plan_cells
 from ddbench.train import get_trainer
 from ddbench.train.base import NullEvents
 from ddbench.validate import load_spec_text
-from util import run_script, tiny_spec_text
 
 SCHEDULES = {
     "constant": "{name: constant}",

@@ -11,13 +11,13 @@ import sys
 
 import numpy as np
 import pytest
+from util import tiny_spec_text
 
 from ddbench.plan import make_bundles, plan_cells
 from ddbench.runner import run
 from ddbench.store import RunStore
 from ddbench.train.resume import BundleCheckpoint
 from ddbench.validate import load_spec_text
-from util import tiny_spec_text
 
 #: the child dies while saving the state after this many epochs (after the temporary file is written,
 #: before it replaces the previous one): the file on disk then holds the state one epoch earlier

@@ -13,6 +13,7 @@ import time
 import numpy as np
 import pytest
 from typer.testing import CliRunner
+from util import tiny_spec_text
 
 from ddbench import registry
 from ddbench.cli import app
@@ -20,7 +21,6 @@ from ddbench.families.mlp import MLP
 from ddbench.runner import run
 from ddbench.store import RunStore
 from ddbench.validate import load_spec, load_spec_text
-from util import tiny_spec_text
 
 cli = CliRunner()
 

@@ -3,15 +3,13 @@
 import json
 
 import numpy as np
-
 import pytest
 from typer.testing import CliRunner
+from util import tiny_spec_text
 
 from ddbench.cli import app
 from ddbench.spec import expand_grid
 from ddbench.validate import SpecError, load_spec_text
-
-from util import tiny_spec_text
 
 runner = CliRunner()
 

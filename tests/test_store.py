@@ -40,9 +40,10 @@ def test_running_cells_of_a_dead_run_become_pending(tmp_path):
 
 
 def test_spec_binding_refuses_another_training_with_the_change(tmp_path):
+    from util import tiny_spec_text
+
     from ddbench.identity import binding_for
     from ddbench.validate import load_spec_text
-    from util import tiny_spec_text
 
     runtime = {"backend": "tensorflow", "keras": "3.15"}
     s = RunStore(tmp_path)

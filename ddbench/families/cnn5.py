@@ -15,8 +15,20 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import families
 from .base import HEAD, PENULTIMATE, FamilyPlugin
-from .blocks import (bn_params, conv, conv_input, conv_params, dense_params, global_pool, in_channels,
-                     linear_head, linear_overparam_field, max_pool, norm_relu, signal_rank)
+from .blocks import (
+    bn_params,
+    conv,
+    conv_input,
+    conv_params,
+    dense_params,
+    global_pool,
+    in_channels,
+    linear_head,
+    linear_overparam_field,
+    max_pool,
+    norm_relu,
+    signal_rank,
+)
 
 #: channel multipliers of the four convolutions, and whether a 2x max pool follows each
 LAYERS = ((1, False), (2, True), (4, True), (8, True))

@@ -13,8 +13,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..registry import families
 from .base import HEAD, PENULTIMATE, FamilyPlugin
-from .blocks import (conv_input, dense_params, global_pool, in_channels, linear_head, linear_overparam_field,
-                     preact_resnet, preact_resnet_params, signal_rank)
+from .blocks import (
+    conv_input,
+    dense_params,
+    global_pool,
+    in_channels,
+    linear_head,
+    linear_overparam_field,
+    preact_resnet,
+    preact_resnet_params,
+    signal_rank,
+)
 
 #: conv initializers; He (Kaiming) normal is the Wide-ResNet reference's choice for ReLU nets
 Init = Literal["he_normal", "he_uniform", "glorot_uniform", "glorot_normal", "lecun_normal"]

@@ -9,7 +9,6 @@ goes on.
 from __future__ import annotations
 
 import time
-import traceback
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +19,7 @@ from .cellfiles import check_model_file, refuse_lost_store, verify_done_cells
 from .data import TrainData, load_train_data
 from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
 from .execute.work import ProbeRecord, probe_cell
-from .hypotheses.base import decide
+from .hypotheses.evaluate import evaluate
 from .identity import binding_for, describe
 from .leaderboard.build import build_leaderboard, cell_views
 from .leaderboard.schema import Leaderboard, write_leaderboard
@@ -223,25 +222,8 @@ def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any],
     """Run every hypothesis on the finished cells of ``store`` (a view holding the spec's cells) and
     build the leaderboard; ``prov`` is the run-time provenance."""
     progress = progress or Progress()
-    table = cell_views(store)
-    results = []
-    notes: list[str] = []
-    for i, h in enumerate(spec.hypotheses):
-        progress.phase("analysing", None, f"{h.name} ({i + 1}/{len(spec.hypotheses)})")
-        plugin = registry.hypotheses.get(h.name)
-        try:
-            evs = plugin().evidence(table, plugin.Config.model_validate(h.params), spec.analysis)
-        except Exception:
-            notes.append(f"hypothesis {h.name} raised; recorded as inconclusive:\n{traceback.format_exc()}")
-            from .hypotheses.base import Evidence
-
-            evs = [Evidence(f"{h.name}.error", {"pooled": True}, None, applicable=False,
-                            reason=traceback.format_exc().strip().splitlines()[-1])]
-        results.append((plugin, evs))
-        # a missing precondition (grid does not straddle k*, ...) is something the user should act on
-        notes += [f"{h.name} {_label(e.stratum)}: {e.reason}" for e in evs if not e.applicable and e.statistic is None]
-    verdicts, analysis = decide(results, spec.analysis.alpha)
-    analysis.update(bootstrap=spec.analysis.bootstrap, interpolation_threshold=spec.analysis.interpolation_threshold)
+    verdicts, analysis, notes = evaluate(spec, cell_views(store),
+                                         lambda what: progress.phase("analysing", None, what))
     used = {
         "hypotheses": {h.name: registry.hypotheses.get(h.name).plugin_version for h in spec.hypotheses},
         "probes": {p.name: registry.probes.get(p.name).plugin_version for p in spec.probes},
@@ -251,11 +233,7 @@ def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any],
     board = build_leaderboard(store, spec=spec, verdicts=verdicts, analysis=analysis, provenance=prov, plugins=used)
     if prov.get("identity"):  # backend, Keras major.minor, precision of the cells (what `compare` lines up)
         board.summary["identity"] = dict(prov["identity"])
-    return board, sorted(set(notes))
-
-
-def _label(stratum: dict[str, Any]) -> str:
-    return ", ".join(f"{k}={v}" for k, v in stratum.items())
+    return board, notes
 
 
 def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:

@@ -120,9 +120,16 @@ class StratumCore:
         return self._curves[metric]
 
     def _make_curve(self, metric: str) -> tuple[np.ndarray, np.ndarray] | None:
-        key = {"test_error": "test_correct", "test_loss": "test_loss"}[metric]
         if not len(self.widths) or not self.seeds:
             return None
+        if self.unit == "seeds":
+            # resampled over seeds: each cell's own final metric (the mean over its test points), so a
+            # leaderboard's rows carry all the curve needs (``leaderboard.rederive``)
+            per_seed = self.matrix(lambda c: c.metrics.get(metric))
+            if not np.isfinite(per_seed).all():
+                return None
+            return per_seed.mean(axis=1), self.plan.mean("seeds", per_seed)
+        key = {"test_error": "test_correct", "test_loss": "test_loss"}[metric]
         try:
             rows = [np.stack([np.asarray(self._arrays(self.by[(w, s)].key)[key], dtype=np.float64) for s in self.seeds])
                     for w in self.widths]
@@ -132,13 +139,7 @@ class StratumCore:
         if metric == "test_error":
             M = 1.0 - M
         self._test_points = M.shape[2]
-        per_seed = M.mean(axis=2)  # (W, S)
-        point = per_seed.mean(axis=1)
-        if self.unit == "seeds":
-            reps = self.plan.mean("seeds", per_seed)
-        else:
-            reps = self.plan.mean("test_points", M.mean(axis=1))
-        return point, reps
+        return M.mean(axis=(1, 2)), self.plan.mean("test_points", M.mean(axis=1))
 
     def peak(self, metric: str, grid_points: int = GRID_POINTS) -> tuple[int, float] | None:
         """The peak index of a curve's point estimate in the window around k* and its excess."""

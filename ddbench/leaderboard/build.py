@@ -43,6 +43,8 @@ def make_row(rec: CellRecord, probes: dict[str, dict[str, Any]]) -> Row:
         key=rec.key, status=rec.status, family=d["family"], width=d["width"], config={**d["config"], **d.get("grid", {})},
         params=rec.params, noise_rate=d["noise_rate"], noise_seed=d["noise_seed"], seed=d["seed"],
         **{k: _clean(rec.metrics.get(k)) for k in ROW_METRICS},
+        metrics={k: _clean(float(v)) for k, v in rec.metrics.items()
+                 if k not in ROW_METRICS and isinstance(v, (int, float)) and not isinstance(v, bool)},
         train_seconds=rec.timings.get("train_seconds"), probes=probe_values,
         curves={k: [_clean(v) for v in vs] for k, vs in rec.curves.items()},
         error=(rec.error or "").strip().splitlines()[-1] if rec.error else None,

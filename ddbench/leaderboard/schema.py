@@ -47,6 +47,8 @@ class Row(_Model):
     train_error_clean: float | None = None  # on clean points, vs their (true) labels
     train_error_noisy: float | None = None  # on noisy points, vs their noisy labels (memorisation)
     epochs: int | None = None
+    metrics: dict[str, float | None] = Field(default_factory=dict, description="the cell's other scalar metrics "
+                                             "(e.g. n_train and ridge of a closed-form family)")
     train_seconds: float | None = None
     probes: dict[str, Any] = Field(default_factory=dict)  # "probe.value" -> number
     curves: dict[str, list[float | None]] = Field(default_factory=dict)  # epoch -> recorded metrics

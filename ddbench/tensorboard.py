@@ -2,10 +2,10 @@
 
 Off by default. After a run (training resumed or not) every done or diverged cell of the run
 directory gets one TensorBoard run, ``DIR/<p>/<width and grid>/seed<seed>``, with a scalar per
-recorded metric (``train_loss``, ``test_error``, ...) at each recorded epoch, written with
-TensorFlow's own ``tf.summary.write`` with the scalars plugin's metadata (what
-``tf.summary.scalar`` writes, without needing the ``tensorboard`` package; TensorFlow is needed,
-whatever the Keras backend). Open with
+recorded metric (``train_loss``, ``test_error``, ...) at each recorded epoch. The event files are
+written here directly (TFRecord framing of ``Event`` protocol buffers with ``simple_value``
+scalars, the format TensorBoard reads), so logging needs neither TensorFlow nor the
+``tensorboard`` package and works under every Keras backend. Open with
 ``tensorboard --logdir DIR``. Writing again replaces a cell's events file, so a grown grid or a
 re-run never duplicates points.
 """
@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import math
 import shutil
+import socket
+import struct
+import time
 from pathlib import Path
 
 
@@ -23,17 +26,84 @@ def cell_logdir(root: Path, descriptor: dict) -> Path:
             / f"noise{descriptor['noise_seed']}_seed{descriptor['seed']}")
 
 
+# --------------------------------------------------------------------------- the event-file format
+
+
+def _crc32c_table() -> list[int]:
+    table = []
+    for i in range(256):
+        c = i
+        for _ in range(8):
+            c = (c >> 1) ^ 0x82F63B78 if c & 1 else c >> 1  # Castagnoli, reflected
+        table.append(c)
+    return table
+
+
+_CRC_TABLE = _crc32c_table()
+
+
+def crc32c(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for b in data:
+        crc = _CRC_TABLE[(crc ^ b) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+def _masked_crc(data: bytes) -> bytes:
+    c = crc32c(data)
+    return struct.pack("<I", (((c >> 15) | (c << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field(number: int, wire: int, payload: bytes) -> bytes:
+    key = _varint((number << 3) | wire)
+    return key + (_varint(len(payload)) + payload if wire == 2 else payload)
+
+
+def event(wall_time: float, step: int = 0, *, file_version: str | None = None,
+          scalar: tuple[str, float] | None = None) -> bytes:
+    """One serialized ``tensorflow.Event``: wall_time (1), step (2), file_version (3) or a summary (5)
+    holding one ``Summary.Value`` with tag (1) and simple_value (2)."""
+    out = _field(1, 1, struct.pack("<d", wall_time)) + _field(2, 0, _varint(step))
+    if file_version is not None:
+        out += _field(3, 2, file_version.encode())
+    if scalar is not None:
+        tag, value = scalar
+        val = _field(1, 2, tag.encode()) + _field(2, 5, struct.pack("<f", value))
+        out += _field(5, 2, _field(1, 2, val))
+    return out
+
+
+def record(data: bytes) -> bytes:
+    """TFRecord framing: length, its masked CRC-32C, the data, its masked CRC-32C."""
+    length = struct.pack("<Q", len(data))
+    return length + _masked_crc(length) + data + _masked_crc(data)
+
+
+def write_events(where: Path, scalars: list[tuple[str, int, float]]) -> Path:
+    """An events file in ``where`` with ``(tag, step, value)`` scalars; returns its path."""
+    where.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    path = where / f"events.out.tfevents.{int(now)}.{socket.gethostname()}"
+    with path.open("wb") as fh:
+        fh.write(record(event(now, file_version="brain.Event:2")))
+        for tag, step, value in scalars:
+            fh.write(record(event(now, step, scalar=(tag, value))))
+    return path
+
+
 def write_tensorboard(run_dir: str | Path, logdir: str | Path) -> int:
     """Write every finished cell's curves of ``run_dir`` under ``logdir``; return how many cells."""
-    try:
-        import tensorflow as tf
-    except ImportError as exc:  # pragma: no cover - tensorflow is a test dependency
-        raise RuntimeError("--tensorboard needs tensorflow (pip install 'ddbench[tf]')") from exc
-    from tensorflow.core.framework import summary_pb2
-
     from .store import RunStore
 
-    scalars = summary_pb2.SummaryMetadata(plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name="scalars"))
     root = Path(logdir)
     store = RunStore.open_existing(run_dir)
     try:
@@ -44,16 +114,8 @@ def write_tensorboard(run_dir: str | Path, logdir: str | Path) -> int:
         where = cell_logdir(root, r.descriptor)
         if where.exists():
             shutil.rmtree(where)
-        writer = tf.summary.create_file_writer(str(where))
-        with writer.as_default():
-            epochs = r.curves["epoch"]
-            for metric, values in sorted(r.curves.items()):
-                if metric == "epoch":
-                    continue
-                for epoch, value in zip(epochs, values):
-                    if value is not None and math.isfinite(float(value)):
-                        tf.summary.write(metric, tf.constant(float(value), tf.float32), step=int(epoch),
-                                         metadata=scalars)
-        writer.flush()
-        writer.close()
+        epochs = r.curves["epoch"]
+        points = [(metric, int(epoch), float(value)) for metric, values in sorted(r.curves.items()) if metric != "epoch"
+                  for epoch, value in zip(epochs, values) if value is not None and math.isfinite(float(value))]
+        write_events(where, points)
     return len(records)

@@ -183,7 +183,7 @@ def glance_html(board: Leaderboard) -> str:
     if not board.verdicts:
         return '<h2 id="glance">Verdicts</h2><p>no hypotheses were tested</p>'
     counts = Counter(v.verdict for v in board.verdicts)
-    summary = " ".join(f"{badge(k)} {counts[k]}" for k in VERDICT_ORDER if counts.get(k))
+    summary = " · ".join(f"{counts[k]} {badge(k)}" for k in VERDICT_ORDER if counts.get(k))
     rows = "".join(
         f'<tr><td><a href="#claim-{esc(v.claim)}">{claim_name(v.claim)}</a></td><td>{badge(v.verdict)}</td>'
         f'<td class="num">{esc(fmt_num(v.statistic))}</td><td class="num">{esc(fmt_ci(v.ci))}</td>'

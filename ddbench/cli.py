@@ -187,6 +187,9 @@ def run(
         print_board(result.leaderboard, console)
         for note in result.warnings:
             err.print(f"[yellow]warning:[/] {note}", highlight=False)
+    if quiet:  # lost or damaged models are never silent, even with -q
+        for note in result.repairs:
+            err.print(f"warning: {note}", highlight=False, markup=False)
     counts = result.counts
     console.print(("" if quiet else "\n") + summary_line(result), highlight=False, markup=False)
     for path in output_paths(result.run_dir) + ([tensorboard] if tensorboard is not None else []):

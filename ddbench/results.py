@@ -175,8 +175,11 @@ def load(run_dir: str | Path) -> Results:
 
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    """Written atomically: a full disk leaves no partial table behind."""
+    from .atomic import atomic_path
+
     cols, table = normalise(rows)
-    with path.open("w", newline="") as fh:
+    with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(cols)
         for row in table:
@@ -205,6 +208,9 @@ def export(run_dir: str | Path, fmt: str = "csv", out_dir: str | Path | None = N
                 import pyarrow  # noqa: F401  (pandas' parquet engine)
             except ImportError as exc:
                 raise ImportError(f"parquet export needs pyarrow: {EXTRA_HINT}") from exc
-            _frame(rows).to_parquet(path, index=False)
+            from .atomic import atomic_path
+
+            with atomic_path(path) as tmp:
+                _frame(rows).to_parquet(tmp, index=False)
         paths[name] = path
     return paths

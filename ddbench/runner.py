@@ -57,6 +57,7 @@ class RunResult:
     wall_seconds: float
     warnings: list[str] = field(default_factory=list)
     trained: int = 0  # cells trained (or failed) in this run
+    repairs: list[str] = field(default_factory=list)  # done cells whose saved model was missing or damaged (retrained)
 
 
 def provenance(trainer: str, precision: str = DEFAULT_PRECISION, distribution: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -135,7 +136,7 @@ def _run_locked(spec: Spec, store: RunStore, progress: Progress, retry_failed: b
     board, notes = analyse(spec, view, prov, progress)
     progress.phase("writing", None, "leaderboard.json, leaderboard.md, figures")
     write_outputs(board, store.dir)
-    return RunResult(store.dir, board, view.counts(), wall, checked + notes, trained)
+    return RunResult(store.dir, board, view.counts(), wall, checked + notes, trained, checked)
 
 
 def plan_bundles(spec: Spec, todo: list[Cell], data: StratumData, ctx: ExecContext | None = None) -> Iterator[Bundle]:

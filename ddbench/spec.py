@@ -40,17 +40,19 @@ EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribut
 TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
 
 
+def reject_bool_numbers(cls: Any, v: Any, info: Any) -> Any:
+    """YAML ``true`` is not the number 1: ``epochs: true`` must not train one epoch."""
+    field = cls.model_fields.get(info.field_name) if info.field_name else None
+    if field is not None and has_bool(v) and not takes_bool(field.annotation):
+        raise ValueError("true/false is not allowed here; give a number")
+    return v
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True, allow_inf_nan=False)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _no_bool_numbers(cls, v: Any, info: Any) -> Any:
-        """YAML ``true`` is not the number 1: ``epochs: true`` must not train one epoch."""
-        field = cls.model_fields.get(info.field_name) if info.field_name else None
-        if field is not None and has_bool(v) and not takes_bool(field.annotation):
-            raise ValueError("true/false is not allowed here; give a number")
-        return v
+    #: on every field; ``spec_schema`` re-declares it without the discriminator of its plugin variants
+    _no_bool_numbers = field_validator("*", mode="before")(classmethod(reject_bool_numbers))
 
 
 # --------------------------------------------------------------------------- grids

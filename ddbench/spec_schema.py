@@ -22,7 +22,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from .spec import DatasetSpec, ModelSpec, Spec
+from .spec import DatasetSpec, ModelSpec, Spec, reject_bool_numbers
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -48,12 +48,20 @@ def _one_of(variants: list[Any], discriminator: str) -> Any:
     return Annotated[Union[tuple(variants)], Field(discriminator=discriminator)]  # noqa: UP007
 
 
+def _strict_except(model: type[BaseModel], discriminator: str) -> dict[str, Any]:
+    """The spec's true/false-is-no-number check on every field but the discriminator (pydantic
+    refuses a before-validator there; a ``Literal`` name takes no boolean anyway)."""
+    fields = [f for f in model.model_fields if f != discriminator]
+    return {"_no_bool_numbers": field_validator(*fields, mode="before")(classmethod(reject_bool_numbers))}
+
+
 def _datasets(reg: Any) -> Any:
     variants = []
     for name, plugin in reg.items():
         desc = getattr(plugin, "description", "") or f"the {name} dataset"
         variants.append(create_model(
             f"DatasetSpec_{_ident(name)}", __base__=DatasetSpec, __doc__=desc,
+            __validators__=_strict_except(DatasetSpec, "name"),
             name=(Literal[name], Field(description=desc)),
             options=(options_model(plugin), Field(default_factory=dict, description=f"options of {name}")),
         ))
@@ -78,7 +86,8 @@ def _families(reg: Any) -> Any:
         desc = getattr(plugin, "description", "") or f"the {name} family"
         variants.append(create_model(
             f"ModelSpec_{_ident(name)}", __base__=ModelSpec, __doc__=desc,
-            __validators__={"_grid": field_validator("grid")(classmethod(lambda cls, v: v))},
+            __validators__={"_grid": field_validator("grid")(classmethod(lambda cls, v: v)),
+                            **_strict_except(ModelSpec, "family")},
             family=(Literal[name], Field(description=desc)),
             config=(config, Field(default_factory=dict, description=f"options of {name}")),
             grid=(_grid_model(name, config), Field(default_factory=dict, description="extra grid axes over options")),
@@ -114,6 +123,8 @@ def plugin_spec_model() -> type[Spec]:
         __validators__={
             "_probes_v": field_validator("probes", mode="before")(classmethod(lambda cls, v: [] if v is None else v)),
             "_hyps_v": field_validator("hypotheses", mode="before")(classmethod(lambda cls, v: [] if v is None else v)),
+            # Spec itself refuses a plugin listed twice; a JSON Schema cannot say it, so this model does not
+            "_unique_names": field_validator("probes", "hypotheses")(classmethod(lambda cls, v: v)),
         },
         dataset=(_datasets(registry.datasets), ...),
         model=(_families(registry.families), ...),

@@ -92,13 +92,15 @@ def test_published_leaderboard_still_reads():
 
 def make_store(run_dir: Path) -> RunStore:
     """A store with one done cell (no training: the records are written directly)."""
+    from ddbench.identity import binding_for
     from ddbench.plan import plan_cells
     from ddbench.validate import load_spec_text
 
     spec = load_spec_text(BASE)
     store = RunStore(run_dir)
-    store.bind_spec(spec.training_hash(), spec.training_part(), spec.resolved(), "test")
-    cells = plan_cells(spec)
+    binding = binding_for(spec)
+    cells = plan_cells(spec, binding.identity)
+    store.bind(binding, [c.key for c in cells])
     store.sync_cells(cells)
     model = run_dir / "cells" / cells[0].key / "model.keras"
     model.parent.mkdir(parents=True)
@@ -345,7 +347,7 @@ def test_internal_error_is_one_line_and_debug_shows_it(run_dir, monkeypatch):
     def broken(self):
         raise RuntimeError("a bug")
 
-    monkeypatch.setattr(RunStore, "counts", broken)
+    monkeypatch.setattr(RunStore, "probe_values", broken)  # something `status` reads
     res = invoke("status", run_dir)
     assert_refused(res, 70, "internal error", "a bug", "--debug")
     monkeypatch.setenv("DDBENCH_DEBUG", "")  # restored after the test: --debug sets it

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from typing import Any
 
-NAN = float("nan")
-
 from ..hypotheses.base import CellView, ResultTable
 from ..hypotheses.evaluate import evaluate
 from .schema import Leaderboard, Verdict
+
+NAN = float("nan")
 
 
 class NotRederivable(Exception):

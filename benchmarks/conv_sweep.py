@@ -222,24 +222,10 @@ def handwritten_jax(net: HandwrittenNet, seeds: int, epochs: int, x: np.ndarray,
         zeros = jax.tree.map(jnp.zeros_like, params)
         return (params, stats, zeros, zeros, jnp.zeros((), jnp.float32)), jax.random.split(jax.random.PRNGKey(1000 + seed), epochs)
 
+    from sweep_throughput import time_seed_runs
+
     xs, ys = jax.device_put(x), jax.device_put(y.astype(np.int32))
-    runs = [[start(s) for s in range(seeds)]] if vmap_seeds else [[start(s)] for s in range(seeds)]
-    fn = jax.jit(jax.vmap(epoch, in_axes=(0, 0, None, None))) if vmap_seeds else jax.jit(epoch)
-    first = steady = 0.0
-    for run in runs:
-        if vmap_seeds:
-            state = jax.tree.map(lambda *leaves: jnp.stack(leaves), *[st for st, _ in run])
-            keys = jnp.stack([kk for _, kk in run], axis=1)
-        else:
-            state, keys = run[0]
-        t0 = time.perf_counter()
-        state = jax.block_until_ready(fn(state, keys[0], xs, ys))  # compile + first epoch
-        t1 = time.perf_counter()
-        for e in range(1, epochs):
-            state = fn(state, keys[e], xs, ys)
-        jax.block_until_ready(state)
-        first += t1 - t0
-        steady += time.perf_counter() - t1
+    first, steady = time_seed_runs(epoch, [start(s) for s in range(seeds)], epochs, xs, ys, vmap_seeds)
     return {"first": first, "steady": steady}
 
 

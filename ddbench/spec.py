@@ -27,8 +27,7 @@ from .spec_limits import (
     MAX_WIDTH,
     check_output_dir,
     check_seeds,
-    has_bool,
-    takes_bool,
+    reject_bool_numbers,
 )
 
 SPEC_FORMAT = 1
@@ -38,14 +37,6 @@ TRAINING_HASH_FORMAT = 2
 EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribution")
 #: fields that determine the trained models: a run directory is bound to them
 TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
-
-
-def reject_bool_numbers(cls: Any, v: Any, info: Any) -> Any:
-    """YAML ``true`` is not the number 1: ``epochs: true`` must not train one epoch."""
-    field = cls.model_fields.get(info.field_name) if info.field_name else None
-    if field is not None and has_bool(v) and not takes_bool(field.annotation):
-        raise ValueError("true/false is not allowed here; give a number")
-    return v
 
 
 class _Strict(BaseModel):

@@ -46,3 +46,11 @@ def check_output_dir(v: str) -> str:
     if long:
         raise ValueError(f"a part of {v!r} is longer than 255 bytes, which no file system allows")
     return v
+
+
+def reject_bool_numbers(cls: Any, v: Any, info: Any) -> Any:
+    """YAML ``true`` is not the number 1: ``epochs: true`` must not train one epoch."""
+    field = cls.model_fields.get(info.field_name) if info.field_name else None
+    if field is not None and has_bool(v) and not takes_bool(field.annotation):
+        raise ValueError("true/false is not allowed here; give a number")
+    return v

@@ -22,7 +22,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from .spec import DatasetSpec, ModelSpec, Spec, reject_bool_numbers
+from .spec import DatasetSpec, ModelSpec, Spec
+from .spec_limits import reject_bool_numbers
 
 _FORBID = ConfigDict(extra="forbid")
 

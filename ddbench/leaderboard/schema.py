@@ -55,20 +55,15 @@ class Row(_Model):
     error: str | None = None  # last line of the traceback of a failed cell
 
 
-class StratumVerdict(_Model):
-    stratum: dict[str, Any]  # e.g. {"noise_rate": 0.15, "family": "mlp"} or {"pooled": true}
-    verdict: VerdictName
-    statistic: float | None = None
-    ci: tuple[float, float] | None = None
-    threshold: float | None = None
-    side: Literal["greater", "less"] = "greater"  # holds when the CI lies above (greater) / below (less) threshold
-    reason: str = ""
-    detail: dict[str, Any] = Field(default_factory=dict)
-    # error control and resampling (docs/science.md, "Statistics"); None where nothing was tested
+class ErrorControl(_Model):
+    """How a verdict was tested: error control and resampling (docs/science.md, "Statistics");
+    None where nothing was tested. A stratum's ``ci_level`` is Holm's step level of its test; a
+    claim's, the headline stratum's."""
+
     family: str | None = None  # the multiple-comparison family: the hypothesis (its claims x strata)
     correction: str | None = None  # "holm"
     family_size: int | None = None  # m, the tests in the family
-    ci_level: float | None = None  # the level of ci (Holm's step level of this test)
+    ci_level: float | None = None  # the level of ci
     unit: str | None = None  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
     replicates: int | None = None  # B
     nonfinite_share: float | None = None  # share of the B replicates that are NaN/inf (> 0.05: inconclusive)
@@ -77,7 +72,18 @@ class StratumVerdict(_Model):
     p_null: float | None = None  # one-sided p against the least-favourable null draws, where the claim has them
 
 
-class Verdict(_Model):
+class StratumVerdict(ErrorControl):
+    stratum: dict[str, Any]  # e.g. {"noise_rate": 0.15, "family": "mlp"} or {"pooled": true}
+    verdict: VerdictName
+    statistic: float | None = None
+    ci: tuple[float, float] | None = None
+    threshold: float | None = None
+    side: Literal["greater", "less"] = "greater"  # holds when the CI lies above (greater) / below (less) threshold
+    reason: str = ""
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class Verdict(ErrorControl):
     """One claim of one hypothesis: a verdict per stratum and pooled."""
 
     hypothesis: str
@@ -91,17 +97,6 @@ class Verdict(_Model):
     side: Literal["greater", "less"] = "greater"
     reason: str = ""
     strata: list[StratumVerdict] = Field(default_factory=list)
-    # error control and resampling (docs/science.md, "Statistics"); None where nothing was tested
-    family: str | None = None  # the multiple-comparison family: the hypothesis (its claims x strata)
-    correction: str | None = None  # "holm"
-    family_size: int | None = None  # m, the tests in the family
-    ci_level: float | None = None  # the level of ci (the headline stratum's)
-    unit: str | None = None  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
-    replicates: int | None = None  # B
-    nonfinite_share: float | None = None  # share of the B replicates that are NaN/inf (> 0.05: inconclusive)
-    p_value: float | None = None  # two-sided, statistic == threshold
-    p_adjusted: float | None = None  # Holm-adjusted within the family
-    p_null: float | None = None  # one-sided p against the least-favourable null draws, where the claim has them
 
 
 class Leaderboard(_Model):

@@ -17,7 +17,7 @@ from ddbench import registry
 from ddbench.cli import app
 from ddbench.leaderboard import figures as F
 from ddbench.leaderboard.html import render_html
-from ddbench.leaderboard.intervals import PointBootstrap, metric_band, probe_band
+from ddbench.leaderboard.intervals import metric_band, probe_band
 from ddbench.leaderboard.render import curve_groups
 from ddbench.leaderboard.schema import (
     Leaderboard,
@@ -27,6 +27,7 @@ from ddbench.leaderboard.schema import (
     read_leaderboard,
 )
 from ddbench.probes.base import ProbePlugin
+from ddbench.stats.plan import ResamplingPlan
 
 cli = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]
@@ -111,7 +112,7 @@ def test_seed_band_is_a_bootstrap_interval_not_min_max():
     errs = {0: 0.40, 1: 0.50, 2: 0.60, 3: 0.45, 4: 0.55}
     board = _board([_row(8, s, 0.2, e) for s, e in errs.items()])
     (group,) = curve_groups(board)
-    band = metric_band(board, group, "test_error", None, PointBootstrap(2000, 0), 0.95)
+    band = metric_band(board, group, "test_error", None, ResamplingPlan(2000, 0), 0.95)
     assert band.method == "seeds" and band.mean == [pytest.approx(0.5)]
     se = np.std(list(errs.values())) / np.sqrt(len(errs))  # bootstrap SE of a mean: population sd / sqrt(n)
     assert band.lo[0] == pytest.approx(0.5 - 1.96 * se, abs=0.02) and band.hi[0] == pytest.approx(0.5 + 1.96 * se, abs=0.02)
@@ -124,11 +125,11 @@ def test_test_point_band_matches_the_binomial_interval():
     e = 1 - correct.mean()
     board = _board([_row(8, 0, 0.2, float(e))])
     (group,) = curve_groups(board)
-    band = metric_band(board, group, "test_error", lambda key: {"test_correct": correct}, PointBootstrap(2000, 0), 0.95)
+    band = metric_band(board, group, "test_error", lambda key: {"test_correct": correct}, ResamplingPlan(2000, 0), 0.95)
     half = 1.96 * np.sqrt(e * (1 - e) / len(correct))
     assert band.method == "test_points"
     assert band.lo[0] == pytest.approx(e - half, abs=0.004) and band.hi[0] == pytest.approx(e + half, abs=0.004)
-    none = metric_band(board, group, "test_error", None, PointBootstrap(200, 0), 0.95)
+    none = metric_band(board, group, "test_error", None, ResamplingPlan(200, 0), 0.95)
     assert none.method == "none" and none.lo == [None]  # one seed, no arrays: no band, said so
 
 

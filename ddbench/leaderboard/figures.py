@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from ..stats.plan import ResamplingPlan
 from .intervals import (
     Arrays,
     Band,
-    PointBootstrap,
     describe,
     is_number,
     level_of,
@@ -210,7 +210,7 @@ def curves_figure(board: Leaderboard, arrays: Arrays | None = None) -> Any:
 
     groups = curve_groups(board)
     level = level_of(board)
-    boot = PointBootstrap(int(board.analysis.get("bootstrap") or 1000), int(board.analysis.get("seed") or 0))
+    boot = ResamplingPlan(int(board.analysis.get("bootstrap") or 1000), int(board.analysis.get("seed") or 0))
     nrows = max(len(groups), 1)
     fig = Figure(figsize=(11.0, 3.9 * nrows), layout="constrained")
     axes = fig.subplots(nrows, 2, squeeze=False)

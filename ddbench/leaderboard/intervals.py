@@ -3,7 +3,8 @@
 The verdicts resample seeds when a width has at least 3 of them and test points
 otherwise (``hypotheses.curves``); the bands here use the same unit, so a band
 shows the uncertainty the verdicts were decided with, pointwise at level
-``1 - alpha``:
+``1 - alpha``, drawn from the verdicts' own resampling plan (``stats.plan``: the same
+replicate indices for the same design):
 
 * ``seeds``: percentile bootstrap of the mean over seeds (>= 3 finished seeds);
 * ``test_points``: percentile bootstrap of the mean over test points, the same
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from ..stats.plan import ResamplingPlan
 from .render import DD, CurveGroup, canon
 from .schema import Leaderboard, Row
 
@@ -57,20 +59,6 @@ class Band:
 def level_of(board: Leaderboard) -> float:
     alpha = board.analysis.get("alpha") if isinstance(board.analysis.get("alpha"), (int, float)) else 0.05
     return 1.0 - float(alpha)
-
-
-class PointBootstrap:
-    """Shared multinomial weights per number of test points, so every width and group is paired."""
-
-    def __init__(self, n_boot: int, seed: int):
-        self.n_boot, self.seed = max(int(n_boot), 50), seed
-        self._w: dict[int, np.ndarray] = {}
-
-    def weights(self, n: int) -> np.ndarray:
-        if n not in self._w:
-            rng = np.random.default_rng([self.seed, n, 17])
-            self._w[n] = rng.multinomial(n, np.full(n, 1.0 / n), size=self.n_boot).astype(np.float32) / n
-        return self._w[n]
 
 
 def _percentile(reps: np.ndarray, level: float) -> tuple[float, float]:
@@ -107,7 +95,7 @@ def _detail_band(board: Leaderboard, group: CurveGroup, metric: str, level: floa
 
 
 def metric_band(board: Leaderboard, group: CurveGroup, metric: str, arrays: Arrays | None,
-                boot: PointBootstrap, level: float, min_seeds: int = 3) -> Band | None:
+                boot: ResamplingPlan, level: float, min_seeds: int = 3) -> Band | None:
     """The band of ``metric`` (a Row field) over the finished widths of ``group``."""
     if metric in POINT_ARRAYS:
         found = _detail_band(board, group, metric, level)
@@ -123,7 +111,7 @@ def metric_band(board: Leaderboard, group: CurveGroup, metric: str, arrays: Arra
         mean.append(float(np.mean(values)))
         interval, method = None, "none"
         if len(done) >= min_seeds:
-            reps = boot_seed_means(np.array(values), boot.n_boot, boot.seed)
+            reps = boot.mean("seeds", np.array(values)[None, :])[:, 0]
             interval, method = _percentile(reps, level), "seeds"
         elif arrays is not None and metric in POINT_ARRAYS:
             interval = _point_interval(done, metric, arrays, boot, level)
@@ -138,13 +126,7 @@ def metric_band(board: Leaderboard, group: CurveGroup, metric: str, arrays: Arra
     return Band(metric, widths, mean, lo, hi, "/".join(dict.fromkeys(methods)), level)
 
 
-def boot_seed_means(values: np.ndarray, n_boot: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng([seed, len(values), 23])
-    idx = rng.integers(0, len(values), size=(max(int(n_boot), 50), len(values)))
-    return values[idx].mean(axis=1)
-
-
-def _point_interval(cells: list[Row], metric: str, arrays: Arrays, boot: PointBootstrap,
+def _point_interval(cells: list[Row], metric: str, arrays: Arrays, boot: ResamplingPlan,
                     level: float) -> tuple[float, float] | None:
     per_seed = []
     for r in cells:
@@ -161,7 +143,7 @@ def _point_interval(cells: list[Row], metric: str, arrays: Arrays, boot: PointBo
     points = np.mean(np.stack(per_seed), axis=0)
     if not np.all(np.isfinite(points)):
         return None
-    return _percentile(boot.weights(len(points)) @ points, level)
+    return _percentile(boot.mean("test_points", points[None, :])[:, 0], level)
 
 
 def probe_band(group: CurveGroup, key: str, level: float) -> Band | None:

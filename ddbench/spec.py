@@ -354,11 +354,11 @@ class EngineSpec(_Strict):
         "auto = where a step is latency-bound (accelerators), never, always",
     )
     epochs_per_call: int | None = Field(
-        default=None, ge=1, description="epochs per compiled call (JAX, no augmentation); default 8 on accelerators, 1 on CPU"
+        default=None, ge=1, description="epochs per compiled call (JAX); default 8 on accelerators, 1 on CPU"
     )
     checkpoint_minutes: float = Field(
         default=10.0, gt=0, description="the engine saves the whole bundle's state at every recorded epoch and at "
-        "least this often, so an interrupted bundle resumes mid-way (trainer stateless)"
+        "least this often, so an interrupted bundle resumes mid-way (trainers stateless, fit, packed)"
     )
 
 class DistributionSpec(_Strict):

@@ -80,7 +80,7 @@ JAX_SCRIPT = textwrap.dedent("""
     sys.path.insert(0, {tests!r})
     from test_stateless import _text, _train, ADAM, SGD
     texts = {{"sgd": _text(SGD), "adam": _text(ADAM),
-              # BatchNorm state, augmentation uploaded per epoch, mse on one-hot targets
+              # BatchNorm state, augmentation gathered on the device, mse on one-hot targets
               "cnn5": _text(SGD).replace("family: mlp", "family: cnn5").replace("widths: [4, 16]", "widths: [2]")
                       .replace("batch_size: 50", "batch_size: 50\\n  augmentation: crop_flip\\n  loss: mse")}}
     out = {{}}

@@ -160,13 +160,16 @@ def train_recorded(engine: Engine, cells: list[Cell], models: list[Any], params:
             engine.import_state(state, done)
             resumed = done
     per_call = max(1, int(getattr(engine, "epochs_per_call", 1) or 1))
+    pace = None  # seconds per epoch, as last measured
     for epoch in training.recorded_epochs():
         if epoch <= done and resumed:
             continue
         t0 = time.perf_counter()
         while done < epoch:  # in pieces, so that the resume file can be refreshed in between
-            stop = epoch if resume is None else min(epoch, done + per_call)
+            stop = epoch if resume is None else min(epoch, done + min(per_call, resume.epochs_until_due(pace)))
+            t = time.perf_counter()
             engine.run_epochs(done, stop)
+            pace = (time.perf_counter() - t) / (stop - done)
             done = stop
             if resume is not None and done < epoch and resume.due():
                 resume.save(done, engine.export_state(), curves)
@@ -238,3 +241,5 @@ def train_jointly(bundle: Bundle, data: TrainData, training: TrainingSpec, event
             yield failed(cell, exc)
         return
     yield from outcomes
+    if hasattr(events, "resume"):  # every outcome handed on: the resume file of this (part of a) bundle has served
+        events.resume(bundle).remove()

@@ -15,8 +15,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..data import TrainData
-from ..data.augment import augment
+from ..data import TrainData, augment
 from ..plan import Cell
 from ..spec import TrainingSpec
 from .base import augment_rng, epoch_order, steps_per_epoch
@@ -75,6 +74,8 @@ class BundleEngine:
         self._y_host = targets(data, training)
         self.augmented = training.augmentation != "none"
         self.x_dev = put(data.x_train)
+        # what the compiled step gathers its batches from (the padded images when augmenting)
+        self.x_src = put(augment.source(data.x_train, training.augmentation)) if self.augmented else self.x_dev
         self.y_dev = put(self._y_host)
         self.x_test_dev = put(data.x_test)
         self.epoch = 0  # epochs trained: the position in every seed's sequence of batch orders
@@ -86,20 +87,19 @@ class BundleEngine:
     def loss(self, yb: Any, logits: Any, extra: list[Any]) -> Any:
         return cell_loss(self.training, yb, logits, extra)
 
-    def epoch_inputs(self, epoch: int) -> tuple[Any, Any, np.ndarray]:
-        """(x, y, idx): idx is ``(steps, seeds, batch)``. Without augmentation x, y are the resident
-        training set; with it they are this epoch's augmented, ordered inputs of every seed,
-        ``(seeds, steps * batch, ...)``, and idx indexes each seed's row in order."""
+    def epoch_inputs(self, epoch: int) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(idx, aug)`` of 0-based ``epoch``: every seed's batch order ``(steps, seeds, batch)`` and, when
+        augmenting, each sample's random choices ``(steps, seeds, batch, 3)`` (:func:`augment.draw`):
+        the only per-epoch upload; the compiled step gathers the augmented batch on the device."""
         orders = [epoch_order(s, epoch, self.n, self.batch) for s in self.seeds]
+        idx = np.stack(orders).reshape(len(self.seeds), self.steps, self.batch)
+        idx = np.ascontiguousarray(idx.transpose(1, 0, 2)).astype(np.int32)
         if not self.augmented:
-            idx = np.stack(orders).reshape(len(self.seeds), self.steps, self.batch)
-            return self.x_dev, self.y_dev, np.ascontiguousarray(idx.transpose(1, 0, 2)).astype(np.int32)
-        x = np.stack([augment(self.data.x_train[o], self.training.augmentation, augment_rng(s, epoch))
-                      for s, o in zip(self.seeds, orders)])
-        y = np.stack([self._y_host[o] for o in orders])
-        idx = np.broadcast_to(np.arange(self.steps * self.batch, dtype=np.int32).reshape(1, self.steps, self.batch),
-                              (len(self.seeds), self.steps, self.batch))
-        return self.put(x), self.put(y), np.ascontiguousarray(idx.transpose(1, 0, 2))
+            return idx, None
+        aug = np.stack([augment.draw(self.training.augmentation, self.data.x_train.shape, len(o), augment_rng(s, epoch))
+                        for s, o in zip(self.seeds, orders)])  # (seeds, steps * batch, 3)
+        aug = aug.reshape(len(self.seeds), self.steps, self.batch, 3).transpose(1, 0, 2, 3)
+        return idx, np.ascontiguousarray(aug)
 
     def run_epochs(self, start: int, stop: int) -> None:
         """Train 0-based epochs ``start..stop-1``, one compiled call each (or per block, see ``_advance``)."""
@@ -117,11 +117,12 @@ class BundleEngine:
 
     def _advance(self, epoch: int, stop: int) -> int:
         """Queue the training of epoch ``epoch`` (and possibly more, before ``stop``); return how many."""
-        x, y, idx = self.epoch_inputs(epoch)
-        self.state, self._pending_loss = self._epoch(self.state, x, y, idx)
+        idx, aug = self.epoch_inputs(epoch)
+        self.state, self._pending_loss = self._epoch(self.state, idx, aug)
         return 1
 
-    def _epoch(self, state: Any, x: Any, y: Any, idx: np.ndarray) -> tuple[Any, Any]:
+    def _epoch(self, state: Any, idx: np.ndarray, aug: np.ndarray | None) -> tuple[Any, Any]:
+        """One compiled epoch over ``self.x_src`` / ``self.y_dev`` in the order ``idx`` (augmented by ``aug``)."""
         raise NotImplementedError
 
     def sync(self) -> None:

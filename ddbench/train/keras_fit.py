@@ -55,6 +55,11 @@ class _Loop:
             loss=[loss] * len(models) if len(models) > 1 else loss,
             jit_compile=jit_compile,
         )
+        # built now, not at the first step, so the state to resume into exists before training
+        self.net.optimizer.build(self.net.trainable_variables)
+        # epochs per ``fit`` call (their pre-ordered inputs up to MAX_BLOCK_BYTES); also how often
+        # ``train_recorded`` may refresh the resume file between recorded epochs
+        self.epochs_per_call = max(1, MAX_BLOCK_BYTES // max(data.x_train[0].nbytes * self.steps * training.batch_size, 1))
 
     def _targets(self, idx: np.ndarray) -> Any:
         y = self.data.y_train[idx]
@@ -64,10 +69,8 @@ class _Loop:
 
     def run_epochs(self, start: int, stop: int) -> None:
         """Train 0-based epochs ``start..stop-1``, several per ``fit`` call."""
-        row_bytes = self.data.x_train[0].nbytes * self.steps * self.training.batch_size
-        per_call = max(1, MAX_BLOCK_BYTES // max(row_bytes, 1))
-        for a in range(start, stop, per_call):
-            b = min(stop, a + per_call)
+        for a in range(start, stop, self.epochs_per_call):
+            b = min(stop, a + self.epochs_per_call)
             orders = [epoch_order(self.seed, e, self.n, self.training.batch_size) for e in range(a, b)]
             idx = np.concatenate(orders)
             if self.training.augmentation == "none":
@@ -79,6 +82,18 @@ class _Loop:
                 x, self._targets(idx), batch_size=self.training.batch_size,
                 epochs=1, shuffle=False, verbose=0,
             )
+
+    def _state_variables(self) -> list[Any]:
+        return [*self.net.variables, *self.net.optimizer.variables]
+
+    def export_state(self) -> list[np.ndarray]:
+        """Every model's variables and the optimizer's (slots, iteration count): all ``fit`` carries from
+        one epoch to the next, as the batch order and the schedule are functions of the epoch."""
+        return [np.array(v) for v in self._state_variables()]
+
+    def import_state(self, arrays: list[np.ndarray], epoch: int) -> None:
+        for v, a in zip(self._state_variables(), arrays, strict=True):
+            v.assign(a)
 
     def _predict(self, x: np.ndarray) -> list[np.ndarray]:
         """Logits of every model; with ``split`` > 1 the inputs are padded (with their own first rows)

@@ -1,9 +1,11 @@
 """Resume mid-bundle: the whole training state of a bundle, saved atomically, loaded on the next run.
 
-A compiled engine (trainer ``stateless``) exports its state as a list of arrays (every lane's
-weights, optimizer slots and non-trainable variables; see ``export_state`` of the backend's
-engine) and the number of epochs trained, which is also the position in every seed's sequence
-of batch orders. :class:`BundleCheckpoint` writes them with the curves recorded so far to one
+An engine exports its state as a list of arrays: the compiled one (trainer ``stateless``) every
+lane's weights, optimizer slots and non-trainable variables (see ``export_state`` of the backend's
+engine), the ``fit``-based ones (``fit``: one cell at a time, ``packed``: one seed's cells) their
+models' and optimizer's variables; with it goes the number of epochs trained, which is also the
+position in every seed's sequence of batch orders and (through the optimizer's iteration count)
+in the schedule. :class:`BundleCheckpoint` writes them with the curves recorded so far to one
 ``.npz`` file per bundle, through a temporary file and ``os.replace`` (a kill leaves the old
 file or the new one, never half of one). There is one file per bundle, overwritten in place, so
 its size is bounded by one copy of the bundle's state (reported as ``checkpoint_bytes``); it is
@@ -43,6 +45,14 @@ class BundleCheckpoint:
 
     def due(self) -> bool:
         return time.monotonic() - self.last_save >= self.interval
+
+    def epochs_until_due(self, seconds_per_epoch: float | None) -> int:
+        """How many epochs fit before the next save is due at ``seconds_per_epoch`` (at least 1; no limit
+        while the pace is unknown), so an engine that trains many epochs per call still saves on time."""
+        if not seconds_per_epoch or seconds_per_epoch <= 0:
+            return 2**31
+        left = self.interval - (time.monotonic() - self.last_save)
+        return max(1, int(left // seconds_per_epoch))
 
     def save(self, epoch: int, state: list[np.ndarray], curves: list[dict[str, list[float]]]) -> None:
         """Write the state after ``epoch`` trained epochs (and the curves recorded so far), atomically."""

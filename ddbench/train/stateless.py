@@ -3,8 +3,9 @@
 ``stateless`` trains every cell of a bundle with Keras' stateless API
 (``model.stateless_call`` and ``optimizer.stateless_apply``). The training data
 stay resident on the device; an epoch's batch indices (``epoch_order`` of every
-seed, shape ``(steps, seeds, batch)``) are the only per-epoch upload, and batches
-are gathered on the device. Each cell gets exactly its own gradient and its own
+seed, shape ``(steps, seeds, batch)``) and, with augmentation, each sample's crop and
+flip (three integers, :func:`ddbench.data.augment.draw`) are the only per-epoch upload;
+batches, augmented ones too, are gathered on the device. Each cell gets exactly its own gradient and its own
 optimizer state, with the update rule and per-epoch learning-rate schedule of the
 reference ``fit``.
 
@@ -13,8 +14,9 @@ backend-neutral :class:`~ddbench.train.bundle_engine.BundleEngine`):
 
 * JAX: ``jax.jit`` of a ``lax.scan`` over the epoch, seeds (and, where exact, padded
   widths) as the vmapped lanes of one step (:mod:`ddbench.backend.jax.engine`);
-* TensorFlow: a ``tf.function(jit_compile=True)`` holding a ``tf.while_loop`` over the
-  epoch, state in the Keras variables (:mod:`ddbench.backend.tensorflow.engine`);
+* TensorFlow: a ``tf.function`` holding a ``tf.while_loop`` over the epoch, XLA-compiled
+  except for convolutions on a CPU, state in the Keras variables
+  (:mod:`ddbench.backend.tensorflow.engine`);
 * a backend without one (torch) falls back to :class:`~ddbench.train.keras_fit.PackedFitTrainer`.
 
 Keras models stay the source of truth: they are built (and initialised) exactly as

@@ -18,7 +18,7 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ...data import TrainData
+from ...data import TrainData, augment
 from ...plan import Cell
 from ...spec import TrainingSpec
 from ...train import lanes as lanes_mod
@@ -27,7 +27,7 @@ from ...train.schedule import make_optimizer
 from . import device
 from .padding import padding_is_exact
 
-#: epochs per compiled call on accelerators (no augmentation); 1 on a CPU, where dispatch never shows
+#: epochs per compiled call on accelerators; 1 on a CPU, where dispatch never shows
 EPOCHS_PER_CALL = 8
 
 
@@ -47,11 +47,13 @@ class BundleState(NamedTuple):
 
 
 class Batch(NamedTuple):
-    """One step's inputs: the resident (or this epoch's augmented) data and the step's indices, ``(seeds, batch)``."""
+    """One step's inputs: the resident data, the step's indices ``(seeds, batch)`` and, when augmenting,
+    each sample's random choices ``(seeds, batch, 3)`` (``None`` otherwise)."""
 
-    x: Any
+    x: Any  # the engine's ``x_src``: the training set, zero-padded images when augmenting
     y: Any
     idx: Any
+    aug: Any = None
 
 
 def make_train_step(groups: list[lanes_mod.Group], templates: list[Any], optimizers: list[Any],
@@ -85,18 +87,15 @@ def make_train_step(groups: list[lanes_mod.Group], templates: list[Any], optimiz
     def gather(g: lanes_mod.Group, batch: Batch) -> tuple[Any, Any, bool]:
         """The batch of every lane of ``g``; lanes that share a seed share one batch
         (``per_lane`` False: broadcast by vmap, not copied)."""
-        x, y, idx_t = batch
+        x, y, idx_t, aug_t = batch
         rows = sorted({seed_row[i] for i in g.members})
-        if len(rows) == 1:
-            r = rows[0]
-            if augmented:
-                return jnp.take(x[r], idx_t[r], axis=0), jnp.take(y[r], idx_t[r], axis=0), False
-            return jnp.take(x, idx_t[r], axis=0), jnp.take(y, idx_t[r], axis=0), False
-        lane_rows = np.array([seed_row[i] for i in g.members], dtype=np.int32)
-        sel = idx_t[lane_rows]  # (lanes, batch)
-        if augmented:
-            return x[lane_rows[:, None], sel], y[lane_rows[:, None], sel], True
-        return jnp.take(x, sel, axis=0), jnp.take(y, sel, axis=0), True
+        per_lane = len(rows) > 1
+        lane_rows = np.array([seed_row[i] for i in g.members] if per_lane else rows, dtype=np.int32)
+        sel = idx_t[lane_rows] if per_lane else idx_t[rows[0]]  # (lanes, batch) or (batch,)
+        yb = jnp.take(y, sel, axis=0)
+        if augmented:  # the crops and flips, gathered here from the resident padded images
+            return augment.gather(x, sel, aug_t[lane_rows] if per_lane else aug_t[rows[0]]), yb, per_lane
+        return jnp.take(x, sel, axis=0), yb, per_lane
 
     def shard(a: Any, per_lane: bool) -> Any:
         if batch_sharding is None:
@@ -126,24 +125,25 @@ def make_train_step(groups: list[lanes_mod.Group], templates: list[Any], optimiz
 
 
 def make_epoch(train_step: Callable[[BundleState, Batch], tuple[BundleState, Any]]) -> Callable[..., Any]:
-    """``(state, x, y, idx) -> (state, mean summed loss)``: a ``lax.scan`` of the step over ``idx``
-    (``(steps, seeds, batch)``), the epoch counter advanced by one."""
+    """``(state, x, y, idx, aug) -> (state, mean summed loss)``: a ``lax.scan`` of the step over ``idx``
+    (``(steps, seeds, batch)``) and ``aug`` (``(steps, seeds, batch, 3)`` or ``None``), the epoch counter
+    advanced by one."""
     import jax
     import jax.numpy as jnp
 
-    def epoch(state: BundleState, x: Any, y: Any, idx: Any) -> tuple[BundleState, Any]:
-        state, losses = jax.lax.scan(lambda st, idx_t: train_step(st, Batch(x, y, idx_t)), state, idx)
+    def epoch(state: BundleState, x: Any, y: Any, idx: Any, aug: Any) -> tuple[BundleState, Any]:
+        state, losses = jax.lax.scan(lambda st, o: train_step(st, Batch(x, y, *o)), state, (idx, aug))
         return state._replace(epoch=state.epoch + 1), jnp.mean(losses)
 
     return epoch
 
 
 def make_block(epoch: Callable[..., Any]) -> Callable[..., Any]:
-    """``(state, x, y, idx[k]) -> (state, last epoch's loss)``: a ``lax.scan`` of ``k`` epochs."""
+    """``(state, x, y, idx[k], aug[k]) -> (state, last epoch's loss)``: a ``lax.scan`` of ``k`` epochs."""
     import jax
 
-    def block(state: BundleState, x: Any, y: Any, idx: Any) -> tuple[BundleState, Any]:
-        state, losses = jax.lax.scan(lambda st, i: epoch(st, x, y, i), state, idx)
+    def block(state: BundleState, x: Any, y: Any, idx: Any, aug: Any) -> tuple[BundleState, Any]:
+        state, losses = jax.lax.scan(lambda st, o: epoch(st, x, y, *o), state, (idx, aug))
         return state, losses[-1]
 
     return block
@@ -187,16 +187,21 @@ class Engine(BundleEngine):
             self.augmented, distribution.batch_sharding() if distribution is not None else None)
         self.epoch_fn = make_epoch(self.train_step)
         donate = (0,) if self.platform != "cpu" else ()
-        self._epoch = jax.jit(self.epoch_fn, donate_argnums=donate)
+        self._epoch_fn = jax.jit(self.epoch_fn, donate_argnums=donate)
         self._block = jax.jit(make_block(self.epoch_fn), donate_argnums=donate)  # traced on first use only
 
     def _advance(self, epoch: int, stop: int) -> int:
         k = self.epochs_per_call
-        if k <= 1 or self.augmented or stop - epoch < k:
+        if k <= 1 or stop - epoch < k:
             return super()._advance(epoch, stop)
-        idx = np.stack([self.epoch_inputs(e)[2] for e in range(epoch, epoch + k)])  # (k, steps, seeds, batch)
-        self.state, self._pending_loss = self._block(self.state, self.x_dev, self.y_dev, idx)
+        orders = [self.epoch_inputs(e) for e in range(epoch, epoch + k)]
+        idx = np.stack([o[0] for o in orders])  # (k, steps, seeds, batch)
+        aug = np.stack([o[1] for o in orders]) if self.augmented else None
+        self.state, self._pending_loss = self._block(self.state, self.x_src, self.y_dev, idx, aug)
         return k
+
+    def _epoch(self, state: BundleState, idx: np.ndarray, aug: np.ndarray | None) -> tuple[BundleState, Any]:
+        return self._epoch_fn(state, self.x_src, self.y_dev, idx, aug)
 
     def export_state(self) -> list[np.ndarray]:
         import jax

@@ -1,4 +1,4 @@
-"""TensorFlow: a bundle as one XLA-compiled ``tf.function`` holding a ``tf.while_loop`` over the epoch.
+"""TensorFlow: a bundle as one compiled ``tf.function`` (XLA where it is faster) holding a ``tf.while_loop`` over the epoch.
 
 Keras refuses ``optimizer.stateless_apply`` on TensorFlow (it is incompatible with
 tf.distribute), so the state is the models' and the optimizer's resource variables,
@@ -13,11 +13,12 @@ from typing import Any, Callable, NamedTuple
 
 import numpy as np
 
-from ...data import TrainData
+from ...data import TrainData, augment
 from ...plan import Cell
 from ...spec import TrainingSpec
 from ...train.bundle_engine import BundleEngine, chunk
 from ...train.schedule import make_optimizer
+from . import device
 
 
 class TrainState(NamedTuple):
@@ -30,17 +31,19 @@ class TrainState(NamedTuple):
 
 def make_train_step(models: list[Any], optimizer: Any, variables: list[Any], loss_fn: Callable[..., Any],
                     seed_row: list[int], augmented: bool, n_seeds: int) -> Callable[[Any, Any, Any], Any]:
-    """The step ``(x, y, idx_t) -> summed loss``: every model's gradient on its seed's batch, one update
-    (it writes the variables: TensorFlow's optimizer has no stateless update)."""
+    """The step ``(x, y, idx_t[, aug_t]) -> summed loss``: every model's gradient on its seed's batch, one
+    update (it writes the variables: TensorFlow's optimizer has no stateless update). ``x`` is the
+    engine's ``x_src``; with augmentation each seed's batch is gathered from it by
+    :func:`~ddbench.data.augment.gather` under ``aug_t`` (``(seeds, batch, 3)``)."""
     import tensorflow as tf
 
-    def batches(x: Any, y: Any, idx_t: Any) -> list[tuple[Any, Any]]:
+    def batches(x: Any, y: Any, idx_t: Any, aug_t: Any) -> list[tuple[Any, Any]]:
         if augmented:
-            return [(tf.gather(x[r], idx_t[r]), tf.gather(y[r], idx_t[r])) for r in range(n_seeds)]
+            return [(augment.gather(x, idx_t[r], aug_t[r]), tf.gather(y, idx_t[r])) for r in range(n_seeds)]
         return [(tf.gather(x, idx_t[r]), tf.gather(y, idx_t[r])) for r in range(n_seeds)]
 
-    def step(x: Any, y: Any, idx_t: Any) -> Any:
-        per_seed = batches(x, y, idx_t)
+    def step(x: Any, y: Any, idx_t: Any, aug_t: Any = None) -> Any:
+        per_seed = batches(x, y, idx_t, aug_t)
         with tf.GradientTape() as tape:
             loss = 0.0
             for model, r in zip(models, seed_row):
@@ -53,8 +56,21 @@ def make_train_step(models: list[Any], optimizer: Any, variables: list[Any], los
     return step
 
 
+def use_xla(models: list[Any], platform: str) -> bool:
+    """Whether to compile the bundle with XLA: everywhere but for convolutions on a CPU.
+
+    XLA's CPU convolutions are far slower than TensorFlow's own kernels, while it fuses an MLP's
+    step well. Measured on 2 cores (time between ``epochs_done`` events of one bundle):
+    the 27-cell cnn5 bundle of ``nakkiran-resnet18-cpu`` took 14.5 s an epoch with XLA and 1.7 s
+    without; the 14-cell MLP bundle of the quickstart 0.09 s with and 0.19 s without. A kernel
+    of rank 3 or more is a convolution's.
+    """
+    return platform != "cpu" or not any(len(v.shape) >= 3 for m in models for v in m.trainable_variables)
+
+
 class Engine(BundleEngine):
-    """Every cell a chain of one XLA-compiled ``tf.while_loop``, state in the Keras variables."""
+    """Every cell a chain of one compiled ``tf.while_loop`` (XLA where :func:`use_xla`), state in the
+    Keras variables."""
 
     def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
                  pad: Any = "auto", distribution: Any = None, epochs_per_call: int | None = None):
@@ -63,6 +79,7 @@ class Engine(BundleEngine):
         if distribution is not None:
             raise ValueError("the compiled TensorFlow epoch cannot run under tf.distribute; use the packed trainer")
         super().__init__(cells, models, data, training, put=tf.constant)
+        self.xla = use_xla(models, device.platform())
         self.optimizer = make_optimizer(training.optimizer, training.schedule, self.steps, training.epochs)
         variables = [v for m in models for v in m.trainable_variables]
         self.optimizer.build(variables)
@@ -71,20 +88,21 @@ class Engine(BundleEngine):
         step = make_train_step(models, self.optimizer, variables, self.loss, self.seed_row, self.augmented,
                                len(self.seeds))
 
-        @tf.function(jit_compile=True, reduce_retracing=True)
-        def epoch(x: Any, y: Any, idx: Any) -> Any:
+        @tf.function(jit_compile=self.xla, reduce_retracing=True)
+        def epoch(x: Any, y: Any, idx: Any, *aug: Any) -> Any:  # aug: (steps, seeds, batch, 3) when augmenting
             steps = tf.shape(idx)[0]
             total = tf.constant(0.0)
             for i in tf.range(steps):  # autograph: a tf.while_loop inside the one compiled call
-                total += step(x, y, idx[i])
+                total += step(x, y, idx[i], *(a[i] for a in aug))
             return total / tf.cast(steps, tf.float32)
 
         self._compiled_epoch = epoch
 
-    def _epoch(self, state: TrainState, x: Any, y: Any, idx: np.ndarray) -> tuple[TrainState, Any]:
+    def _epoch(self, state: TrainState, idx: np.ndarray, aug: np.ndarray | None) -> tuple[TrainState, Any]:
         import tensorflow as tf
 
-        return state, self._compiled_epoch(x, y, tf.constant(idx))
+        orders = (tf.constant(idx),) if aug is None else (tf.constant(idx), tf.constant(aug))
+        return state, self._compiled_epoch(self.x_src, self.y_dev, *orders)
 
     def _variables(self) -> list[Any]:
         return [*self.state.params, *self.state.non_trainable, *self.state.opt_slots]
@@ -102,9 +120,13 @@ class Engine(BundleEngine):
 
         models = self.models
 
-        @tf.function(jit_compile=True)
+        @tf.function(jit_compile=self.xla)
         def forward(x: Any, start: Any) -> list[Any]:
             xb = chunk(x, start, bs)
             return [m(xb, training=False) for m in models]
 
         return lambda state, x, start: forward(x, start)  # the state is the models' own variables
+
+    def layout(self) -> list[dict[str, float]]:
+        """Per cell: whether its bundle was compiled with XLA (recorded in timings)."""
+        return [{"xla": float(self.xla)} for _ in self.cells]

@@ -14,7 +14,6 @@ import io
 import math
 import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -186,13 +185,6 @@ def to_png(fig: Any, dpi: int = 110) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     return buf.getvalue()
-
-
-def save_png(fig: Any, path: str | Path, dpi: int = 110) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(to_png(fig, dpi))
-    return path
 
 
 # --------------------------------------------------------------------------- error and loss vs width

@@ -211,7 +211,11 @@ def verdicts_html(board: Leaderboard) -> str:
 
 
 def _img(fig: Any, alt: str, caption: str, dpi: int = 100) -> str:
-    data = base64.b64encode(F.to_png(fig, dpi)).decode("ascii")
+    return _img_png(F.to_png(fig, dpi), alt, caption)
+
+
+def _img_png(png: bytes, alt: str, caption: str) -> str:
+    data = base64.b64encode(png).decode("ascii")
     return (f'<figure><img src="data:image/png;base64,{data}" alt="{esc(alt)}">'
             f"<figcaption>{esc(caption)}</figcaption></figure>")
 
@@ -225,14 +229,18 @@ def _figure_or_note(make: Any, alt: str, caption: str) -> str:
     return "" if fig is None else _img(fig, alt, caption)
 
 
-def curves_html(board: Leaderboard, arrays: Arrays | None) -> str:
-    return "\n".join([
-        '<h2 id="curves">Error and loss vs width</h2>',
-        _figure_or_note(lambda: F.curves_figure(board, arrays), "error and loss vs width",
-                        "Mean over seeds per width; bands are pointwise intervals in the verdicts' resampling unit "
+CURVES_CAPTION = ("Mean over seeds per width; bands are pointwise intervals in the verdicts' resampling unit "
                         "(not min..max). Dashed: k*, the smallest width whose mean training error reaches the "
                         "interpolation threshold (drawn only where reached). Star: the peak the double-descent "
-                        "verdict measured, drawn only where the curve rises above both sides.")])
+                        "verdict measured, drawn only where the curve rises above both sides.")
+
+
+def curves_html(board: Leaderboard, arrays: Arrays | None, png: bytes | None = None) -> str:
+    """The error/loss figure; ``png``: the one already drawn for ``error_vs_width.png`` (drawn once)."""
+    alt = "error and loss vs width"
+    fig = _img_png(png, alt, CURVES_CAPTION) if png else _figure_or_note(lambda: F.curves_figure(board, arrays), alt,
+                                                                          CURVES_CAPTION)
+    return "\n".join(['<h2 id="curves">Error and loss vs width</h2>', fig])
 
 
 def figures_html(board: Leaderboard) -> str:
@@ -333,9 +341,10 @@ def header_html(board: Leaderboard) -> str:
             f'<a href="#probes">probes</a> · <a href="#provenance">provenance</a></p>')
 
 
-def render_html(board: Leaderboard, *, arrays: Arrays | None = None) -> str:
-    """The page. ``arrays`` (a run store's ``arrays``) gives test-point bands for one or two seeds."""
-    body = "\n".join([header_html(board), glance_html(board), curves_html(board, arrays), verdicts_html(board),
+def render_html(board: Leaderboard, *, arrays: Arrays | None = None, curves_png: bytes | None = None) -> str:
+    """The page. ``arrays`` (a run store's ``arrays``) gives test-point bands for one or two seeds;
+    ``curves_png`` is the error/loss figure if it is already drawn."""
+    body = "\n".join([header_html(board), glance_html(board), curves_html(board, arrays, curves_png), verdicts_html(board),
                       figures_html(board), failures_html(board), tables_html(board), provenance_html(board)])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
@@ -343,10 +352,11 @@ def render_html(board: Leaderboard, *, arrays: Arrays | None = None) -> str:
             f"<body><main>\n{body}\n</main></body></html>\n")
 
 
-def write_html(board: Leaderboard, path: str | Path, *, arrays: Arrays | None = None) -> Path:
+def write_html(board: Leaderboard, path: str | Path, *, arrays: Arrays | None = None,
+               curves_png: bytes | None = None) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(board, arrays=arrays), encoding="utf-8")
+    tmp.write_text(render_html(board, arrays=arrays, curves_png=curves_png), encoding="utf-8")
     tmp.replace(path)
     return path

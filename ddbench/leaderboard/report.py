@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .. import atomic
 from . import figures as F
 from .html import write_html
 from .intervals import Arrays
@@ -42,6 +43,7 @@ def write_report(board: Leaderboard, run_dir: str | Path, *, html_path: str | Pa
     """Write the PNG figures (``pngs``) and the HTML page; return the paths written."""
     run_dir = Path(run_dir)
     out: dict[str, Path] = {}
+    curves_png = None  # drawn once, for the file and the page
     with store_arrays(run_dir) as arrays:
         if pngs:
             drawers = (("error_vs_width.png", lambda: F.curves_figure(board, arrays)),
@@ -50,11 +52,14 @@ def write_report(board: Leaderboard, run_dir: str | Path, *, html_path: str | Pa
                 try:
                     fig = draw()
                     if fig is not None:
-                        out[name] = F.save_png(fig, run_dir / name, dpi=110)
+                        png = F.to_png(fig, dpi=110)
+                        atomic.write_bytes(run_dir / name, png)
+                        out[name] = run_dir / name
+                        curves_png = png if name == "error_vs_width.png" else curves_png
                 except Exception:  # noqa: BLE001 - a figure must never cost the results
                     warnings.warn(f"could not draw {run_dir / name}: {traceback.format_exc(limit=2)}")
         try:
-            out["html"] = write_html(board, html_path or run_dir / HTML_NAME, arrays=arrays)
+            out["html"] = write_html(board, html_path or run_dir / HTML_NAME, arrays=arrays, curves_png=curves_png)
         except Exception:  # noqa: BLE001 - nor the page
             warnings.warn(f"could not write {html_path or run_dir / HTML_NAME}: {traceback.format_exc(limit=2)}")
     return out

@@ -51,12 +51,13 @@ class ResamplingPlan:
         return idx
 
     def counts(self, unit: str, n: int) -> np.ndarray:
-        """(B, n) float32: how often each unit is drawn in each replicate (rows sum to n)."""
+        """(B, n) float64: how often each unit is drawn in each replicate (rows sum to n). Cached, and
+        float64 as :meth:`mean` uses it, so no call converts it again (12,000 test points: 96 MB)."""
         key = (unit, int(n))
         if key not in self._counts:
             idx = self.indices(unit, n)
             flat = (idx + n * np.arange(len(idx))[:, None]).ravel()
-            self._counts[key] = np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(np.float32)
+            self._counts[key] = np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(np.float64)
         return self._counts[key]
 
     def mean(self, unit: str, M: np.ndarray) -> np.ndarray:
@@ -66,7 +67,7 @@ class ResamplingPlan:
         """
         M = np.asarray(M, dtype=np.float64)
         n = M.shape[-1]
-        C = self.counts(unit, n).astype(np.float64)
+        C = self.counts(unit, n)
         ok = np.isfinite(M)
         flat = np.where(ok, M, 0.0).reshape(-1, n)
         okf = ok.reshape(-1, n).astype(np.float64)

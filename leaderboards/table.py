@@ -3,7 +3,8 @@
     python leaderboards/table.py > /tmp/table.md
 
 One row per claim of each published leaderboard: the claim, what the paper reports, ddbench's
-pooled verdict with its statistic and interval, and the cells, seeds and epochs behind it.
+pooled verdict with its statistic and interval, the cells, seeds and epochs behind it, and,
+where the verdict is not the paper's, how the recipe's setting differs from the paper's.
 """
 
 from __future__ import annotations
@@ -46,14 +47,30 @@ PAPER = {
 }
 
 
+#: where a verdict is not the paper's: how each recipe's setting differs from the paper's (the README's
+#: "Where a verdict differs" section says more)
+SETTING = {
+    "quickstart": "MNIST-1D, 2-layer MLP, 200 epochs, 1 seed (papers: MNIST/CIFAR-10, thousands of epochs)",
+    "quickstart-3seeds": "MNIST-1D, 2-layer MLP, 200 epochs, 3 seeds (papers: MNIST/CIFAR-10, thousands of epochs)",
+    "gu-mnist-fcnn-cpu": "MNIST-1D, 12 widths, 300 epochs (Gu: MNIST, 35 widths, 4000 epochs)",
+    "gu-digits-fcnn": "8x8 digits, 1000 images, 300 epochs (Gu: MNIST, 4000 epochs)",
+    "nakkiran-resnet18-cpu": "1-D 5-layer CNN, 1000 MNIST-1D points, 200 epochs (Nakkiran: ResNet18, CIFAR-10, 4000)",
+    "gamba-cifar10-cnn-cpu": "2-layer MLP on 1000 MNIST-1D points, 200 epochs, 8 checkpoints (Gamba: 5-layer CNN, CIFAR-10)",
+    "wang-rf-phi-cpu": "random features on 300 MNIST-1D points (Wang et al.: random features on MNIST)",
+    "huh-depth-cpu": "width-64 MLPs on MNIST-1D, 60 epochs (Huh et al.: CNNs on CIFAR/ImageNet)",
+    "doimo-wrn-cpu": "2-layer MLP on 1000 MNIST-1D points, 150 epochs (Doimo: WRN-28 on CIFAR-10)",
+}
+
+
 def fmt(x: float | None) -> str:
     return "—" if x is None else f"{x:.3g}"
 
 
 def main() -> int:
     root = Path(__file__).resolve().parent
-    print("| leaderboard | claim | what the paper reports | ddbench verdict | statistic [CI] | cells, seeds, epochs |")
-    print("|---|---|---|---|---|---|")
+    print("| leaderboard | claim | what the paper reports | ddbench verdict | statistic [CI] | cells, seeds, epochs "
+          "| where it differs: our setting (the paper's) |")
+    print("|---|---|---|---|---|---|---|")
     for path in sorted(root.glob("*.json")):
         board = load_leaderboard(path)
         spec = board.spec
@@ -62,7 +79,9 @@ def main() -> int:
         for v in board.verdicts:
             ci = f" [{fmt(v.ci[0])}, {fmt(v.ci[1])}]" if v.ci else ""
             stat = f"{fmt(v.statistic)}{ci}" if v.statistic is not None else "—"
-            print(f"| `{path.stem}` | `{v.claim}` | {PAPER.get(v.claim, '')} | **{v.verdict}** | {stat} | {setting} |")
+            paper = PAPER.get(v.claim, "")
+            differs = SETTING.get(path.stem, "") if v.verdict != "holds" and "extension" not in paper else ""
+            print(f"| `{path.stem}` | `{v.claim}` | {paper} | **{v.verdict}** | {stat} | {setting} | {differs} |")
     return 0
 
 

@@ -203,3 +203,28 @@ def test_gpu_shares_and_bundles_follow_the_memory_estimates(tmp_path, monkeypatc
     assert shared["py_modules"] == ["x"] and shared["env_vars"]["A"] == "1"
     assert shared["env_vars"]["KERAS_BACKEND"] == "jax" and shared["env_vars"]["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
     assert "TF_FORCE_GPU_ALLOW_GROWTH" not in executor._task_env("tensorflow", 1.0)["env_vars"]
+
+
+def test_the_gpu_memory_task_runs_without_keras_and_without_a_gpu():
+    """The task ``_gpu_memory`` sends to a GPU node imports only the native helper (it once imported a
+    helper that no longer existed, and the executor's ``except`` hid the ImportError)."""
+    from ddbench.execute.ray_executor import gpu_memory_remote
+
+    got = gpu_memory_remote()
+    assert got is None or got > 0
+
+
+def test_a_task_keeps_its_resume_file_in_the_run_directory_when_it_can_reach_it(tmp_path):
+    """So that a killed task (or driver) resumes mid-bundle; an unreachable run directory (another
+    node without a shared filesystem) leaves it in the task's temporary directory."""
+    from ddbench.execute.ray_executor import resume_dir_for
+    from ddbench.execute.work import BundleEvents
+    from ddbench.plan import make_bundles, plan_cells
+    from ddbench.validate import load_spec_text
+
+    assert resume_dir_for(str(tmp_path)) == tmp_path
+    assert resume_dir_for(str(tmp_path / "elsewhere")) is None and resume_dir_for(None) is None
+    (bundle,) = make_bundles(plan_cells(load_spec_text(tiny_spec_text(rates="[0.2]"))))
+    work = tmp_path / "task-tmp"
+    assert BundleEvents(work, False, resume_dir=tmp_path).resume(bundle).path.parent == tmp_path / "resume"
+    assert BundleEvents(work, False).resume(bundle).path.parent == work / "resume"

@@ -133,7 +133,7 @@ class RayExecutor:
                 ref = tasks[share > 0].options(
                     num_cpus=self.num_cpus_per_bundle, num_gpus=share, max_retries=self.max_retries,
                     retry_exceptions=False, runtime_env=self._task_env(backend_name, share),
-                ).remote(spec_json, training_hash, ctx.trainer, backend_name, bundle)
+                ).remote(spec_json, training_hash, ctx.trainer, backend_name, bundle, str(ctx.run_dir))
                 in_flight[ref] = bundle
                 ctx.on_bundle(bundle)
                 yield from self._collect(in_flight, ctx, block=False)
@@ -226,9 +226,20 @@ class RayExecutor:
 _worker_data: dict[str, StratumData] = {}
 
 
+def resume_dir_for(run_dir: str | None) -> Path | None:
+    """Where a task keeps its bundle's resume file: the driver's run directory when this node can write
+    to it (the same machine, or a shared filesystem), so a killed task or driver resumes mid-bundle;
+    else None (the task's temporary directory, which does not outlive the task)."""
+    if not run_dir:
+        return None
+    path = Path(run_dir)
+    return path if path.is_dir() and os.access(path, os.W_OK) else None
+
+
 def train_remote(spec_json: dict[str, Any], training_hash: str, trainer_name: str, backend_name: str,
-                 bundle: Bundle) -> list[CellResult]:
-    """The Ray task: train one bundle in a temporary directory, return its results with their files."""
+                 bundle: Bundle, run_dir: str | None = None) -> list[CellResult]:
+    """The Ray task: train one bundle in a temporary directory, return its results with their files
+    (the resume file goes to the run directory where this node can reach it: :func:`resume_dir_for`)."""
     crash_once_for_tests()
     from .. import backend
 
@@ -253,7 +264,7 @@ def train_remote(spec_json: dict[str, Any], training_hash: str, trainer_name: st
         return failed_results(bundle, traceback.format_exc())
     where = {"device": backend.device(), "node": platform.node(), "versions": backend.versions()}
     with tempfile.TemporaryDirectory(prefix="ddbench-ray-") as tmp:
-        results = list(train_bundle(spec, bundle, data, trainer, Path(tmp)))
+        results = list(train_bundle(spec, bundle, data, trainer, Path(tmp), resume_dir=resume_dir_for(run_dir)))
         for result in results:
             result.files = cell_files(Path(tmp), result)
             result.provenance = where
@@ -270,9 +281,10 @@ def cell_files(work_dir: Path, result: CellResult) -> dict[str, bytes]:
 
 
 def gpu_memory_remote() -> int | None:
-    from ..backend import _nvidia_smi_total
+    """The Ray task behind ``_gpu_memory``: nvidia-smi on the GPU node it lands on (no Keras import)."""
+    from ..backend.native import nvidia_smi_total_bytes
 
-    return _nvidia_smi_total()
+    return nvidia_smi_total_bytes(0)
 
 
 def crash_once_for_tests() -> None:

@@ -75,9 +75,10 @@ class BundleEvents:
     """Trainer events -> progress callbacks, checkpoint files and the resume file in the work directory."""
 
     def __init__(self, work_dir: Path, checkpoints: bool, on_epochs: Callable[[Bundle, int, int], None] | None = None,
-                 on_phase: PhaseCallback | None = None, resume_minutes: float = 10.0):
+                 on_phase: PhaseCallback | None = None, resume_minutes: float = 10.0, resume_dir: Path | None = None):
         self.work_dir, self.checkpoints, self.on_epochs, self.on_phase = work_dir, checkpoints, on_epochs, on_phase
         self.resume_minutes = resume_minutes
+        self.resume_dir = resume_dir or work_dir  # a remote task's work directory is temporary; see ray_executor
 
     def phase(self, bundle: Bundle, name: str, detail: str = "") -> None:
         if self.on_phase is not None:
@@ -85,7 +86,7 @@ class BundleEvents:
 
     def resume(self, bundle: Bundle) -> BundleCheckpoint:
         """The bundle's resume file (whole engine state, see :mod:`ddbench.train.resume`)."""
-        return BundleCheckpoint(self.work_dir, bundle, self.resume_minutes)
+        return BundleCheckpoint(self.resume_dir, bundle, self.resume_minutes)
 
     def epochs_done(self, bundle: Bundle, epoch: int, total: int) -> None:
         if self.on_epochs is not None:
@@ -164,10 +165,11 @@ def failed_results(bundle: Bundle, error: str) -> list[CellResult]:
 def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, work_dir: Path,
                  on_epochs: Callable[[Bundle, int, int], None] | None = None,
                  on_split: Callable[[Bundle, list[Bundle]], None] | None = None,
-                 on_phase: PhaseCallback | None = None) -> Iterator[CellResult]:
-    """Train ``bundle``, yield each cell's result; split and retry the bundle if it runs out of memory."""
+                 on_phase: PhaseCallback | None = None, resume_dir: Path | None = None) -> Iterator[CellResult]:
+    """Train ``bundle``, yield each cell's result; split and retry the bundle if it runs out of memory.
+    ``resume_dir``: where the resume files go if not ``work_dir`` (a remote task's temporary one)."""
     events = BundleEvents(Path(work_dir), spec.training.record.checkpoints, on_epochs, on_phase,
-                          spec.engine.checkpoint_minutes)
+                          spec.engine.checkpoint_minutes, resume_dir)
     events.phase(bundle, "building")
     outcomes: list[CellOutcome] = []
     final: set[str] = set()  # cells already handed out: never failed or retrained afterwards
@@ -199,4 +201,4 @@ def train_bundle(spec: Spec, bundle: Bundle, data: TrainData, trainer: Trainer, 
         on_split(retry, halves)
     backend.clear_session()
     for half in halves:
-        yield from train_bundle(spec, half, data, trainer, work_dir, on_epochs, on_split, on_phase)
+        yield from train_bundle(spec, half, data, trainer, work_dir, on_epochs, on_split, on_phase, resume_dir)

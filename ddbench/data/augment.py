@@ -9,11 +9,10 @@ An augmentation is split in two so that it can run on the device:
 
 - :func:`draw` takes the random choices of one epoch on the host, three small integers per
   sample (``dy, dx, flip`` for images; ``shift, 0, 0`` for signals);
-- :func:`apply` (NumPy, the per-cell ``fit`` trainer) and :func:`gather` (Keras ops, inside the
-  bundle engines' compiled step) build the augmented samples from them. :func:`gather` is one
-  gather from the resident training set (:func:`source`: zero-padded once for images), so the
-  images never travel between host and device during training. Both compute the same pixels
-  exactly (a gather does no arithmetic on them).
+- :func:`gather` (Keras ops) builds the augmented samples from them, as one gather from the
+  resident training set (:func:`source`: zero-padded once for images), inside the bundle
+  engines' compiled step, so the images never travel between host and device during training;
+  :func:`apply` runs the same function eagerly on the host for the per-cell ``fit`` trainer.
 """
 
 from __future__ import annotations
@@ -47,16 +46,12 @@ def draw(kind: str, x_shape: tuple[int, ...], n: int, rng: np.random.Generator) 
 
 
 def apply(x: np.ndarray, params: np.ndarray) -> np.ndarray:
-    """The augmented samples ``x[i]`` under ``params[i]`` (:func:`draw`), on the host."""
-    if x.ndim == 2:
-        idx = (np.arange(x.shape[1])[None, :] - params[:, :1]) % x.shape[1]
-        return np.take_along_axis(x, idx, axis=1)
-    n, H, W, _ = x.shape
-    padded = np.pad(x, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)), mode="constant")
-    rows = params[:, 0:1] + np.arange(H)[None, :]  # (n, H)
-    j = np.arange(W)[None, :]
-    cols = params[:, 1:2] + np.where(params[:, 2:3] > 0, W - 1 - j, j)  # (n, W): flipped crops read right to left
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]
+    """The augmented samples ``x[i]`` under ``params[i]`` (:func:`draw`), on the host: :func:`gather`
+    run eagerly, so the host and the compiled step share one definition."""
+    from keras import ops
+
+    src = source(x, "crop_flip")
+    return np.asarray(ops.convert_to_numpy(gather(src, np.arange(len(x), dtype=np.int32), params.astype(np.int32))))
 
 
 def augment(x: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:

@@ -31,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -54,12 +55,9 @@ def run_recipe(spec: Path, trainer: str, run_dir: Path, overrides: list[str]) ->
     return wall
 
 
-def breakdown(run_dir: Path) -> dict[str, float]:
+def breakdown(cells) -> dict[str, float]:
     """Where a run's time went, from its cells' timings (bundle times are shared out over their cells,
     so the sums are the bundles' totals; training includes compiling) and probe seconds."""
-    from ddbench.results import load
-
-    cells, _ = load(run_dir)
     done = cells[cells["status"] == "done"]
 
     def total(col: str) -> float:
@@ -71,11 +69,8 @@ def breakdown(run_dir: Path) -> dict[str, float]:
             "eval": total("timing.eval_seconds"), "probes": probes}
 
 
-def curve_gap(a: Path, b: Path) -> tuple[float, int]:
+def curve_gap(ca, cb) -> tuple[float, int]:
     """Max |test error difference| over every (cell, recorded epoch) the two runs share, and how many."""
-    from ddbench.results import load
-
-    ca, cb = load(a).curves, load(b).curves
     merged = ca.merge(cb, on=["key", "epoch"], suffixes=("_a", "_b"))
     if merged.empty:
         return float("nan"), 0
@@ -94,6 +89,8 @@ def main(argv: list[str] | None = None) -> None:
 
     import keras
 
+    from ddbench.results import load
+
     overrides = [f"training.epochs={args.epochs}"] if args.epochs else []
     if args.smoke:
         overrides += ["probes=[weight_norm]", "hypotheses=[double_descent]"]
@@ -106,24 +103,25 @@ def main(argv: list[str] | None = None) -> None:
     for spec in args.specs:
         name = spec.stem
         print(f"\n{header}")
-        seen: dict[str, tuple[float, dict[str, float], Path]] = {}
+        seen: dict[str, tuple[float, dict[str, float], Any]] = {}  # trainer -> (wall, breakdown, curves)
         for trainer in trainers:
             run_dir = base / f"{name}-{trainer}"
             wall = run_recipe(spec, trainer, run_dir, overrides)
-            b = breakdown(run_dir)
-            seen[trainer] = (wall, b, run_dir)
+            results = load(run_dir)  # the run's cells and curves tables, read once
+            b = breakdown(results.cells)
+            seen[trainer] = (wall, b, results.curves)
             rate = b["model_epochs"] / max(b["train"], 1e-9)
             print(f"{name:<18} {trainer:<8} {wall:8.1f} {b['train']:8.1f} {b['compile']:13.1f} {b['eval']:7.1f} "
                   f"{b['probes']:8.1f} {rate:14.0f}")
-        wall, b, run_dir = seen["auto"]
+        wall, b, curves = seen["auto"]
         target = TARGETS_S.get(name) if not (args.epochs or args.smoke) else None
         print(f"  {int(b['cells'])} cells, {int(b['model_epochs'])} model-epochs"
               + (f"; target for auto: <= {target:.0f} s -> {'met' if wall <= target else 'not met'} ({wall:.0f} s)"
                  if target else ""))
         if args.reference != "none":
-            rw, rb, rdir = seen[args.reference]
+            rw, rb, ref_curves = seen[args.reference]
             print(f"  ratio {args.reference}/auto: wall {rw / wall:.2f}, training {rb['train'] / max(b['train'], 1e-9):.2f}")
-            gap, n = curve_gap(run_dir, rdir)
+            gap, n = curve_gap(curves, ref_curves)
             print(f"  curves: max |test error auto - {args.reference}| = {gap:.4f} over {n} (cell, epoch) points")
 
 

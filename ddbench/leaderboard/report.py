@@ -43,7 +43,7 @@ def write_report(board: Leaderboard, run_dir: str | Path, *, html_path: str | Pa
     """Write the PNG figures (``pngs``) and the HTML page; return the paths written."""
     run_dir = Path(run_dir)
     out: dict[str, Path] = {}
-    curves_png = None  # drawn once, for the file and the page
+    drawn: dict[str, bytes] = {}  # PNGs already drawn; the page reuses the error/loss one
     with store_arrays(run_dir) as arrays:
         if pngs:
             drawers = (("error_vs_width.png", lambda: F.curves_figure(board, arrays)),
@@ -55,11 +55,12 @@ def write_report(board: Leaderboard, run_dir: str | Path, *, html_path: str | Pa
                         png = F.to_png(fig, dpi=110)
                         atomic.write_bytes(run_dir / name, png)
                         out[name] = run_dir / name
-                        curves_png = png if name == "error_vs_width.png" else curves_png
+                        drawn[name] = png
                 except Exception:  # noqa: BLE001 - a figure must never cost the results
                     warnings.warn(f"could not draw {run_dir / name}: {traceback.format_exc(limit=2)}")
         try:
-            out["html"] = write_html(board, html_path or run_dir / HTML_NAME, arrays=arrays, curves_png=curves_png)
+            out["html"] = write_html(board, html_path or run_dir / HTML_NAME, arrays=arrays,
+                                     curves_png=drawn.get("error_vs_width.png"))
         except Exception:  # noqa: BLE001 - nor the page
             warnings.warn(f"could not write {html_path or run_dir / HTML_NAME}: {traceback.format_exc(limit=2)}")
     return out

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import ray  # noqa: E402  (pinned by the test extra: missing, these tests fail)
 from typer.testing import CliRunner
-from util import tiny_spec_text
+from util import assert_curves_close, tiny_spec_text
 
 import ddbench
 from ddbench.cli import app
@@ -113,7 +113,7 @@ def test_ray_run_matches_local_run(cluster, tmp_path):
         assert r.probes == pytest.approx(ref.probes, rel=1e-5)
         assert r.curves.keys() == ref.curves.keys()
         for name, values in ref.curves.items():
-            assert r.curves[name] == pytest.approx(values, rel=1e-5, nan_ok=True), name
+            assert_curves_close(r.curves[name], values, rel=1e-5, name=name)
         assert (tmp_path / "ray" / "cells" / r.key / "model.keras").stat().st_size > 0
     records = RunStore(tmp_path / "ray").records()
     assert all(rec.provenance["executor"] == "ray" and rec.provenance["node"] for rec in records)

@@ -242,7 +242,7 @@ def synthetic_cifar(n: int):
 
 
 def conv_spec(family: str, k: int, batch_norm: bool, epochs: int, seeds: int):
-    from ddbench.spec import Spec
+    from ddbench.spec.model import Spec
 
     return Spec.model_validate({
         "name": "conv-sweep",

@@ -51,7 +51,7 @@ NAKKIRAN = {"k": range(1, 65), "epochs": 4000, "n": 50_000}
 
 
 def mlp_spec(widths: list[int], epochs: int, seeds: list[int], n_train: int):
-    from ddbench.spec import Spec
+    from ddbench.spec.model import Spec
 
     return Spec.model_validate({
         "name": "throughput",
@@ -186,7 +186,7 @@ def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
     from ddbench import backend
     from ddbench.data import TrainData
     from ddbench.plan import Cell
-    from ddbench.spec import TrainingSpec
+    from ddbench.spec.model import TrainingSpec
     from ddbench.train.base import build_cell_model
     from ddbench.train.stateless import make_engine
 

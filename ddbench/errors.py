@@ -119,7 +119,7 @@ def explain(exc: BaseException) -> tuple[str, int] | None:
     if isinstance(exc, UserError):
         return exc.message, exc.exit_code
     if isinstance(exc, sqlite3.Error):
-        from .store_db import current_store_path
+        from .store.db import current_store_path
 
         return describe_sqlite_error(exc, current_store_path() or "ddbench.sqlite"), EXIT_ENVIRONMENT
     if isinstance(exc, OSError):

@@ -17,7 +17,7 @@ from typing import Any
 from . import backend, registry
 from .families.walk import walk_layers
 from .plan import Cell
-from .spec import TrainingSpec
+from .spec.model import TrainingSpec
 
 #: share of the device memory bundles may plan to use (XLA's workspace and fragmentation take the rest)
 BUDGET_FRACTION = 0.6

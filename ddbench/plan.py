@@ -2,7 +2,7 @@
 
 A *cell* is one model to train: (family config, width, noise rate, noise seed,
 seed). Its key is a content hash of everything that determines its result, the
-runtime included (Keras backend, Keras major.minor, precision: :mod:`ddbench.identity`),
+runtime included (Keras backend, Keras major.minor, precision: :mod:`ddbench.spec.identity`),
 so a finished cell is recognised across re-runs and never retrained, and a cell
 trained under another backend is never taken for this one. A *bundle* is a
 group of cells that share their training data (same noise rate and noise draw) and
@@ -19,8 +19,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .identity import cell_identity
-from .spec import Spec, content_hash
+from .spec.identity import cell_identity
+from .spec.model import Spec, content_hash
 
 #: 2: the cell identity (backend, Keras major.minor, precision) is part of the key
 CELL_FORMAT = 2
@@ -90,7 +90,7 @@ class Bundle:
 def cell_key(spec: Spec, family_version: str, config: dict[str, Any], width: int, noise_rate: float, noise_seed: int,
              seed: int, identity: Mapping[str, str] | None = None) -> str:
     """Hash of everything that determines a cell's trained model; ``identity`` is
-    :func:`ddbench.identity.cell_identity` (default: this process's)."""
+    :func:`ddbench.spec.identity.cell_identity` (default: this process's)."""
     dataset = spec.dataset.model_dump(mode="json")
     dataset["noise"] = {"kind": spec.dataset.noise.kind}  # the rate and seed are the cell's own
     return content_hash(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from ddbench.cli import app
+from ddbench.cli.app import app
 
 runner = CliRunner()
 

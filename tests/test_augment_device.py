@@ -17,9 +17,9 @@ from util import run_script
 
 from ddbench.data import augment, load_train_data
 from ddbench.plan import make_bundles, plan_cells
+from ddbench.spec.validate import load_spec_text
 from ddbench.train import get_trainer
 from ddbench.train.base import NullEvents
-from ddbench.validate import load_spec_text
 
 
 def reference(x: np.ndarray, params: np.ndarray) -> np.ndarray:

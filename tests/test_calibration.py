@@ -18,7 +18,7 @@ from zoo import zoo
 from ddbench.hypotheses.base import decide
 from ddbench.hypotheses.class_activation import ClassActivationHypothesis
 from ddbench.hypotheses.double_descent import DoubleDescent
-from ddbench.spec import AnalysisSpec
+from ddbench.spec.model import AnalysisSpec
 
 ALPHA = 0.05
 ZOOS = 300

@@ -10,10 +10,10 @@ from typer.testing import CliRunner
 from util import assert_curves_close, tiny_spec_text
 
 from ddbench import registry
-from ddbench.cli import app
-from ddbench.overrides import SMOKE_CAPS, OverrideError, apply_overrides, load_spec_with, smoke_spec
+from ddbench.cli.app import app
 from ddbench.probes.base import ProbePlugin
-from ddbench.validate import SpecError, load_spec, load_spec_text
+from ddbench.spec.overrides import SMOKE_CAPS, OverrideError, apply_overrides, load_spec_with, smoke_spec
+from ddbench.spec.validate import SpecError, load_spec, load_spec_text
 
 ROOT = Path(__file__).resolve().parents[1]
 cli = CliRunner()
@@ -121,7 +121,7 @@ def test_smoke_caps_the_quickstart():
 @pytest.fixture(scope="module")
 def quiet_run(tmp_path_factory, monkeypatch_module):
     """``ddbench run -q -s ... --tensorboard`` with a probe that raises and one that gives NaN."""
-    import ddbench.progress as progress_mod
+    import ddbench.cli.progress as progress_mod
 
     tmp = tmp_path_factory.mktemp("habits")
     spec = tmp / "spec.yaml"
@@ -219,7 +219,7 @@ def test_event_file_framing_and_crc32c(tmp_path):
     """CRC-32C of the standard check string, and an events file TensorFlow reads back record by record."""
     import tensorflow as tf
 
-    from ddbench.tensorboard import crc32c, write_events
+    from ddbench.store.tensorboard import crc32c, write_events
 
     assert crc32c(b"123456789") == 0xE3069283  # the published CRC-32C check value
     path = write_events(tmp_path, [("loss", 3, 0.25), ("loss", 7, 0.125), ("acc", 7, 0.5)])

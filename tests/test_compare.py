@@ -44,7 +44,7 @@ from ddbench.leaderboard.schema import (
     Verdict,
     write_leaderboard,
 )
-from ddbench.validate import load_spec_text
+from ddbench.spec.validate import load_spec_text
 
 ROOT = Path(__file__).resolve().parents[1]
 WIDTHS = [2, 8, 32]
@@ -206,7 +206,7 @@ def test_per_width_differences_beside_seed_spread() -> None:
 def test_resolved_spec_round_trips_to_its_hash(path: Path) -> None:
     """The integrity check re-hashes the resolved spec: it must give back the run's own hash for every recipe."""
     from ddbench.leaderboard.integrity import recomputed_spec_hash
-    from ddbench.validate import load_spec
+    from ddbench.spec.validate import load_spec
 
     spec = load_spec(path)
     assert recomputed_spec_hash(json.loads(json.dumps(spec.resolved()))) == spec.spec_hash()
@@ -269,7 +269,7 @@ def test_tampered_leaderboard_refused(tmp_path: Path, case: str) -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess:
     """The real command line in a fresh process at COLUMNS=80, as in a pipe or a CI log."""
     env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "ddbench.cli", "leaderboard", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ddbench.cli.app", "leaderboard", *args], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
 
 

@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent("""
     from ddbench.plan import make_bundles, plan_cells
     from ddbench.train import get_trainer
     from ddbench.train.base import NullEvents
-    from ddbench.validate import load_spec_text
+    from ddbench.spec.validate import load_spec_text
 
     def train(text, trainer):
         spec = load_spec_text(text)

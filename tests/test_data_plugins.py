@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 from ddbench import registry  # noqa: E402
 from ddbench.data.base import load_train_data  # noqa: E402
 from ddbench.data.synthetic import SyntheticConfig, make_teacher  # noqa: E402
-from ddbench.spec import DatasetSpec  # noqa: E402
+from ddbench.spec.model import DatasetSpec  # noqa: E402
 
 N_MOCK = 200  # examples per mocked split
 

@@ -9,7 +9,7 @@ from sklearn.datasets import load_digits
 from ddbench import registry
 from ddbench.data.base import load_train_data
 from ddbench.data.digits import N_IMAGES, stratified_split
-from ddbench.spec import DatasetSpec
+from ddbench.spec.model import DatasetSpec
 
 
 def _load(**options):

@@ -19,11 +19,11 @@ import pytest
 from typer.testing import CliRunner
 from util import run_script, tiny_spec_text
 
-from ddbench.cli import app
-from ddbench.spec import EXECUTION_FIELDS
+from ddbench.cli.app import app
+from ddbench.spec.model import EXECUTION_FIELDS
+from ddbench.spec.validate import SpecError, check_distribution, load_spec_text
 from ddbench.train import get_trainer
 from ddbench.train.distribute import Distribution, DistributionError, visible_devices
-from ddbench.validate import SpecError, check_distribution, load_spec_text
 
 TESTS = os.path.dirname(os.path.abspath(__file__))
 REL = 1e-4
@@ -123,10 +123,10 @@ TRAIN = textwrap.dedent("""
     import numpy as np
     from ddbench.data import load_train_data
     from ddbench.plan import make_bundles, plan_cells
-    from ddbench.runner import run
+    from ddbench.run.pipeline import run
     from ddbench.train import get_trainer
     from ddbench.train.base import NullEvents
-    from ddbench.validate import SpecError, load_spec_text
+    from ddbench.spec.validate import SpecError, load_spec_text
     from util import tiny_spec_text
 
     base = tiny_spec_text(rates="[0.2]", widths="[4, 16]", epochs=3){edit}

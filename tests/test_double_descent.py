@@ -6,7 +6,7 @@ import pytest
 from ddbench.hypotheses.base import CellView, Evidence, ResultTable, decide, verdict_of
 from ddbench.hypotheses.curves import interpolation_threshold, peak_excess
 from ddbench.hypotheses.double_descent import DoubleDescent
-from ddbench.spec import AnalysisSpec
+from ddbench.spec.model import AnalysisSpec
 
 WIDTHS = [2, 4, 8, 16, 32, 64, 128]
 TRAIN = [0.6, 0.4, 0.2, 0.0, 0.0, 0.0, 0.0]  # k* = 16

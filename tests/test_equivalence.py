@@ -123,9 +123,9 @@ def check_cases(names: list[str]) -> dict[str, dict[str, float]]:
 
     from ddbench.data import load_train_data
     from ddbench.plan import plan_cells
+    from ddbench.spec.validate import load_spec_text
     from ddbench.train.base import NullEvents, train_recorded
     from ddbench.train.stateless import make_engine
-    from ddbench.validate import load_spec_text
 
     out = {}
     for name in names:
@@ -181,7 +181,7 @@ def test_protocol_order_is_the_engines_batch_rule():
 def test_every_schedule_matches_its_closed_form(schedule):
     import yaml
 
-    from ddbench.spec import ScheduleSpec
+    from ddbench.spec.model import ScheduleSpec
     from ddbench.train.schedule import make_schedule
 
     spec = ScheduleSpec.model_validate(yaml.safe_load(schedule))

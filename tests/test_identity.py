@@ -15,13 +15,13 @@ from typer.testing import CliRunner
 from util import tiny_spec_text
 
 from ddbench import registry
-from ddbench.cli import app
-from ddbench.identity import binding_for, cell_identity, keras_minor
+from ddbench.cli.app import app
 from ddbench.plan import plan_cells
 from ddbench.probes.base import ProbeContext, ProbePlugin
-from ddbench.runner import Progress, reanalyse, run
-from ddbench.store import RunStore, SpecChanged
-from ddbench.validate import load_spec_text
+from ddbench.run.pipeline import Progress, reanalyse, run
+from ddbench.spec.identity import binding_for, cell_identity, keras_minor
+from ddbench.spec.validate import load_spec_text
+from ddbench.store.run_store import RunStore, SpecChanged
 
 TF = {"backend": "tensorflow", "keras": "3.15"}
 JAX = {"backend": "jax", "keras": "3.15"}
@@ -243,7 +243,7 @@ def test_a_run_directory_trained_under_tensorflow_is_refused_under_jax(tmp_path)
                          + f"trainer: fit\noutput_dir: {tmp_path / 'run'}\n")
     assert run(load_spec_text(spec_path.read_text())).counts["done"] == 1
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    proc = subprocess.run([sys.executable, "-m", "ddbench.cli", "run", str(spec_path), "--backend", "jax", "-q"],
+    proc = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "run", str(spec_path), "--backend", "jax", "-q"],
                           check=False, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'backend: "tensorflow" -> "jax"' in proc.stderr and "--backend tensorflow" in proc.stderr
@@ -252,7 +252,7 @@ def test_a_run_directory_trained_under_tensorflow_is_refused_under_jax(tmp_path)
 def test_status_table_counts_states_and_stays_within_80_columns(tmp_path):
     from rich.console import Console
 
-    from ddbench.status import collect, entry, render
+    from ddbench.store.status import collect, entry, render
 
     rates = "[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]"
     s = spec(rates=rates, widths="[2, 300]", seeds="[0, 1, 2]")

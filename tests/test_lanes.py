@@ -50,7 +50,7 @@ JAX_SCRIPT = textwrap.dedent("""
     from ddbench.train.base import NullEvents, build_cell_model
     from ddbench.backend.jax.padding import padding_is_exact
     from ddbench.train.stateless import StatelessTrainer, cell_loss
-    from ddbench.validate import load_spec_text
+    from ddbench.spec.validate import load_spec_text
 
     def train(text, trainer):
         spec = load_spec_text(text)
@@ -120,8 +120,8 @@ def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
 def test_engine_section_configures_the_trainer_and_is_not_hashed():
     from util import tiny_spec_text
 
+    from ddbench.spec.validate import SpecError, load_spec_text
     from ddbench.train import get_trainer
-    from ddbench.validate import SpecError, load_spec_text
 
     plain = load_spec_text(tiny_spec_text())
     tuned = load_spec_text(tiny_spec_text(engine="{pad_widths: never, epochs_per_call: 4}"))

@@ -8,9 +8,9 @@ import pytest
 from malformed_util import assert_refused, invoke, snapshot
 from test_malformed_files import make_store
 
-from ddbench.cellfiles import check_model_file, refuse_lost_store, verify_done_cells
 from ddbench.errors import UserError
-from ddbench.store import DB_NAME, RunStore
+from ddbench.store.cellfiles import check_model_file, refuse_lost_store, verify_done_cells
+from ddbench.store.run_store import DB_NAME, RunStore
 
 
 def _done(store):

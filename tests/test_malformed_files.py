@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from malformed_util import BASE, assert_refused, invoke, snapshot
 
-from ddbench.store import DB_NAME, RunStore
+from ddbench.store.run_store import DB_NAME, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
 PUBLISHED = REPO / "leaderboards" / "quickstart.json"
@@ -92,9 +92,9 @@ def test_published_leaderboard_still_reads():
 
 def make_store(run_dir: Path) -> RunStore:
     """A store with one done cell (no training: the records are written directly)."""
-    from ddbench.identity import binding_for
     from ddbench.plan import plan_cells
-    from ddbench.validate import load_spec_text
+    from ddbench.spec.identity import binding_for
+    from ddbench.spec.validate import load_spec_text
 
     spec = load_spec_text(BASE)
     store = RunStore(run_dir)
@@ -361,10 +361,10 @@ def test_debug_env_prints_traceback(run_dir):
 
     _damage(run_dir, "garbage")
     env = {**os.environ, "DDBENCH_DEBUG": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "ddbench.cli", "status", str(run_dir)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "status", str(run_dir)], capture_output=True,
                           text=True, env=env, timeout=300, check=False)
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "StoreError" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "ddbench.cli", "status", str(run_dir)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "status", str(run_dir)], capture_output=True,
                           text=True, env={**env, "DDBENCH_DEBUG": ""}, timeout=300, check=False)
     assert proc.returncode == 4 and "Traceback" not in proc.stderr and "ddbench.sqlite" in proc.stderr
 

@@ -13,9 +13,9 @@ from ddbench.data import load_train_data
 from ddbench.execute import StratumData, train_bundle
 from ddbench.execute.work import is_out_of_memory
 from ddbench.plan import Bundle, make_bundles, plan_cells
-from ddbench.runner import plan_bundles, run
+from ddbench.run.pipeline import plan_bundles, run
+from ddbench.spec.validate import load_spec_text
 from ddbench.train.base import CellOutcome, Trainer
-from ddbench.validate import load_spec_text
 
 OOM = "jaxlib.xla_extension.XlaRuntimeError: RESOURCE_EXHAUSTED: Out of memory while trying to allocate 123 bytes."
 

@@ -52,7 +52,7 @@ def test_bad_noise_arguments_are_refused():
 
 def test_load_train_data_keeps_mask_and_true_labels():
     from ddbench.data import load_train_data
-    from ddbench.spec import DatasetSpec
+    from ddbench.spec.model import DatasetSpec
 
     spec = DatasetSpec(name="mnist1d", n_train=400, n_test=100, noise={"rates": [0.25], "kind": "exact"})
     d = load_train_data(spec, 0.25, 0)

@@ -12,7 +12,7 @@ from ddbench import registry
 from ddbench.families.base import HEAD, PENULTIMATE
 from ddbench.hypotheses.base import CellView, ResultTable, decide
 from ddbench.hypotheses.norm_capacity import NormCapacity, interior_peak, near_window, peak_miss
-from ddbench.spec import AnalysisSpec
+from ddbench.spec.model import AnalysisSpec
 from ddbench.train.ridge import ridge_solve
 
 
@@ -118,9 +118,9 @@ analysis: {bootstrap: 200}
 
 
 def test_closed_form_run_peaks_at_n(tmp_path):
-    from ddbench.runner import run
-    from ddbench.store import RunStore
-    from ddbench.validate import load_spec_text
+    from ddbench.run.pipeline import run
+    from ddbench.spec.validate import load_spec_text
+    from ddbench.store.run_store import RunStore
 
     result = run(load_spec_text(RF_SPEC), run_dir=tmp_path, trainer="packed")
     assert result.counts["done"] == 15, result.counts

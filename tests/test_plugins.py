@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ddbench import registry
-from ddbench.cli import app
+from ddbench.cli.app import app
 from ddbench.registry import Registry, UnknownPluginError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,11 +51,11 @@ def test_example_plugin_installs_through_entry_point(tmp_path):
                     "--target", str(target), str(ROOT / "examples" / "ddbench-example-plugin")],
                    check=True, timeout=300)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
-    out = subprocess.run([sys.executable, "-m", "ddbench.cli", "list", "hypotheses"], env=env,
+    out = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "list", "hypotheses"], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "wider_is_better" in out.stdout and "ddbench_example_plugin" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "ddbench.cli", "plugin", "test", "wider_is_better"], env=env,
+    out = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "plugin", "test", "wider_is_better"], env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "FAIL" not in out.stdout
@@ -70,7 +70,7 @@ def test_plugin_test_command_on_builtins():
 
 
 def test_plugin_test_reports_failures_of_a_broken_probe():
-    from ddbench.plugin_check import check_plugin
+    from ddbench.cli.plugin_check import check_plugin
     from ddbench.probes.base import ProbePlugin
 
     @registry.probes.register("broken_probe_for_test", version="0")
@@ -125,7 +125,7 @@ def zoo_dir(tmp_path_factory):
 
 @pytest.mark.slow
 def test_plugin_test_exercises_every_declared_claim_on_a_zoo_past_k_star(zoo_dir):
-    from ddbench.plugin_check import check_plugin
+    from ddbench.cli.plugin_check import check_plugin
 
     _hypothesis("cli_wider_trains_better", {"train": "train error falls with width"},
                 lambda t: _relabel(_spearman_width(t, "train_error"), "cli_wider_trains_better.train"))
@@ -140,8 +140,8 @@ def test_plugin_test_exercises_every_declared_claim_on_a_zoo_past_k_star(zoo_dir
 
 @pytest.mark.slow
 def test_plugin_test_fails_an_unexercised_and_an_undeclared_claim_by_name(zoo_dir):
+    from ddbench.cli.plugin_check import check_plugin
     from ddbench.hypotheses.base import Evidence
-    from ddbench.plugin_check import check_plugin
 
     def emit(table):
         evs = _relabel(_spearman_width(table, "test_loss"), "cli_half_tested.a")
@@ -162,7 +162,7 @@ def test_plugin_test_fails_an_unexercised_and_an_undeclared_claim_by_name(zoo_di
 
 
 def test_zoo_overrides_apply_in_order():
-    from ddbench.plugin_check import HYPOTHESIS_ZOO, hypothesis_zoo
+    from ddbench.cli.plugin_check import HYPOTHESIS_ZOO, hypothesis_zoo
 
     plugin = registry.hypotheses.get("low_rank")
     spec = hypothesis_zoo(plugin, ["training.epochs=7"])

@@ -7,7 +7,7 @@ them. The spec hash is the one computed on main before ``precision`` existed: wr
 The training hash and the cell keys changed once, on purpose (ddbench issue "Verdicts a researcher
 can publish", item 4): the same spec trained under TensorFlow and under JAX gave test errors up to
 0.04 apart, so the Keras backend, the Keras version (major.minor) and the precision are now part of
-what a cell is (``ddbench.identity``; ``CELL_FORMAT`` 1 -> 2, training-hash format 2). They are
+what a cell is (``ddbench.spec.identity``; ``CELL_FORMAT`` 1 -> 2, training-hash format 2). They are
 pinned here for an explicit runtime (TensorFlow, Keras 3.15), not this process's, so that the test
 does not depend on the installed Keras; before that change they were 991fc8b0df96df53 (training)
 and 58cc265211ccbdcd (keys).
@@ -22,10 +22,10 @@ import pytest
 from util import tiny_spec_text
 
 from ddbench.plan import plan_cells
-from ddbench.runner import run
-from ddbench.spec import DEFAULT_PRECISION
+from ddbench.run.pipeline import run
+from ddbench.spec.model import DEFAULT_PRECISION
+from ddbench.spec.validate import SpecError, load_spec, load_spec_text
 from ddbench.train.precision import dtype_policy
-from ddbench.validate import SpecError, load_spec, load_spec_text
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNTIME = {"backend": "tensorflow", "keras": "3.15"}

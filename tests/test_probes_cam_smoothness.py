@@ -34,7 +34,7 @@ from ddbench.probes.smoothness import (
     shift_offset,
     trapezoid_path,
 )
-from ddbench.spec import AnalysisSpec
+from ddbench.spec.model import AnalysisSpec
 
 ROOT = Path(__file__).resolve().parents[1]
 

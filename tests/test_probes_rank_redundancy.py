@@ -31,7 +31,7 @@ from ddbench.probes.redundancy import (
     residual_mean_abs_corr,
     scaling_slope,
 )
-from ddbench.spec import AnalysisSpec
+from ddbench.spec.model import AnalysisSpec
 
 # ------------------------------------------------------------------ effective rank
 

@@ -15,7 +15,7 @@ from ddbench.probes import low_rank
 from ddbench.probes.base import ProbeContext, points_seed, probe_seed, run_probe
 from ddbench.probes.basic import WeightNorm
 from ddbench.probes.redundancy import Redundancy
-from ddbench.spec import Spec
+from ddbench.spec.model import Spec
 
 # small settings that still make every Monte Carlo draw matter: subsets are cut, chunks are random,
 # copies are Gaussian, the fresh initialisations are several

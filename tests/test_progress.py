@@ -5,8 +5,8 @@ import io
 
 from rich.console import Console
 
+from ddbench.cli.progress import ProgressState, RichProgress, _Live, fmt_clock, render_lines
 from ddbench.plan import Bundle, Cell
-from ddbench.progress import ProgressState, RichProgress, _Live, fmt_clock, render_lines
 
 
 class Clock:

@@ -19,14 +19,14 @@ from typer.testing import CliRunner
 from util import assert_curves_close, tiny_spec_text
 
 import ddbench
-from ddbench.cli import app
+from ddbench.cli.app import app
 from ddbench.execute import ExecContext, StratumData, get_executor
 from ddbench.execute.ray_executor import CRASH_ONCE_ENV, RayExecutor, gpu_share
 from ddbench.memory import BUDGET_FRACTION
 from ddbench.plan import plan_cells
-from ddbench.runner import Progress, plan_bundles, run
-from ddbench.store import RunStore
-from ddbench.validate import load_spec_text
+from ddbench.run.pipeline import Progress, plan_bundles, run
+from ddbench.spec.validate import load_spec_text
+from ddbench.store.run_store import RunStore
 
 ROOT = str(Path(ddbench.__file__).resolve().parent.parent)
 
@@ -220,7 +220,7 @@ def test_a_task_keeps_its_resume_file_in_the_run_directory_when_it_can_reach_it(
     from ddbench.execute.ray_executor import resume_dir_for
     from ddbench.execute.work import BundleEvents
     from ddbench.plan import make_bundles, plan_cells
-    from ddbench.validate import load_spec_text
+    from ddbench.spec.validate import load_spec_text
 
     assert resume_dir_for(str(tmp_path)) == tmp_path
     assert resume_dir_for(str(tmp_path / "elsewhere")) is None and resume_dir_for(None) is None

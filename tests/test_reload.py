@@ -16,9 +16,9 @@ from util import run_script, tiny_spec_text
 
 from ddbench.data import load_train_data
 from ddbench.plan import make_bundles, plan_cells
+from ddbench.spec.validate import load_spec_text
 from ddbench.train import get_trainer
 from ddbench.train.base import NullEvents
-from ddbench.validate import load_spec_text
 
 SCHEDULES = {
     "constant": "{name: constant}",
@@ -93,7 +93,7 @@ def _family(name: str) -> object:
 
 
 def test_epoch_schedule_config_round_trips():
-    from ddbench.spec import ScheduleSpec
+    from ddbench.spec.model import ScheduleSpec
     from ddbench.train.lr_schedule import EpochSchedule
 
     s = EpochSchedule(ScheduleSpec(name="cosine", min_lr=0.01), 0.1, 6, 40)

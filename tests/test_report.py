@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from util import tiny_spec_text
 
 from ddbench import registry
-from ddbench.cli import app
+from ddbench.cli.app import app
 from ddbench.leaderboard import figures as F
 from ddbench.leaderboard.html import render_html
 from ddbench.leaderboard.intervals import metric_band, probe_band
@@ -250,7 +250,7 @@ def test_report_in_headless_chromium(tiny_run: Path, tmp_path: Path):
 def test_export_parquet_loads_in_pandas(tiny_run: Path, tmp_path: Path):
     import pandas as pd
 
-    from ddbench.results import load
+    from ddbench.store.results import load
 
     res = cli.invoke(app, ["export", str(tiny_run), "--format", "parquet", "-o", str(tmp_path)])
     assert res.exit_code == 0, res.output

@@ -1,4 +1,4 @@
-"""Tidy tables of a run (export csv/parquet, ddbench.results.load) and the leaderboard's JSON Schema."""
+"""Tidy tables of a run (export csv/parquet, ddbench.store.results.load) and the leaderboard's JSON Schema."""
 
 from __future__ import annotations
 
@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from ddbench.cli import app
+from ddbench.cli.app import app
 from ddbench.leaderboard.schema import Leaderboard
-from ddbench.results import cell_rows, curve_rows, export, load, normalise
-from ddbench.store import RunStore
+from ddbench.store.results import cell_rows, curve_rows, export, load, normalise
+from ddbench.store.run_store import RunStore
 
 cli = CliRunner()
 ROOT = Path(__file__).resolve().parents[1]

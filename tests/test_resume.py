@@ -14,10 +14,10 @@ import pytest
 from util import tiny_spec_text
 
 from ddbench.plan import make_bundles, plan_cells
-from ddbench.runner import run
-from ddbench.store import RunStore
+from ddbench.run.pipeline import run
+from ddbench.spec.validate import load_spec_text
+from ddbench.store.run_store import RunStore
 from ddbench.train.resume import BundleCheckpoint
-from ddbench.validate import load_spec_text
 
 #: the child dies while saving the state after this many epochs (after the temporary file is written,
 #: before it replaces the previous one): the file on disk then holds the state one epoch earlier
@@ -37,7 +37,7 @@ def replace(src, dst):  # SIGKILL in the middle of a save: the new state written
     return real_replace(src, dst)
 
 os.replace = replace
-from ddbench.cli import app
+from ddbench.cli.app import app
 app(["run", {spec!r}, "--quiet"])
 """
 
@@ -106,7 +106,7 @@ from ddbench.data import load_train_data
 from ddbench.plan import plan_cells
 from ddbench.train.base import build_cell_model
 from ddbench.train.stateless import make_engine
-from ddbench.validate import load_spec_text
+from ddbench.spec.validate import load_spec_text
 
 spec = load_spec_text(tiny_spec_text(rates="[0.2]", widths="[4, 16]", epochs=6, seeds="[0, 1]"))
 data = load_train_data(spec.dataset, 0.2, 0)

@@ -10,10 +10,10 @@ import yaml
 from typer.testing import CliRunner
 from util import tiny_spec_text
 
-from ddbench.cli import app
-from ddbench.spec import Spec
-from ddbench.spec_schema import plugin_spec_model
-from ddbench.validate import load_spec_text
+from ddbench.cli.app import app
+from ddbench.spec.model import Spec
+from ddbench.spec.schema import plugin_spec_model
+from ddbench.spec.validate import load_spec_text
 
 SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.yaml"))
 

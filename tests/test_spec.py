@@ -7,9 +7,9 @@ import pytest
 from typer.testing import CliRunner
 from util import tiny_spec_text
 
-from ddbench.cli import app
-from ddbench.spec import expand_grid
-from ddbench.validate import SpecError, load_spec_text
+from ddbench.cli.app import app
+from ddbench.spec.model import expand_grid
+from ddbench.spec.validate import SpecError, load_spec_text
 
 runner = CliRunner()
 

@@ -5,11 +5,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ddbench.cli import app
+from ddbench.cli.app import app
 from ddbench.leaderboard.compare import compare
 from ddbench.leaderboard.integrity import load_leaderboard
 from ddbench.leaderboard.rederive import NotRederivable, rederive
-from ddbench.validate import load_spec
+from ddbench.spec.validate import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = sorted((ROOT / "specs").glob("*.yaml"))

@@ -19,10 +19,10 @@ from util import run_script, tiny_spec_text
 
 from ddbench.data import load_train_data
 from ddbench.plan import make_bundles, plan_cells
-from ddbench.runner import run
+from ddbench.run.pipeline import run
+from ddbench.spec.validate import load_spec_text
 from ddbench.train import TRAINERS, get_trainer
 from ddbench.train.base import NullEvents
-from ddbench.validate import load_spec_text
 
 ADAM = "optimizer: {name: adam, lr: 0.01}\n  schedule: {name: inverse_sqrt, every: 1}"
 SGD = "optimizer: {name: sgd, lr: 0.05, momentum: 0.9}"

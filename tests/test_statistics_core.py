@@ -15,7 +15,7 @@ from ddbench.hypotheses.class_activation import ClassActivationHypothesis
 from ddbench.hypotheses.double_descent import DoubleDescent
 from ddbench.hypotheses.low_rank import LowRankHypothesis
 from ddbench.hypotheses.smoothness import SmoothnessHypothesis
-from ddbench.spec import AnalysisSpec
+from ddbench.spec.model import AnalysisSpec
 from ddbench.stats.inference import holm, make_test
 from ddbench.stats.plan import ResamplingPlan
 from ddbench.stats.threshold import interpolation_index, peak_excess, peak_window

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from ddbench.plan import Cell
-from ddbench.store import RunStore, SpecChanged
+from ddbench.store.run_store import RunStore, SpecChanged
 
 
 def cells(n=3):
@@ -42,8 +42,8 @@ def test_running_cells_of_a_dead_run_become_pending(tmp_path):
 def test_spec_binding_refuses_another_training_with_the_change(tmp_path):
     from util import tiny_spec_text
 
-    from ddbench.identity import binding_for
-    from ddbench.validate import load_spec_text
+    from ddbench.spec.identity import binding_for
+    from ddbench.spec.validate import load_spec_text
 
     runtime = {"backend": "tensorflow", "keras": "3.15"}
     s = RunStore(tmp_path)
@@ -73,7 +73,7 @@ def test_a_view_holds_only_its_cells(tmp_path):
 def test_lock_refuses_a_second_process(tmp_path):
     s = RunStore(tmp_path)
     s.lock()
-    code = f"from ddbench.store import RunStore, RunLocked\ntry:\n    RunStore({str(tmp_path)!r}).lock()\nexcept RunLocked as e:\n    print('LOCKED', e)\n"
+    code = f"from ddbench.store.run_store import RunStore, RunLocked\ntry:\n    RunStore({str(tmp_path)!r}).lock()\nexcept RunLocked as e:\n    print('LOCKED', e)\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "LOCKED" in out and "in use by pid" in out
     s.unlock()

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from .noise import inject_label_noise, noise_rng
 
 if TYPE_CHECKING:
-    from ..spec import DatasetSpec
+    from ..spec.model import DatasetSpec
 
 
 @dataclass

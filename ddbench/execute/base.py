@@ -8,7 +8,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 from ..data import TrainData, load_train_data
 from ..plan import Bundle
-from ..spec import Spec
+from ..spec.model import Spec
 from .work import CellResult
 
 

@@ -245,7 +245,7 @@ def train_remote(spec_json: dict[str, Any], training_hash: str, trainer_name: st
 
     backend.select(backend_name)  # before anything imports Keras
     from .. import registry
-    from ..spec import Spec, content_hash
+    from ..spec.model import Spec, content_hash
     from ..train import get_trainer
 
     try:

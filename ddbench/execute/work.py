@@ -25,7 +25,7 @@ from .. import backend, registry
 from ..data import TrainData
 from ..plan import Bundle, Cell
 from ..probes.base import ProbeContext, run_probe
-from ..spec import Spec
+from ..spec.model import Spec
 from ..train.base import CellOutcome, Trainer
 from ..train.resume import BundleCheckpoint
 

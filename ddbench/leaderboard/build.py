@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import __version__, registry
 from ..hypotheses.base import CellView, ResultTable
-from ..store import CellRecord, RunStore
+from ..store.run_store import CellRecord, RunStore
 from .integrity import content_hash
 from .measures import probe_scores
 from .schema import Leaderboard, Row, Verdict, board_data

@@ -4,7 +4,7 @@ A leaderboard is cited and compared, so ``leaderboard show`` and ``leaderboard c
 refuse one that was edited after ddbench wrote it:
 
 - ``spec_hash`` must be the hash of the resolved spec it carries, recomputed with the
-  spec model's own hashing (:meth:`ddbench.spec.Spec.spec_hash`); an edited spec whose
+  spec model's own hashing (:meth:`ddbench.spec.model.Spec.spec_hash`); an edited spec whose
   hash was left alone, or a hash replaced by another, is refused;
 - ``content_hash`` is ``sha256:`` + the SHA-256 of the canonical JSON (sorted keys, no
   whitespace, floats as Python writes them) of every other field of the file: rows,
@@ -42,7 +42,7 @@ def recomputed_spec_hash(spec: Any) -> str:
     """The spec hash of a resolved spec, or :class:`ValueError` with the first reason it is not a spec."""
     from pydantic import ValidationError
 
-    from ..spec import Spec
+    from ..spec.model import Spec
 
     try:
         return Spec.model_validate(spec).spec_hash()

@@ -52,7 +52,7 @@ def table_from_rows(board: Leaderboard, spec: Any) -> ResultTable:
 def rederive(board: Leaderboard) -> list[Verdict]:
     """The verdicts of ``board`` computed again from its rows; :class:`NotRederivable` where they
     rest on per-point arrays (fewer than 3 seeds)."""
-    from ..spec import Spec
+    from ..spec.model import Spec
 
     spec = Spec.model_validate(board.spec)
     if len(spec.seeds) < 3:

@@ -26,7 +26,7 @@ HTML_NAME = "leaderboard.html"
 @contextmanager
 def store_arrays(run_dir: str | Path) -> Iterator[Arrays | None]:
     """The run store's per-cell arrays (None when ``run_dir`` holds no store)."""
-    from ..store import DB_NAME, RunStore
+    from ..store.run_store import DB_NAME, RunStore
 
     if not (Path(run_dir) / DB_NAME).exists():
         yield None

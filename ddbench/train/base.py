@@ -27,7 +27,7 @@ import numpy as np
 from .. import backend, registry
 from ..data import TrainData
 from ..plan import Bundle, Cell
-from ..spec import DEFAULT_PRECISION, TrainingSpec
+from ..spec.model import DEFAULT_PRECISION, TrainingSpec
 from .precision import build_with_precision
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..data import TrainData, augment
 from ..plan import Cell
-from ..spec import TrainingSpec
+from ..spec.model import TrainingSpec
 from .base import augment_rng, epoch_order, steps_per_epoch
 from .evaluate import curve_point
 from .keras_fit import EVAL_BATCH

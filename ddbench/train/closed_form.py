@@ -32,7 +32,7 @@ from ..data import TrainData
 from ..families import rf_activations  # noqa: F401  (registers erf so saved models load)
 from ..families.base import HEAD, PENULTIMATE
 from ..plan import Bundle
-from ..spec import TrainingSpec
+from ..spec.model import TrainingSpec
 from .base import CellOutcome, Trainer, TrainEvents, build_cell_model, failed, is_finite
 from .evaluate import curve_point
 from .keras_fit import EVAL_BATCH

@@ -20,7 +20,7 @@ import numpy as np
 from ..data import TrainData
 from ..data.augment import augment
 from ..plan import Bundle
-from ..spec import TrainingSpec
+from ..spec.model import TrainingSpec
 from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, steps_per_epoch, train_jointly
 from .evaluate import curve_point
 from .schedule import make_optimizer

@@ -15,7 +15,7 @@ from typing import Any
 import keras
 from keras import ops
 
-from ..spec import ScheduleSpec
+from ..spec.model import ScheduleSpec
 from .schedule import lr_at_epoch
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..spec import OptimizerSpec, ScheduleSpec
+from ..spec.model import OptimizerSpec, ScheduleSpec
 
 
 def lr_at_epoch(schedule: ScheduleSpec, lr: float, epoch: Any, total_epochs: int, ops: Any = None) -> Any:

@@ -31,7 +31,7 @@ from typing import Any, Iterator
 from .. import backend
 from ..data import TrainData
 from ..plan import Bundle, Cell
-from ..spec import TrainingSpec
+from ..spec.model import TrainingSpec
 from . import lanes as lanes_mod
 from .base import CellOutcome, Trainer, TrainEvents, train_jointly
 from .bundle_engine import BundleEngine, cell_loss

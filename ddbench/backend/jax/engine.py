@@ -20,7 +20,7 @@ import numpy as np
 
 from ...data import TrainData, augment
 from ...plan import Cell
-from ...spec import TrainingSpec
+from ...spec.model import TrainingSpec
 from ...train import lanes as lanes_mod
 from ...train.bundle_engine import BundleEngine, chunk
 from ...train.schedule import make_optimizer

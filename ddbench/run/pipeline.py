@@ -14,20 +14,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__, atomic, backend, memory, registry
-from .cellfiles import check_model_file, refuse_lost_store, verify_done_cells
-from .data import TrainData, load_train_data
-from .execute import CellResult, ExecContext, Executor, StratumData, get_executor
-from .execute.work import ProbeRecord, probe_cell
-from .hypotheses.evaluate import evaluate
-from .identity import binding_for, describe
-from .leaderboard.build import build_leaderboard, cell_views
-from .leaderboard.schema import Leaderboard, write_leaderboard
-from .plan import Bundle, Cell, make_bundles, plan_cells
-from .spec import DEFAULT_PRECISION, Spec
-from .store import DB_NAME, RunStore, SpecChanged, StoreView
-from .train import get_trainer
-from .train.distribute import provenance as distribution_provenance
+from .. import __version__, atomic, backend, memory, registry
+from ..data import TrainData, load_train_data
+from ..execute import CellResult, ExecContext, Executor, StratumData, get_executor
+from ..execute.work import ProbeRecord, probe_cell
+from ..hypotheses.evaluate import evaluate
+from ..leaderboard.build import build_leaderboard, cell_views
+from ..leaderboard.schema import Leaderboard, write_leaderboard
+from ..plan import Bundle, Cell, make_bundles, plan_cells
+from ..spec.identity import binding_for, describe
+from ..spec.model import DEFAULT_PRECISION, Spec
+from ..store.cellfiles import check_model_file, refuse_lost_store, verify_done_cells
+from ..store.run_store import DB_NAME, RunStore, SpecChanged, StoreView
+from ..train import get_trainer
+from ..train.distribute import provenance as distribution_provenance
 
 #: what a run is doing, in order (``Progress.phase``); building..writing also happen per bundle
 PHASES = ("building", "compiling", "training", "probing", "analysing", "writing")
@@ -177,7 +177,7 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list
     failed), from their saved models."""
     if not spec.probes:
         return 0
-    from .train.schedule import load_trained_model
+    from ..train.schedule import load_trained_model
 
     have = store.probe_values()
     todo = []
@@ -239,8 +239,8 @@ def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any],
 
 def write_outputs(board: Leaderboard, run_dir: Path) -> dict[str, Path]:
     """leaderboard.json, leaderboard.md, the PNG figures and leaderboard.html (``leaderboard.report``)."""
-    from .leaderboard.render import render_markdown
-    from .leaderboard.report import write_report
+    from ..leaderboard.render import render_markdown
+    from ..leaderboard.report import write_report
 
     paths = {"json": run_dir / "leaderboard.json", "md": run_dir / "leaderboard.md"}
     write_leaderboard(board, paths["json"])
@@ -254,7 +254,7 @@ def reanalyse(run_dir: str | Path, spec: Spec) -> Leaderboard:
 
     Bound like :func:`run`: a spec whose recipe (dataset, family, training) or precision differs
     from the store's, or whose grid has cells never trained here, is refused with the changes
-    (:class:`~ddbench.store.SpecChanged`). The cells are keyed with the runtime they were trained
+    (:class:`~ddbench.store.run_store.SpecChanged`). The cells are keyed with the runtime they were trained
     under (the analysing process trains nothing, so its own backend does not matter), and the
     leaderboard keeps the provenance recorded at run time.
     """

@@ -16,8 +16,8 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from .errors import UserError
-from .spec import DEFAULT_PRECISION, Spec
+from ..errors import UserError
+from .model import DEFAULT_PRECISION, Spec
 from .yaml_io import YamlProblem, line_map, load_yaml, read_text
 
 
@@ -142,8 +142,8 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel], prefi
 
 def check_plugins(spec: Spec) -> list[Problem]:
     """Check names and options of every plugin the spec uses against the registry."""
-    from . import registry
-    from .registry import UnknownPluginError
+    from .. import registry
+    from ..registry import UnknownPluginError
 
     problems: list[Problem] = []
 
@@ -201,8 +201,8 @@ def check_distribution(spec: Spec, backend_name: str | None = None) -> list[Prob
     Selects the backend (as ``ddbench run`` does) and starts its runtime, but only for a
     spec that asks for a distribution.
     """
-    from . import backend
-    from .train.distribute import check, visible_devices
+    from .. import backend
+    from ..train.distribute import check, visible_devices
 
     dist = spec.distribution
     if dist.strategy == "none":
@@ -266,8 +266,8 @@ def _non_finite(value: Any, path: tuple[Any, ...]) -> tuple[Any, ...] | None:
 def _strict_numbers(model: type[BaseModel], options: dict[str, Any], prefix: tuple[Any, ...],
                     only: str | None) -> list[Problem]:
     """Plugin options too: true/false is not a number, and numbers are finite."""
-    from .spec_limits import has_bool as _has_bool
-    from .spec_limits import takes_bool as _takes_bool
+    from .limits import has_bool as _has_bool
+    from .limits import takes_bool as _takes_bool
 
     out = []
     for key, value in options.items():
@@ -337,7 +337,7 @@ def check_grid(spec: Spec) -> list[Problem]:
     likely never interpolate; one whose smallest model has more than 10 * n_train *
     classes likely starts above k*. ``ddbench run`` checks again with the measured k*.
     """
-    from . import registry
+    from .. import registry
 
     try:
         ds = registry.datasets.get(spec.dataset.name)

@@ -5,7 +5,7 @@ in float32 and mixed bfloat16) does not give the same models: test errors moved 
 to 0.04 at small widths. So a cell's *identity* is its spec part plus the runtime that
 trains it: the Keras backend, the Keras version (major.minor) and the training
 precision. They are hashed into every cell key (:func:`ddbench.plan.cell_key`) and
-into :meth:`ddbench.spec.Spec.training_hash`.
+into :meth:`ddbench.spec.model.Spec.training_hash`.
 
 A run directory is bound to its *recipe* (everything that determines a cell except
 the grid values: dataset, family and its version, family options, training) and to
@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .spec import Spec
+    from .model import Spec
 
 #: the parts of a cell's identity that are not written in its spec
 RUNTIME_FIELDS = ("backend", "keras")
@@ -48,7 +48,7 @@ def keras_minor() -> str:
 
 def current_runtime() -> dict[str, str]:
     """This process's backend (as selected; Keras need not be imported yet) and Keras major.minor."""
-    from . import backend
+    from .. import backend
 
     return {"backend": backend.selected(), "keras": keras_minor()}
 
@@ -85,7 +85,7 @@ def recipe_of(spec: Spec) -> dict[str, Any]:
     """The training part of ``spec`` without its grid values (extra grid axes keep their names):
     what every cell of a run directory shares. The family options are resolved (defaults filled in)
     and the family's plugin version is included, as in the cell keys."""
-    from . import registry
+    from .. import registry
 
     part = copy.deepcopy(spec.training_part())
     for path in GRID_FIELDS:

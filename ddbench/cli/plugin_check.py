@@ -30,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from . import registry
+from .. import registry
 
 ZOO_SPEC = """
 name: plugin-zoo
@@ -111,7 +111,7 @@ def _budget(seconds: float, budget: float, what: str) -> Check:
 
 
 def _check_dataset(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
-    from .data.base import Dataset
+    from ..data.base import Dataset
 
     config = plugin.Config()
     ds, secs = _timed(lambda: plugin().load(config))
@@ -128,7 +128,7 @@ def _check_dataset(plugin: Any, work: Path, budget: float, _: Any) -> list[Check
 
 
 def _check_family(plugin: Any, work: Path, budget: float, input_shape: tuple[int, ...]) -> list[Check]:
-    from .families.base import HEAD, PENULTIMATE
+    from ..families.base import HEAD, PENULTIMATE
 
     fam, config = plugin(), plugin.Config()
     checks = []
@@ -155,8 +155,8 @@ def _check_family(plugin: Any, work: Path, budget: float, input_shape: tuple[int
 
 
 def _zoo(work: Path, probes: list[str], hypotheses: list[str]) -> tuple[Any, Any]:
-    from .runner import run
-    from .validate import load_spec_text
+    from ..run.pipeline import run
+    from ..spec.validate import load_spec_text
 
     spec = load_spec_text(ZOO_SPEC.format(probes=json.dumps(probes), hypotheses=json.dumps(hypotheses)), "plugin-zoo")
     result = run(spec, run_dir=work / "zoo")
@@ -177,11 +177,11 @@ def _values_equal(a: dict[str, Any], b: dict[str, Any]) -> bool:
 
 
 def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
-    from .data import load_train_data
-    from .plan import plan_cells
-    from .probes.base import ProbeContext, run_probe
-    from .store import RunStore
-    from .train.schedule import load_trained_model
+    from ..data import load_train_data
+    from ..plan import plan_cells
+    from ..probes.base import ProbeContext, run_probe
+    from ..store.run_store import RunStore
+    from ..train.schedule import load_trained_model
 
     spec, result = _zoo(work, [plugin.plugin_name], [])
     store = RunStore(result.run_dir)
@@ -222,8 +222,8 @@ def hypothesis_zoo(plugin: Any, overrides: list[str] | None = None) -> Any:
     """The zoo spec of a hypothesis: :data:`HYPOTHESIS_ZOO`, its probes, its ``test_zoo`` overrides, then ``overrides``."""
     import yaml
 
-    from .overrides import apply_overrides
-    from .validate import load_spec_text
+    from ..spec.overrides import apply_overrides
+    from ..spec.validate import load_spec_text
 
     data = {**HYPOTHESIS_ZOO, "probes": list(getattr(plugin, "requires_probes", ())), "hypotheses": [plugin.plugin_name]}
     own = getattr(plugin, "test_zoo", None)
@@ -258,11 +258,11 @@ def _k_star_check(table: Any, threshold: float) -> Check:
 
 def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides: list[str] | None = None,
                       progress: Any = None) -> list[Check]:
-    from .hypotheses.base import decide
-    from .leaderboard.build import cell_views
-    from .plan import plan_cells
-    from .runner import run
-    from .store import RunStore
+    from ..hypotheses.base import decide
+    from ..leaderboard.build import cell_views
+    from ..plan import plan_cells
+    from ..run.pipeline import run
+    from ..store.run_store import RunStore
 
     spec = hypothesis_zoo(plugin, overrides)
     result = run(spec, run_dir=work / f"zoo-{spec.training_hash()}", progress=progress)
@@ -278,7 +278,7 @@ def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides:
         again = plugin().evidence(table, config, spec.analysis)
     finally:
         store.close()
-    from .hypotheses.base import Evidence
+    from ..hypotheses.base import Evidence
 
     if not (isinstance(evs, list) and all(isinstance(e, Evidence) for e in evs)):
         return checks + [Check("returns evidence", False, f"expected a list of Evidence, got {type(evs).__name__}")]

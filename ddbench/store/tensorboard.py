@@ -102,7 +102,7 @@ def write_events(where: Path, scalars: list[tuple[str, int, float]]) -> Path:
 
 def write_tensorboard(run_dir: str | Path, logdir: str | Path) -> int:
     """Write every finished cell's curves of ``run_dir`` under ``logdir``; return how many cells."""
-    from .store import RunStore
+    from .run_store import RunStore
 
     root = Path(logdir)
     store = RunStore.open_existing(run_dir)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .store import CellRecord, RunStore
+from .run_store import CellRecord, RunStore
 
 FORMATS = ("csv", "parquet")
 IDENTITY = ("key", "label", "status", "family", "width", "noise_rate", "noise_seed", "seed")
@@ -133,7 +133,7 @@ def normalise(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
 
 @dataclass
 class Results:
-    """A run's tidy tables as pandas DataFrames (``cells, curves = ddbench.results.load(run)``)."""
+    """A run's tidy tables as pandas DataFrames (``cells, curves = ddbench.store.results.load(run)``)."""
 
     cells: Any
     curves: Any
@@ -146,7 +146,7 @@ def _frame(rows: list[dict[str, Any]]) -> Any:
     try:
         import pandas as pd
     except ImportError as exc:
-        raise ImportError(f"ddbench.results needs pandas: {EXTRA_HINT}") from exc
+        raise ImportError(f"ddbench.store.results needs pandas: {EXTRA_HINT}") from exc
     cols, table = normalise(rows)
     frame = pd.DataFrame(table, columns=cols)
     for c in cols:  # integer columns with missing values stay numbers, not objects
@@ -176,7 +176,7 @@ def load(run_dir: str | Path) -> Results:
 
 def _write_csv(rows: list[dict[str, Any]], path: Path) -> None:
     """Written atomically: a full disk leaves no partial table behind."""
-    from .atomic import atomic_path
+    from ..atomic import atomic_path
 
     cols, table = normalise(rows)
     with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
@@ -208,7 +208,7 @@ def export(run_dir: str | Path, fmt: str = "csv", out_dir: str | Path | None = N
                 import pyarrow  # noqa: F401  (pandas' parquet engine)
             except ImportError as exc:
                 raise ImportError(f"parquet export needs pyarrow: {EXTRA_HINT}") from exc
-            from .atomic import atomic_path
+            from ..atomic import atomic_path
 
             with atomic_path(path) as tmp:
                 _frame(rows).to_parquet(tmp, index=False)

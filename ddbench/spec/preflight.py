@@ -13,7 +13,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from .spec import Spec
+from .model import Spec
 from .validate import _MISSING, Problem
 
 #: the largest grid ``validate``/``run`` accept without ``--yes``
@@ -45,7 +45,7 @@ def check_size(spec: Spec, allow_large: bool = False) -> list[Problem]:
 
 
 def _plugin_and_config(spec: Spec) -> tuple[Any, Any] | None:
-    from . import registry
+    from .. import registry
 
     try:
         plugin = registry.datasets.get(spec.dataset.name)()

@@ -1,4 +1,4 @@
-"""Limits and checks of spec fields that keep a run's files and numbers sane (used by :mod:`ddbench.spec`)."""
+"""Limits and checks of spec fields that keep a run's files and numbers sane (used by :mod:`ddbench.spec.model`)."""
 
 from __future__ import annotations
 

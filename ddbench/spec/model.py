@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .spec_limits import (
+from .limits import (
     MAX_GRID_VALUES,
     MAX_NAME_LENGTH,
     MAX_SEED,
@@ -465,7 +465,7 @@ class Spec(_Strict):
     def training_hash(self, runtime: Mapping[str, str] | None = None) -> str:
         """Hash of what determines the trained cells: the training part and the cell identity
         (Keras backend and major.minor of ``runtime``, default this process's, and the precision;
-        see :mod:`ddbench.identity`)."""
+        see :mod:`ddbench.spec.identity`)."""
         from .identity import cell_identity
 
         return content_hash({"format": TRAINING_HASH_FORMAT, "training": self.training_part(),

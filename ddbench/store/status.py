@@ -17,8 +17,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from .identity import describe
-from .store import STATUSES, CellRecord, RunStore
+from ..spec.identity import describe
+from .run_store import STATUSES, CellRecord, RunStore
 
 #: how many failed cells / probe issues are listed without --failures
 SHOWN = 20

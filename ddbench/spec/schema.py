@@ -1,6 +1,6 @@
 """The spec's JSON Schema with the installed plugins' own options (``ddbench schema``).
 
-:class:`~ddbench.spec.Spec` knows the shapes every spec may take (grid shorthands,
+:class:`~ddbench.spec.model.Spec` knows the shapes every spec may take (grid shorthands,
 the three ways to list a probe or a hypothesis) but not which plugins are installed.
 :func:`plugin_spec_model` builds, from the registry, a subclass of ``Spec`` whose
 plugin sections are discriminated unions over the registered names, each carrying
@@ -22,8 +22,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 
 from pydantic import BaseModel, ConfigDict, Field, create_model, field_validator
 
-from .spec import DatasetSpec, ModelSpec, Spec
-from .spec_limits import reject_bool_numbers
+from .limits import reject_bool_numbers
+from .model import DatasetSpec, ModelSpec, Spec
 
 _FORBID = ConfigDict(extra="forbid")
 
@@ -115,7 +115,7 @@ def _entries(reg: Any, what: str) -> Any:
 
 def plugin_spec_model() -> type[Spec]:
     """``Spec`` with every plugin section typed by the registered plugins' Config models."""
-    from . import registry
+    from .. import registry
 
     probe, hypothesis = _entries(registry.probes, "Probe"), _entries(registry.hypotheses, "Hypothesis")
     return create_model(

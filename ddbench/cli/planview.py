@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .plan import Bundle, Cell, make_bundles, plan_cells
-from .spec import Spec
+from ..plan import Bundle, Cell, make_bundles, plan_cells
+from ..spec.model import Spec
 
 #: effective training throughput assumed before anything was measured (2 CPU cores, small dense models)
 ASSUMED_FLOPS = 5e10
@@ -54,7 +54,7 @@ class PlanView:
 
 
 def _states(run_dir: Path) -> tuple[dict[str, str], list[Any]]:
-    from .store import DB_NAME, RunStore
+    from ..store.run_store import DB_NAME, RunStore
 
     if not (run_dir / DB_NAME).exists():
         return {}, []
@@ -81,9 +81,9 @@ def _measured_rate(done: list[Any], n_train: int | None) -> tuple[float | None, 
 
 def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool = True) -> PlanView:
     """Plan ``spec`` as ``ddbench run`` would, without training or writing anything."""
-    from . import backend, memory
-    from .execute import StratumData
-    from .runner import plan_bundles
+    from .. import backend, memory
+    from ..execute import StratumData
+    from ..run.pipeline import plan_bundles
 
     out = spec.run_dir(run_dir)
     cells = plan_cells(spec)

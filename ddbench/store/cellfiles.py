@@ -19,17 +19,17 @@ import zipfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import UserError
+from ..errors import UserError
 
 if TYPE_CHECKING:
-    from .store import CellRecord, RunStore
+    from .run_store import CellRecord, RunStore
 
 MODEL_FILE = "model.keras"
 
 
 def check_model_file(run_dir: Path, record: CellRecord) -> str | None:
     """Why a done cell's saved model cannot be trusted, or None when it is sound."""
-    from .store_db import file_digest
+    from .db import file_digest
 
     path = Path(run_dir) / record.weights
     if not path.exists():

@@ -30,11 +30,11 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import __version__
-from .errors import StoreError
-from .identity import RunBinding, describe, grid_changes, merge_grids
-from .plan import Cell
-from .store_db import _OPENED, _connect, current_store_path, file_digest  # noqa: F401 (re-exported)
+from .. import __version__
+from ..errors import StoreError
+from ..plan import Cell
+from ..spec.identity import RunBinding, describe, grid_changes, merge_grids
+from .db import _OPENED, _connect, current_store_path, file_digest  # noqa: F401 (re-exported)
 
 DB_NAME = "ddbench.sqlite"
 STORE_FORMAT = 2
@@ -433,7 +433,7 @@ class RunStore:
 
         recs = self.records()
         metric_keys = sorted({k for r in recs for k in r.metrics})
-        from .atomic import atomic_path
+        from ..atomic import atomic_path
 
         path = Path(path)
         with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:

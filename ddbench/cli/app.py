@@ -19,8 +19,8 @@ from rich.markup import escape
 from rich.table import Table
 from typer.core import TyperGroup
 
-from . import __version__
-from .errors import EXIT_INTERNAL, debug_enabled, explain
+from .. import __version__
+from ..errors import EXIT_INTERNAL, debug_enabled, explain
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -87,8 +87,8 @@ def _fail(message: str, code: int = 1) -> None:
 def _load(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False, output: Optional[Path] = None,
           allow_large: bool = False) -> Any:
     """The spec with ``-s`` overrides applied (and cut down by ``--smoke``); exit 2 on any problem."""
-    from .overrides import OverrideError, load_spec_with, smoke_spec
-    from .validate import SpecError
+    from ..spec.overrides import OverrideError, load_spec_with, smoke_spec
+    from ..spec.validate import SpecError
 
     try:
         spec = load_spec_with(path, overrides or [], allow_large=allow_large)
@@ -106,7 +106,7 @@ SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 tra
 
 
 def _select_backend(name: Optional[str]) -> None:
-    from .backend import BackendError, select
+    from ..backend import BackendError, select
 
     try:
         select(name)
@@ -115,7 +115,7 @@ def _select_backend(name: Optional[str]) -> None:
 
 
 def _executor(name: str, address: Optional[str], gpus_per_bundle: Optional[float]) -> Any:
-    from .execute import EXECUTORS, get_executor
+    from ..execute import EXECUTORS, get_executor
 
     if name not in EXECUTORS:
         _fail(f"unknown executor {name!r}; allowed: {', '.join(EXECUTORS)}")
@@ -156,9 +156,9 @@ def run(
         _print_plan(spec, output, retry_failed)
         return
     runner_executor = _executor(executor, address, gpus_per_bundle)
-    from .runner import run as run_spec
-    from .store import RunLocked, SpecChanged
-    from .validate import check_grid
+    from ..run.pipeline import run as run_spec
+    from ..spec.validate import check_grid
+    from ..store.run_store import RunLocked, SpecChanged
 
     if not quiet:
         for w in check_grid(spec):
@@ -175,14 +175,14 @@ def run(
         err.print("[yellow]interrupted[/]: finished cells are saved; run the same command again to resume.")
         raise typer.Exit(130)
     if tensorboard is not None:
-        from .tensorboard import write_tensorboard
+        from ..store.tensorboard import write_tensorboard
 
         n = write_tensorboard(result.run_dir, tensorboard)
         if not quiet:
             console.print(f"TensorBoard: {n} cells' curves under {tensorboard} (tensorboard --logdir {tensorboard})",
                           highlight=False)
     if not quiet:
-        from .leaderboard.render import print_board
+        from ..leaderboard.render import print_board
 
         print_board(result.leaderboard, console)
         for note in result.warnings:
@@ -206,9 +206,9 @@ def validate(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Check specs without training: every problem with its YAML path, value and what is allowed."""
-    from .overrides import OverrideError, load_spec_with
-    from .preflight import count_cells, grid_factors
-    from .validate import SpecError, check_grid
+    from ..spec.overrides import OverrideError, load_spec_with
+    from ..spec.preflight import count_cells, grid_factors
+    from ..spec.validate import SpecError, check_grid
 
     bad = 0
     for path in spec_paths:
@@ -255,11 +255,11 @@ def schema(
     """Print the JSON Schema of a spec (every input form, and the installed plugins' own options) or,
     with --leaderboard, of leaderboard.json."""
     if leaderboard:
-        from .leaderboard.schema import Leaderboard
+        from ..leaderboard.schema import Leaderboard
 
         data = Leaderboard.model_json_schema()
     else:
-        from .spec_schema import spec_json_schema
+        from ..spec.schema import spec_json_schema
 
         data = spec_json_schema()
     console.print_json(json.dumps(data))
@@ -268,7 +268,7 @@ def schema(
 @app.command("list")
 def list_plugins(kind: Kind = typer.Argument(..., help="datasets, families, probes or hypotheses.")) -> None:
     """List the installed plugins of one kind (built-in and from entry points)."""
-    from . import registry
+    from .. import registry
 
     reg = registry.ALL[kind.value]
     table = Table(title=f"ddbench {kind.value}")
@@ -289,8 +289,8 @@ def status(
     failures: bool = typer.Option(False, "--failures", "-f", help="List every failed cell and failed/NaN probe with its traceback."),
 ) -> None:
     """Spec hash, a width x noise-rate table of cell states, failed cells and failed/NaN probes."""
-    from .status import collect, render
-    from .store import RunStore
+    from ..store.run_store import RunStore
+    from ..store.status import collect, render
 
     try:
         store = RunStore.open_existing(run_dir)
@@ -310,7 +310,7 @@ def export(
 ) -> None:
     """Tidy tables of a run: cells.FORMAT (every metric, probe value and status, timings, provenance) and
     curves.FORMAT (one row per cell and recorded epoch)."""
-    from .results import export as export_tables
+    from ..store.results import export as export_tables
 
     try:
         paths = export_tables(run_dir, fmt, out_dir)
@@ -328,8 +328,8 @@ def report(
     """Write the run's self-contained HTML report (and its PNG figures) again from leaderboard.json."""
     import warnings
 
-    from .leaderboard.report import write_report
-    from .leaderboard.schema import LeaderboardError, read_leaderboard
+    from ..leaderboard.report import write_report
+    from ..leaderboard.schema import LeaderboardError, read_leaderboard
 
     try:
         board = read_leaderboard(Path(run_dir) / "leaderboard.json")
@@ -354,9 +354,9 @@ def analyse(
     """Recompute verdicts and the leaderboard from finished cells, without training."""
     _select_backend(None)
     spec = _load(spec_path, allow_large=True)  # reads an existing run; creates no cells
-    from .leaderboard.render import print_board
-    from .runner import reanalyse
-    from .store import SpecChanged
+    from ..leaderboard.render import print_board
+    from ..run.pipeline import reanalyse
+    from ..store.run_store import SpecChanged
 
     try:
         board = reanalyse(spec.run_dir(output), spec)
@@ -379,10 +379,10 @@ def plugin_test(
     """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget;
     a hypothesis on a zoo that reaches k*, every declared claim exercised, no undeclared claim."""
     _select_backend(backend)
-    from .overrides import OverrideError
+    from ..spec.overrides import OverrideError
+    from ..spec.validate import SpecError
     from .plugin_check import check_plugin
     from .progress import RichProgress
-    from .validate import SpecError
 
     shape = tuple(int(v) for v in input_shape.split(",") if v.strip())
     try:
@@ -417,9 +417,9 @@ _FORMAT = typer.Option(BoardFormat.table, "--format", "-f", help="table (termina
 @board_app.command("show")
 def board_show(path: Path = typer.Argument(..., help="A leaderboard.json."), fmt: BoardFormat = _FORMAT) -> None:
     """Print a leaderboard (verdicts and error curves) after checking its spec and content hashes."""
-    from .leaderboard.integrity import load_leaderboard
-    from .leaderboard.render import print_board, render_markdown
-    from .leaderboard.schema import LeaderboardError, board_data
+    from ..leaderboard.integrity import load_leaderboard
+    from ..leaderboard.render import print_board, render_markdown
+    from ..leaderboard.schema import LeaderboardError, board_data
 
     try:
         board = load_leaderboard(path)
@@ -444,10 +444,10 @@ def board_compare(
 
     Exits 1 when a claim flips (holds vs fails, disjoint intervals), 2 when a leaderboard is refused.
     """
-    from .leaderboard import compare_render as view
-    from .leaderboard.compare import IncompatibleLeaderboards, compare
-    from .leaderboard.integrity import load_leaderboard
-    from .leaderboard.schema import LeaderboardError
+    from ..leaderboard import compare_render as view
+    from ..leaderboard.compare import IncompatibleLeaderboards, compare
+    from ..leaderboard.integrity import load_leaderboard
+    from ..leaderboard.schema import LeaderboardError
 
     try:
         cmp = compare(load_leaderboard(a), load_leaderboard(b))

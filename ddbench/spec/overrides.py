@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from .spec import Spec
+from .model import Spec
 
 #: what ``--smoke`` caps (documented in the module docstring and README)
 SMOKE_CAPS = {"widths": 3, "max_width": 16, "epochs": 2, "n_train": 512, "n_test": 512, "grid_values": 2,
@@ -111,9 +111,9 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 def load_spec_with(path: str | Path, overrides: list[str] | None = None, *, check: bool = True,
                    allow_large: bool = False) -> Spec:
     """Load a spec file with ``-s`` overrides applied, validated exactly like the file itself (the
-    same strict YAML reading, the same checks; ``allow_large`` as for :func:`~ddbench.validate.load_spec`).
+    same strict YAML reading, the same checks; ``allow_large`` as for :func:`~ddbench.spec.validate.load_spec`).
 
-    Raises :class:`~ddbench.validate.SpecError` (the same paths and messages as for the YAML;
+    Raises :class:`~ddbench.spec.validate.SpecError` (the same paths and messages as for the YAML;
     problems at an overridden path name the override instead of a line) or :class:`OverrideError`.
     """
     from .validate import SpecError, load_spec, load_spec_text, nearest_line
@@ -171,7 +171,7 @@ def smoke_spec(spec: Spec, run_dir: str | Path | None = None) -> Spec:
     rec = training["record"]
     if rec.get("epochs") is not None:
         rec["epochs"] = [e for e in rec["epochs"] if e <= training["epochs"]] or None
-    from . import registry
+    from .. import registry
 
     try:
         plugin = registry.datasets.get(ds["name"])

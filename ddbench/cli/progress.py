@@ -1,6 +1,6 @@
 """What ``ddbench run`` shows while it works: cells, the current bundle, the phase, honest ETAs.
 
-One event protocol (:class:`ddbench.runner.Progress`) feeds :class:`ProgressState`, a plain
+One event protocol (:class:`ddbench.run.pipeline.Progress`) feeds :class:`ProgressState`, a plain
 model of the run (no rich, an injectable clock), which three views read:
 
 * ``live`` (stdout is a terminal): a few lines redrawn in place, each fitted to the console
@@ -25,9 +25,9 @@ from typing import Any, Callable
 from rich.console import Console, Group
 from rich.text import Text
 
-from .plan import Bundle, Cell
-from .runner import PHASES
-from .runner import Progress as ProgressEvents
+from ..plan import Bundle, Cell
+from ..run.pipeline import PHASES
+from ..run.pipeline import Progress as ProgressEvents
 
 #: seconds between two status lines in log mode (``DDBENCH_PROGRESS_INTERVAL`` overrides)
 LOG_INTERVAL = 15.0
@@ -291,7 +291,7 @@ class RichProgress(ProgressEvents):
 def summary_line(result: Any) -> str:
     """The run's last line (``-q`` prints only this and the output paths): cells by status, failed and
     NaN probes, time."""
-    from .leaderboard.probe_status import fmt_probe_counts, probe_counts
+    from ..leaderboard.probe_status import fmt_probe_counts, probe_counts
 
     c = result.counts
     total = sum(c.values())

@@ -37,7 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 TARGETS_S = {"quickstart": 60.0, "mnist1d-dd": 300.0}
-RUN = "import sys; from ddbench.cli.app import app; sys.argv = ['ddbench', *sys.argv[1:]]; app()"
+RUN = "import sys; from ddbench.cli import app; sys.argv = ['ddbench', *sys.argv[1:]]; app()"
 
 
 def run_recipe(spec: Path, trainer: str, run_dir: Path, overrides: list[str]) -> float:

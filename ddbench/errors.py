@@ -1,4 +1,5 @@
-"""One user-error type and the translation of OS and store errors into one line a person can act on.
+"""One user-error type, the exit codes, and the translation of OS and store errors into one line a person
+can act on (the CLI applies them: ``cli/failure.py``).
 
 Every command ends in one of these exit codes (README "Exit codes"):
 
@@ -112,20 +113,3 @@ def describe_os_error(exc: OSError) -> str:
     elif reason and reason.lower() not in hint.lower():
         hint = f"{reason}: {hint}"
     return f"{where}: {hint}" if where else hint
-
-
-def explain(exc: BaseException) -> tuple[str, int] | None:
-    """The one line and exit code for an exception a command should not show as a traceback."""
-    if isinstance(exc, UserError):
-        return exc.message, exc.exit_code
-    if isinstance(exc, sqlite3.Error):
-        from .store.db import current_store_path
-
-        return describe_sqlite_error(exc, current_store_path() or "ddbench.sqlite"), EXIT_ENVIRONMENT
-    if isinstance(exc, OSError):
-        return describe_os_error(exc), EXIT_ENVIRONMENT
-    if isinstance(exc, MemoryError):
-        return "out of memory; use a smaller spec (fewer or narrower cells, smaller n_train)", EXIT_ENVIRONMENT
-    if isinstance(exc, RecursionError):
-        return "an input is nested too deeply to process", EXIT_INPUT
-    return None

@@ -12,12 +12,12 @@ the bundle and retries (see :mod:`ddbench.execute`).
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Iterator
 
 from . import backend, registry
 from .families.walk import walk_layers
-from .plan import Cell
-from .spec.model import TrainingSpec
+from .plan import Bundle, Cell, make_bundles
+from .spec.model import Spec, TrainingSpec
 
 #: share of the device memory bundles may plan to use (XLA's workspace and fragmentation take the rest)
 BUDGET_FRACTION = 0.6
@@ -92,3 +92,24 @@ class CellCost:
             return self.param_bytes(cell) + acts
         except Exception:
             return 0.0
+
+
+def plan_bundles(spec: Spec, todo: list[Cell], data: Any, ctx: Any = None) -> Iterator[Bundle]:
+    """The pending cells as bundles that fit the device, stratum by stratum (lazily, so a local
+    run loads each stratum's data once). ``data`` hands out a stratum's arrays (``execute.StratumData``);
+    the device is this process's, or the one a remote executor names in ``ctx.device_memory`` (an
+    ``execute.ExecContext``, read when the first bundle is drawn)."""
+    strata: dict[tuple[float, int], list[Cell]] = {}
+    for c in todo:
+        strata.setdefault(c.data_key, []).append(c)
+    cost: CellCost | None = None  # one per run: a cell's cost depends on its architecture only
+    for key, cells in strata.items():
+        budget = None
+        try:
+            d = data.get(key)
+            budget = budget_bytes(d.x_train.nbytes + d.x_test.nbytes, ctx.device_memory if ctx else None)
+            if budget is not None and cost is None:
+                cost = CellCost(spec.model.family, d.input_shape, d.num_classes, spec.training)
+        except Exception:
+            budget = None  # the executor meets the data error again and records it on the cells
+        yield from make_bundles(cells, budget_bytes=budget, cost=cost)

@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .spec.hashing import content_hash
 from .spec.identity import cell_identity
-from .spec.model import Spec, content_hash
+from .spec.model import Spec
 
 #: 2: the cell identity (backend, Keras major.minor, precision) is part of the key
 CELL_FORMAT = 2

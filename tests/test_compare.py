@@ -269,7 +269,7 @@ def test_tampered_leaderboard_refused(tmp_path: Path, case: str) -> None:
 def _cli(*args: str) -> subprocess.CompletedProcess:
     """The real command line in a fresh process at COLUMNS=80, as in a pipe or a CI log."""
     env = {**os.environ, "COLUMNS": "80", "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "ddbench.cli.app", "leaderboard", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "ddbench.cli", "leaderboard", *args], env=env, capture_output=True,
                           text=True, timeout=300, check=False)
 
 
@@ -278,11 +278,12 @@ def _invoke(monkeypatch: Any, *args: str) -> Any:
     from rich.console import Console
     from typer.testing import CliRunner
 
-    from ddbench import cli
+    from ddbench.cli import common
+    from ddbench.cli.app import app
 
-    monkeypatch.setattr(cli, "console", Console(width=80, soft_wrap=True))
-    monkeypatch.setattr(cli, "err", Console(stderr=True, width=80, soft_wrap=True))
-    return CliRunner().invoke(cli.app, ["leaderboard", *args])
+    monkeypatch.setattr(common, "console", Console(width=80, soft_wrap=True))
+    monkeypatch.setattr(common, "err", Console(stderr=True, width=80, soft_wrap=True))
+    return CliRunner().invoke(app, ["leaderboard", *args])
 
 
 def test_cli_refuses_edited_leaderboard_with_one_line(tmp_path: Path, monkeypatch: Any) -> None:

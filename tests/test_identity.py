@@ -18,10 +18,13 @@ from ddbench import registry
 from ddbench.cli.app import app
 from ddbench.plan import plan_cells
 from ddbench.probes.base import ProbeContext, ProbePlugin
-from ddbench.run.pipeline import Progress, reanalyse, run
-from ddbench.spec.identity import binding_for, cell_identity, keras_minor
+from ddbench.run.analyse import reanalyse
+from ddbench.run.events import Progress
+from ddbench.run.pipeline import run
+from ddbench.spec.identity import binding_for, cell_identity, keras_minor, training_hash
 from ddbench.spec.validate import load_spec_text
-from ddbench.store.run_store import RunStore, SpecChanged
+from ddbench.store.binding import SpecChanged, bind
+from ddbench.store.run_store import RunStore
 
 TF = {"backend": "tensorflow", "keras": "3.15"}
 JAX = {"backend": "jax", "keras": "3.15"}
@@ -50,7 +53,7 @@ def test_backend_keras_version_and_precision_are_part_of_every_cell_key():
     assert not base & keys(mixed)
     assert cell_identity(mixed, TF) == {"backend": "tensorflow", "keras": "3.15", "precision": "mixed_bfloat16"}
     # the training hash says the same; the spec hash is the spec's alone (the runtime is not written in it)
-    assert s.training_hash(TF) != s.training_hash(JAX) and s.spec_hash() == spec().spec_hash()
+    assert training_hash(s, TF) != training_hash(s, JAX) and s.spec_hash() == spec().spec_hash()
     # by default, this process's runtime
     assert keys(s, None) == keys(s, {"backend": "tensorflow", "keras": keras_minor()})
 
@@ -72,7 +75,7 @@ def test_keras_minor_is_major_dot_minor(monkeypatch):
 def _bind(tmp_path, s, runtime=TF) -> list[str]:
     store = RunStore(tmp_path)
     try:
-        return store.bind(binding_for(s, runtime), sorted(keys(s, runtime)))
+        return bind(store, binding_for(s, runtime), sorted(keys(s, runtime)))
     finally:
         store.close()
 
@@ -140,7 +143,7 @@ def test_a_store_of_an_older_ddbench_is_refused_with_the_reason(tmp_path):
     store = RunStore(tmp_path)
     store.set_meta(training_hash="991fc8b0df96df53", ddbench_version="0.1.0")
     with pytest.raises(SpecChanged, match=r"leave out the Keras backend"):
-        store.bind(binding_for(spec(), TF), [])
+        bind(store, binding_for(spec(), TF), [])
     store.close()
 
 
@@ -243,7 +246,7 @@ def test_a_run_directory_trained_under_tensorflow_is_refused_under_jax(tmp_path)
                          + f"trainer: fit\noutput_dir: {tmp_path / 'run'}\n")
     assert run(load_spec_text(spec_path.read_text())).counts["done"] == 1
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    proc = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "run", str(spec_path), "--backend", "jax", "-q"],
+    proc = subprocess.run([sys.executable, "-m", "ddbench.cli", "run", str(spec_path), "--backend", "jax", "-q"],
                           check=False, env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'backend: "tensorflow" -> "jax"' in proc.stderr and "--backend tensorflow" in proc.stderr
@@ -252,13 +255,14 @@ def test_a_run_directory_trained_under_tensorflow_is_refused_under_jax(tmp_path)
 def test_status_table_counts_states_and_stays_within_80_columns(tmp_path):
     from rich.console import Console
 
-    from ddbench.store.status import collect, entry, render
+    from ddbench.cli.status_view import entry, render
+    from ddbench.store.status import collect
 
     rates = "[0.0, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45]"
     s = spec(rates=rates, widths="[2, 300]", seeds="[0, 1, 2]")
     cells = plan_cells(s, TF)
     store = RunStore(tmp_path)
-    store.bind(binding_for(s, TF), [c.key for c in cells])
+    bind(store, binding_for(s, TF), [c.key for c in cells])
     store.sync_cells(cells)
     at = {(c.width, c.noise_rate, c.seed): c.key for c in cells}
     for c in cells:
@@ -268,13 +272,17 @@ def test_status_table_counts_states_and_stays_within_80_columns(tmp_path):
     store.record(at[300, 0.1, 1], status="diverged")
     store.mark_running([at[2, 0.45, 2]])
     store.record_probe(at[2, 0.0, 0], "weight_norm", "1", "failed", {}, "Traceback (most recent call last):\nKeyError: 'x'")
-    report = collect(store)
+    store.lock()  # a live run holds the lock: its marked cells are running
+    live = collect(store)
+    store.unlock()
+    report = collect(store)  # no run holds it: the cell marked running was interrupted
     store.close()
+    assert live.run_alive and entry(live.table[(2, 0.45)]) == ("0/3 1r", "yellow") and live.counts["running"] == 1
     assert report.spec_hash == s.spec_hash() and report.identity == cell_identity(s, TF)
     assert entry(report.table[(2, 0.0)]) == ("3/3", "green")
     assert entry(report.table[(300, 0.1)]) == ("0/3 1f 1d", "red")
-    assert entry(report.table[(2, 0.45)]) == ("0/3 1r", "yellow")
-    assert report.counts == {"pending": 51, "running": 1, "done": 6, "failed": 1, "diverged": 1}
+    assert entry(report.table[(2, 0.45)]) == ("0/3 1i", "yellow")
+    assert report.counts == {"pending": 51, "running": 0, "done": 6, "failed": 1, "diverged": 1, "interrupted": 1}
 
     console = Console(width=80, record=True, file=io.StringIO())
     render(report, console)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from malformed_util import BASE, assert_refused, invoke, snapshot
 
+from ddbench.store.binding import bind
 from ddbench.store.run_store import DB_NAME, RunStore
 
 REPO = Path(__file__).resolve().parents[1]
@@ -100,7 +101,7 @@ def make_store(run_dir: Path) -> RunStore:
     store = RunStore(run_dir)
     binding = binding_for(spec)
     cells = plan_cells(spec, binding.identity)
-    store.bind(binding, [c.key for c in cells])
+    bind(store, binding, [c.key for c in cells])
     store.sync_cells(cells)
     model = run_dir / "cells" / cells[0].key / "model.keras"
     model.parent.mkdir(parents=True)
@@ -234,7 +235,8 @@ def test_writing_a_read_only_store_names_it(run_dir):
 
 
 def test_store_full_disk_is_one_line(run_dir):
-    from ddbench.errors import EXIT_ENVIRONMENT, StoreError, explain
+    from ddbench.cli.failure import explain
+    from ddbench.errors import EXIT_ENVIRONMENT, StoreError
 
     store = RunStore.open_existing(run_dir, read_only=False)
     pages = store.db.execute("PRAGMA page_count").fetchone()[0]
@@ -361,10 +363,10 @@ def test_debug_env_prints_traceback(run_dir):
 
     _damage(run_dir, "garbage")
     env = {**os.environ, "DDBENCH_DEBUG": "1", "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "status", str(run_dir)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "ddbench.cli", "status", str(run_dir)], capture_output=True,
                           text=True, env=env, timeout=300, check=False)
     assert proc.returncode != 0 and "Traceback" in proc.stderr and "StoreError" in proc.stderr
-    proc = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "status", str(run_dir)], capture_output=True,
+    proc = subprocess.run([sys.executable, "-m", "ddbench.cli", "status", str(run_dir)], capture_output=True,
                           text=True, env={**env, "DDBENCH_DEBUG": ""}, timeout=300, check=False)
     assert proc.returncode == 4 and "Traceback" not in proc.stderr and "ddbench.sqlite" in proc.stderr
 

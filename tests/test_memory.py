@@ -12,8 +12,9 @@ from ddbench import memory
 from ddbench.data import load_train_data
 from ddbench.execute import StratumData, train_bundle
 from ddbench.execute.work import is_out_of_memory
+from ddbench.memory import plan_bundles
 from ddbench.plan import Bundle, make_bundles, plan_cells
-from ddbench.run.pipeline import plan_bundles, run
+from ddbench.run.pipeline import run
 from ddbench.spec.validate import load_spec_text
 from ddbench.train.base import CellOutcome, Trainer
 

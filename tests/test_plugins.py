@@ -51,11 +51,11 @@ def test_example_plugin_installs_through_entry_point(tmp_path):
                     "--target", str(target), str(ROOT / "examples" / "ddbench-example-plugin")],
                    check=True, timeout=300)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(target), str(ROOT)])}
-    out = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "list", "hypotheses"], env=env,
+    out = subprocess.run([sys.executable, "-m", "ddbench.cli", "list", "hypotheses"], env=env,
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "wider_is_better" in out.stdout and "ddbench_example_plugin" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "plugin", "test", "wider_is_better"], env=env,
+    out = subprocess.run([sys.executable, "-m", "ddbench.cli", "plugin", "test", "wider_is_better"], env=env,
                          capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "FAIL" not in out.stdout

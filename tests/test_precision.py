@@ -23,6 +23,7 @@ from util import tiny_spec_text
 
 from ddbench.plan import plan_cells
 from ddbench.run.pipeline import run
+from ddbench.spec.identity import training_hash
 from ddbench.spec.model import DEFAULT_PRECISION
 from ddbench.spec.validate import SpecError, load_spec, load_spec_text
 from ddbench.train.precision import dtype_policy
@@ -47,21 +48,21 @@ def test_float32_hashes_and_cell_keys_are_pinned():
     spec = load_spec(ROOT / "specs" / "quickstart.yaml")
     assert spec.training.precision == DEFAULT_PRECISION == "float32"
     assert spec.spec_hash() == QUICKSTART_SPEC_HASH
-    assert spec.training_hash(RUNTIME) == QUICKSTART_TRAINING_HASH
+    assert training_hash(spec, RUNTIME) == QUICKSTART_TRAINING_HASH
     assert _keys_digest(spec) == QUICKSTART_CELL_KEYS
     assert _keys_digest(spec, {**RUNTIME, "backend": "jax"}) == QUICKSTART_CELL_KEYS_JAX
     assert "precision" not in spec.resolved()["training"] and "precision" not in spec.training_part()["training"]
     explicit = load_spec_text((ROOT / "specs" / "quickstart.yaml").read_text().replace(
         "  batch_size: 100", "  batch_size: 100\n  precision: float32"))
     assert explicit.training.precision == "float32"
-    assert (explicit.spec_hash(), explicit.training_hash(RUNTIME), _keys_digest(explicit)) == (
+    assert (explicit.spec_hash(), training_hash(explicit, RUNTIME), _keys_digest(explicit)) == (
         QUICKSTART_SPEC_HASH, QUICKSTART_TRAINING_HASH, QUICKSTART_CELL_KEYS)
 
 
 def test_mixed_precision_is_part_of_every_hash():
     a, b = load_spec_text(tiny_spec_text()), load_spec_text(_mixed(tiny_spec_text()))
     assert b.training.precision == "mixed_bfloat16" and b.resolved()["training"]["precision"] == "mixed_bfloat16"
-    assert a.spec_hash() != b.spec_hash() and a.training_hash(RUNTIME) != b.training_hash(RUNTIME)
+    assert a.spec_hash() != b.spec_hash() and training_hash(a, RUNTIME) != training_hash(b, RUNTIME)
     assert not {c.key for c in plan_cells(a, RUNTIME)} & {c.key for c in plan_cells(b, RUNTIME)}
 
 

@@ -22,9 +22,10 @@ import ddbench
 from ddbench.cli.app import app
 from ddbench.execute import ExecContext, StratumData, get_executor
 from ddbench.execute.ray_executor import CRASH_ONCE_ENV, RayExecutor, gpu_share
-from ddbench.memory import BUDGET_FRACTION
+from ddbench.memory import BUDGET_FRACTION, plan_bundles
 from ddbench.plan import plan_cells
-from ddbench.run.pipeline import Progress, plan_bundles, run
+from ddbench.run.events import Progress
+from ddbench.run.pipeline import run
 from ddbench.spec.validate import load_spec_text
 from ddbench.store.run_store import RunStore
 

@@ -132,7 +132,7 @@ def test_kill_9_then_resume_loses_no_finished_cell(tmp_path):
     spec_path.write_text(tiny_spec_text(rates="[0.0, 0.1, 0.2, 0.3]", widths="[2, 4]", epochs=30)
                          + f"output_dir: {tmp_path / 'run'}\ntrainer: fit\n")
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.Popen([sys.executable, "-m", "ddbench.cli.app", "run", str(spec_path), "--quiet"], env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "ddbench.cli", "run", str(spec_path), "--quiet"], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     db = tmp_path / "run" / "ddbench.sqlite"
     deadline = time.time() + 240
@@ -165,7 +165,7 @@ def test_jax_backend_runs_the_same_grid(tmp_path):
     spec_path = tmp_path / "s.yaml"
     spec_path.write_text(tiny_spec_text(rates="[0.2]", widths="[2, 8]", epochs=2) + f"output_dir: {tmp_path / 'run'}\n")
     env = {k: v for k, v in os.environ.items() if k != "KERAS_BACKEND"}
-    out = subprocess.run([sys.executable, "-m", "ddbench.cli.app", "run", str(spec_path), "--backend", "jax", "--quiet"],
+    out = subprocess.run([sys.executable, "-m", "ddbench.cli", "run", str(spec_path), "--backend", "jax", "--quiet"],
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     board = json.loads((tmp_path / "run" / "leaderboard.json").read_text())

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from ddbench.plan import Cell
-from ddbench.store.run_store import RunStore, SpecChanged
+from ddbench.store.binding import SpecChanged, bind
+from ddbench.store.run_store import RunStore
 
 
 def cells(n=3):
@@ -47,13 +48,13 @@ def test_spec_binding_refuses_another_training_with_the_change(tmp_path):
 
     runtime = {"backend": "tensorflow", "keras": "3.15"}
     s = RunStore(tmp_path)
-    assert s.bind(binding_for(load_spec_text(tiny_spec_text()), runtime), ["k0"]) == []
+    assert bind(s, binding_for(load_spec_text(tiny_spec_text()), runtime), ["k0"]) == []
     with_probe = load_spec_text(tiny_spec_text().replace("probes: [weight_norm]", "probes: [weight_norm, low_rank]"))
-    assert s.bind(binding_for(with_probe, runtime), ["k0"]) == []
+    assert bind(s, binding_for(with_probe, runtime), ["k0"]) == []
     assert [p["name"] for p in s.meta("spec")["probes"]] == ["weight_norm", "low_rank"]  # probes/hypotheses may change
     assert s.meta("spec_hash") == with_probe.spec_hash() and s.meta("cells") == ["k0"]
     with pytest.raises(SpecChanged, match=r"training.epochs: 3 -> 20"):
-        s.bind(binding_for(load_spec_text(tiny_spec_text(epochs=20)), runtime), [])
+        bind(s, binding_for(load_spec_text(tiny_spec_text(epochs=20)), runtime), [])
 
 
 def test_a_view_holds_only_its_cells(tmp_path):
@@ -86,3 +87,74 @@ def test_failed_status_is_validated(tmp_path):
     s.sync_cells(cells(1))
     with pytest.raises(ValueError):
         s.record("k0", status="exploded")
+
+
+def test_a_link_in_place_of_the_run_lock_is_refused(tmp_path):
+    """The run lock is never opened through a planted symbolic link (it would truncate the target)."""
+    from ddbench.store.run_store import RunLocked
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.lock").symlink_to(victim)
+    s = RunStore(run_dir)
+    with pytest.raises(RunLocked, match="symbolic link"):
+        s.lock()
+    s.close()
+    assert victim.read_text() == "keep me"
+
+
+@pytest.mark.slow
+def test_killed_run_shows_interrupted_not_running(tmp_path):
+    """`ddbench status` after SIGKILL: the killed bundle's cells are 'interrupted' (the run lock died with
+    its process); while the run is alive they are 'running' and a second run is refused."""
+    import os
+    import signal
+    import time
+
+    from typer.testing import CliRunner
+    from util import tiny_spec_text
+
+    from ddbench.cli import app
+    from ddbench.store.run_store import RunLocked
+    from ddbench.store.status import collect
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(tiny_spec_text(rates="[0.2]", widths="[2, 4]", epochs=100000))
+    run_dir = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "ddbench.cli", "run", str(spec), "-o", str(run_dir), "-q"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        running = 0
+        while time.monotonic() < deadline and proc.poll() is None:
+            if (run_dir / "ddbench.sqlite").exists():
+                store = RunStore.open_existing(run_dir)
+                try:
+                    report = collect(store)
+                finally:
+                    store.close()
+                running = report.counts.get("running", 0)
+                if running:
+                    break
+            time.sleep(0.5)
+        assert running == 2, f"the run never marked its bundle running: {proc.stderr.read() if proc.poll() else ''}"
+        assert report.run_alive and report.counts["interrupted"] == 0
+        with pytest.raises(RunLocked, match="in use by pid"):  # a second run while one is alive is refused
+            RunStore(run_dir).lock()
+        alive = CliRunner().invoke(app, ["status", str(run_dir)])
+        assert "a run is in progress" in alive.output and alive.output.count("0/1 1r") == 2  # one cell per width
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    res = CliRunner().invoke(app, ["status", str(run_dir)])
+    assert res.exit_code == 0, res.output
+    assert "2 interrupted" in res.output and res.output.count("0/1 1i") == 2 and " running" not in res.output.split("\n")[2]
+    assert "same `ddbench run` resumes them" in res.output
+    store = RunStore.open_existing(run_dir)
+    try:
+        report = collect(store)
+    finally:
+        store.close()
+    assert report.counts["interrupted"] == 2 and report.counts["running"] == 0 and not report.run_alive

@@ -83,7 +83,7 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
     """Plan ``spec`` as ``ddbench run`` would, without training or writing anything."""
     from .. import backend, memory
     from ..execute import StratumData
-    from ..run.pipeline import plan_bundles
+    from ..memory import plan_bundles
 
     out = spec.run_dir(run_dir)
     cells = plan_cells(spec)

@@ -31,6 +31,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .. import registry
+from ..spec.identity import training_hash
 
 ZOO_SPEC = """
 name: plugin-zoo
@@ -265,7 +266,7 @@ def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides:
     from ..store.run_store import RunStore
 
     spec = hypothesis_zoo(plugin, overrides)
-    result = run(spec, run_dir=work / f"zoo-{spec.training_hash()}", progress=progress)
+    result = run(spec, run_dir=work / f"zoo-{training_hash(spec)}", progress=progress)
     store = RunStore(result.run_dir)
     try:
         table = cell_views(store)  # per-point arrays are read from the store lazily: keep it open

@@ -26,8 +26,8 @@ from rich.console import Console, Group
 from rich.text import Text
 
 from ..plan import Bundle, Cell
-from ..run.pipeline import PHASES
-from ..run.pipeline import Progress as ProgressEvents
+from ..run.events import PHASES
+from ..run.events import Progress as ProgressEvents
 
 #: seconds between two status lines in log mode (``DDBENCH_PROGRESS_INTERVAL`` overrides)
 LOG_INTERVAL = 15.0

@@ -40,7 +40,7 @@ class MNIST1D(DatasetPlugin):
         return train, total - train
 
     def load(self, config: BaseModel) -> Dataset:
-        from ..spec.model import content_hash
+        from ..spec.hashing import content_hash
 
         path = cache_dir() / f"mnist1d-{content_hash(config.model_dump())}.npz"
         if path.exists():

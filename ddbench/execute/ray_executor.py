@@ -45,6 +45,7 @@ from typing import Any, Iterable, Iterator
 
 from ..memory import BUDGET_FRACTION
 from ..plan import Bundle
+from ..spec.identity import training_hash
 from .base import ExecContext, StratumData
 from .work import CellResult, failed_results, train_bundle
 
@@ -126,14 +127,14 @@ class RayExecutor:
                     ctx.device_memory = gpu_bytes if share is None else int(gpu_bytes * share)
             ctx.on_message(self._describe(resources, gpu_bytes))
             backend_name = backend.name()
-            spec_json, training_hash = ctx.spec.model_dump(mode="json"), ctx.spec.training_hash()
+            spec_json, driver_hash = ctx.spec.model_dump(mode="json"), training_hash(ctx.spec)
             tasks = {False: ray.remote(train_remote), True: ray.remote(max_calls=1)(train_remote)}
             for bundle in bundles:
                 share = self._share(bundle, ctx.data, gpus, gpu_bytes)
                 ref = tasks[share > 0].options(
                     num_cpus=self.num_cpus_per_bundle, num_gpus=share, max_retries=self.max_retries,
                     retry_exceptions=False, runtime_env=self._task_env(backend_name, share),
-                ).remote(spec_json, training_hash, ctx.trainer, backend_name, bundle, str(ctx.run_dir))
+                ).remote(spec_json, driver_hash, ctx.trainer, backend_name, bundle, str(ctx.run_dir))
                 in_flight[ref] = bundle
                 ctx.on_bundle(bundle)
                 yield from self._collect(in_flight, ctx, block=False)
@@ -236,7 +237,7 @@ def resume_dir_for(run_dir: str | None) -> Path | None:
     return path if path.is_dir() and os.access(path, os.W_OK) else None
 
 
-def train_remote(spec_json: dict[str, Any], training_hash: str, trainer_name: str, backend_name: str,
+def train_remote(spec_json: dict[str, Any], driver_hash: str, trainer_name: str, backend_name: str,
                  bundle: Bundle, run_dir: str | None = None) -> list[CellResult]:
     """The Ray task: train one bundle in a temporary directory, return its results with their files
     (the resume file goes to the run directory where this node can reach it: :func:`resume_dir_for`)."""
@@ -245,14 +246,15 @@ def train_remote(spec_json: dict[str, Any], training_hash: str, trainer_name: st
 
     backend.select(backend_name)  # before anything imports Keras
     from .. import registry
-    from ..spec.model import Spec, content_hash
+    from ..spec.hashing import content_hash
+    from ..spec.model import Spec
     from ..train import get_trainer
 
     try:
         spec = Spec.model_validate(spec_json)
-        if spec.training_hash() != training_hash:
-            raise RuntimeError(f"the spec rebuilt in the worker has training hash {spec.training_hash()}, "
-                               f"the driver's {training_hash}: is the same ddbench version installed on every node?")
+        if training_hash(spec) != driver_hash:
+            raise RuntimeError(f"the spec rebuilt in the worker has training hash {training_hash(spec)}, "
+                               f"the driver's {driver_hash}: is the same ddbench version installed on every node?")
         key = content_hash(spec.dataset.model_dump(mode="json"))
         if key not in _worker_data:  # a worker keeps one stratum of one dataset in memory
             _worker_data.clear()

@@ -127,7 +127,7 @@ def parse_leaderboard(text: str, source: str) -> Leaderboard:
     try:
         return Leaderboard.model_validate(data)
     except ValidationError as err:
-        from ..spec.validate import format_loc
+        from ..spec.problems import format_loc
 
         errors = err.errors()
         first = errors[0]

@@ -2,6 +2,8 @@
 cells through an executor, backfill probes, analyse, write the outputs); ``events`` is the one
 progress protocol every user interface listens to."""
 
-from .pipeline import Progress, RunResult, run
+from .analyse import reanalyse
+from .events import PHASES, Progress
+from .pipeline import RunResult, run
 
-__all__ = ["Progress", "RunResult", "run"]
+__all__ = ["PHASES", "Progress", "RunResult", "reanalyse", "run"]

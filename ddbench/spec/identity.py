@@ -5,7 +5,7 @@ in float32 and mixed bfloat16) does not give the same models: test errors moved 
 to 0.04 at small widths. So a cell's *identity* is its spec part plus the runtime that
 trains it: the Keras backend, the Keras version (major.minor) and the training
 precision. They are hashed into every cell key (:func:`ddbench.plan.cell_key`) and
-into :meth:`ddbench.spec.model.Spec.training_hash`.
+into :func:`training_hash`.
 
 A run directory is bound to its *recipe* (everything that determines a cell except
 the grid values: dataset, family and its version, family options, training) and to
@@ -22,8 +22,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .hashing import content_hash
+
 if TYPE_CHECKING:  # pragma: no cover
     from .model import Spec
+
+#: 2: the cell identity (backend, Keras major.minor, precision) is hashed with the training part
+TRAINING_HASH_FORMAT = 2
 
 #: the parts of a cell's identity that are not written in its spec
 RUNTIME_FIELDS = ("backend", "keras")
@@ -61,6 +66,13 @@ def cell_identity(spec: Spec, runtime: Mapping[str, str] | None = None) -> dict[
     if missing:
         raise ValueError(f"a runtime needs {', '.join(RUNTIME_FIELDS)}; missing: {', '.join(missing)}")
     return {"backend": str(rt["backend"]), "keras": str(rt["keras"]), "precision": spec.training.precision}
+
+
+def training_hash(spec: Spec, runtime: Mapping[str, str] | None = None) -> str:
+    """Hash of what determines the trained cells of ``spec``: its training part and the cell identity
+    (Keras backend and major.minor of ``runtime``, default this process's, and the precision)."""
+    return content_hash({"format": TRAINING_HASH_FORMAT, "training": spec.training_part(),
+                         "identity": cell_identity(spec, runtime)})
 
 
 def describe(identity: Mapping[str, Any]) -> str:
@@ -124,7 +136,7 @@ class RunBinding:
 def binding_for(spec: Spec, runtime: Mapping[str, str] | None = None) -> RunBinding:
     identity = cell_identity(spec, runtime)
     return RunBinding(recipe=recipe_of(spec), identity=identity, grid=grid_of(spec), spec_hash=spec.spec_hash(),
-                      training_hash=spec.training_hash(identity), training=spec.training_part(), spec=spec.resolved())
+                      training_hash=training_hash(spec, identity), training=spec.training_part(), spec=spec.resolved())
 
 
 def grid_changes(old: Mapping[str, list[Any]], new: Mapping[str, list[Any]]) -> list[str]:

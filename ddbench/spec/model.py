@@ -9,140 +9,23 @@ a typo must never silently fall back to a default. Plugin names and plugin optio
 
 from __future__ import annotations
 
-import hashlib
-import json
-import math
 from collections import Counter
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from .limits import (
-    MAX_GRID_VALUES,
-    MAX_NAME_LENGTH,
-    MAX_SEED,
-    MAX_WIDTH,
-    check_output_dir,
-    check_seeds,
-    reject_bool_numbers,
-)
+from .grid import GridInput, expand_grid
+from .hashing import content_hash
+from .limits import MAX_NAME_LENGTH, MAX_SEED, check_output_dir, check_seeds
+from .strict import _Strict
 
 SPEC_FORMAT = 1
-#: 2: the cell identity (backend, Keras major.minor, precision) is hashed with the training part
-TRAINING_HASH_FORMAT = 2
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
 EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribution")
 #: fields that determine the trained models: a run directory is bound to them
 TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=False, validate_assignment=True, allow_inf_nan=False)
-
-    #: on every field; ``spec_schema`` re-declares it without the discriminator of its plugin variants
-    _no_bool_numbers = field_validator("*", mode="before")(classmethod(reject_bool_numbers))
-
-
-# --------------------------------------------------------------------------- grids
-
-
-def expand_grid(value: Any) -> list[int]:
-    """Turn a grid given as a list or a shorthand into a sorted list of unique ints.
-
-    Shorthands: ``{geomspace: [start, stop, num]}`` (log-spaced, rounded, deduplicated,
-    as in ``unique(geomspace(2, 300, 20))``) and ``{range: [start, stop, step]}``
-    (Python range: stop excluded). Mapping forms ``{geomspace: {start, stop, num}}``
-    are accepted too.
-    """
-    if isinstance(value, (list, tuple)):
-        out = []
-        for i, v in enumerate(value):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v != int(v) or v < 1:
-                raise ValueError(f"item {i} is {v!r}; grid values must be positive integers")
-            if v > MAX_WIDTH:
-                raise ValueError(f"item {i} is {v!r}; allowed: integers 1 to {MAX_WIDTH}")
-            out.append(int(v))
-        if not out:
-            raise ValueError("the grid is empty; give at least one value")
-        if len(out) > MAX_GRID_VALUES:
-            raise ValueError(f"the grid has {len(out)} values; allowed: at most {MAX_GRID_VALUES}")
-        if len(set(out)) != len(out):
-            raise ValueError(f"the grid has repeated values {sorted(v for v, n in Counter(out).items() if n > 1)[:10]}")
-        return sorted(out)
-    if isinstance(value, dict) and len(value) == 1:
-        (kind, args), = value.items()
-        if kind not in ("geomspace", "range"):
-            raise ValueError(f"unknown grid shorthand {kind!r}; allowed: a list of ints, {{geomspace: [start, stop, num]}}, {{range: [start, stop, step]}}")
-        names = ("start", "stop", "num") if kind == "geomspace" else ("start", "stop", "step")
-        if isinstance(args, dict):
-            unknown = set(args) - set(names)
-            if unknown:
-                raise ValueError(f"{kind} got unknown keys {sorted(unknown)}; allowed: {', '.join(names)}")
-            args = [args.get(n) for n in names]
-            if kind == "range" and args[2] is None:
-                args[2] = 1
-        if not isinstance(args, (list, tuple)) or len(args) not in (2, 3) or any(
-            isinstance(a, bool) or not isinstance(a, (int, float)) for a in args
-        ):
-            raise ValueError(f"{kind} needs [{', '.join(names)}] as numbers, got {args!r}")
-        if not all(math.isfinite(a) for a in args):
-            raise ValueError(f"{kind} needs finite numbers, got {args!r}; allowed: 1 <= start <= stop <= {MAX_WIDTH}")
-        if any(a > MAX_WIDTH for a in args[:2]):
-            raise ValueError(f"{kind} {args!r} goes beyond the largest width; allowed: 1 <= start <= stop <= {MAX_WIDTH}")
-        if kind == "geomspace":
-            if len(args) != 3:
-                raise ValueError(f"geomspace needs [start, stop, num], got {args!r}")
-            start, stop, num = args
-            if not (start >= 1 and stop >= start and num >= 1 and num == int(num)):
-                raise ValueError(f"geomspace needs 1 <= start <= stop and an integer num >= 1, got {args!r}")
-            if num > MAX_GRID_VALUES:
-                raise ValueError(f"geomspace num={num!r} is too many; allowed: 1 to {MAX_GRID_VALUES}")
-            return [int(v) for v in np.unique(np.round(np.geomspace(start, stop, int(num))).astype(int))]
-        if any(a != int(a) for a in args):
-            raise ValueError(f"range needs integers [start, stop, step], got {args!r}")
-        start, stop, *step = [int(a) for a in args]
-        step = step[0] if step else 1
-        if step != 0 and len(range(start, stop, step)) > MAX_GRID_VALUES:  # counted, never built
-            raise ValueError(f"range {args!r} gives {len(range(start, stop, step))} values; allowed: at most {MAX_GRID_VALUES}")
-        vals = list(range(start, stop, step)) if step != 0 else []
-        if step <= 0 or not vals or vals[0] < 1:
-            raise ValueError(f"range {args!r} gives no positive values")
-        return vals
-    raise ValueError(
-        f"got {value!r}; allowed: a list of positive ints, {{geomspace: [start, stop, num]}}, {{range: [start, stop, step]}}"
-    )
-
-
-class GeomspaceArgs(_Strict):
-    start: float = Field(ge=1, description="first value (>= 1)")
-    stop: float = Field(ge=1, description="last value (>= start)")
-    num: int = Field(ge=1, description="how many log-spaced values before rounding and deduplication")
-
-
-class GeomspaceGrid(_Strict):
-    """``{geomspace: [start, stop, num]}``: ``unique(round(geomspace(start, stop, num)))``."""
-
-    geomspace: Union[tuple[Annotated[float, Field(ge=1)], Annotated[float, Field(ge=1)], Annotated[int, Field(ge=1)]],
-                     GeomspaceArgs]
-
-
-class RangeArgs(_Strict):
-    start: int = Field(description="first value (>= 1)")
-    stop: int = Field(description="end, excluded (Python range)")
-    step: int = Field(default=1, ge=1)
-
-
-class RangeGrid(_Strict):
-    """``{range: [start, stop, step]}``: Python's ``range`` (stop excluded, step 1 when left out)."""
-
-    range: Union[tuple[int, int], tuple[int, int, Annotated[int, Field(ge=1)]], RangeArgs]
-
-
-#: what a width grid may be written as in YAML (``expand_grid`` turns it into the sorted list of ints)
-GridInput = Union[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)], GeomspaceGrid, RangeGrid]
 
 
 # --------------------------------------------------------------------------- sections
@@ -462,31 +345,5 @@ class Spec(_Strict):
         resolved = self.resolved()
         return {k: resolved[k] for k in TRAINING_FIELDS}
 
-    def training_hash(self, runtime: Mapping[str, str] | None = None) -> str:
-        """Hash of what determines the trained cells: the training part and the cell identity
-        (Keras backend and major.minor of ``runtime``, default this process's, and the precision;
-        see :mod:`ddbench.spec.identity`)."""
-        from .identity import cell_identity
-
-        return content_hash({"format": TRAINING_HASH_FORMAT, "training": self.training_part(),
-                             "identity": cell_identity(self, runtime)})
-
     def run_dir(self, override: str | Path | None = None) -> Path:
         return Path(override or self.output_dir or Path("runs") / self.name)
-
-
-def content_hash(obj: Any, length: int = 16) -> str:
-    """A short stable hash of JSON-able data (sorted keys, floats as repr)."""
-    blob = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=_json_default)
-    return hashlib.sha256(blob.encode()).hexdigest()[:length]
-
-
-def _json_default(o: Any) -> Any:
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        f = float(o)
-        return None if math.isnan(f) else f
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON-serialisable: {type(o).__name__}")

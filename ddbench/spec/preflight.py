@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from .model import Spec
-from .validate import _MISSING, Problem
+from .problems import MISSING, Problem
 
 #: the largest grid ``validate``/``run`` accept without ``--yes``
 MAX_CELLS = 5000
@@ -41,7 +41,7 @@ def check_size(spec: Spec, allow_large: bool = False) -> list[Problem]:
     if n <= MAX_CELLS or allow_large:
         return []
     return [Problem("model.widths", f"the grid has {n} cells ({' x '.join(grid_factors(spec))}), more than "
-                    f"{MAX_CELLS}; shrink it, or pass --yes to accept a grid this large", _MISSING)]
+                    f"{MAX_CELLS}; shrink it, or pass --yes to accept a grid this large", MISSING)]
 
 
 def _plugin_and_config(spec: Spec) -> tuple[Any, Any] | None:
@@ -63,7 +63,7 @@ def check_data_sizes(spec: Spec) -> list[Problem]:
     try:
         sizes = plugin.available_sizes(config)
     except (ValueError, OSError) as exc:
-        return [Problem("dataset.options", str(exc), _MISSING)]
+        return [Problem("dataset.options", str(exc), MISSING)]
     out: list[Problem] = []
     n_train = ds.n_train or getattr(plugin, "default_n_train", None)
     n_test = ds.n_test or getattr(plugin, "default_n_test", None)

@@ -10,59 +10,14 @@ from __future__ import annotations
 
 import difflib
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import UserError
 from .model import DEFAULT_PRECISION, Spec
+from .problems import MISSING, Problem, SpecError, format_loc
 from .yaml_io import YamlProblem, line_map, load_yaml, read_text
-
-
-@dataclass
-class Problem:
-    path: str
-    message: str
-    value: Any = None
-    line: int | None = None
-    severity: str = "error"  # or "warning"
-
-    def __str__(self) -> str:
-        where = f"{self.path or '<spec>'}"
-        if self.line is not None:
-            where += f" (line {self.line})"
-        shown = "" if self.value is _MISSING else f" [got: {_short(self.value)}]"
-        return f"{where}: {self.message}{shown}"
-
-
-_MISSING = object()
-
-
-class SpecError(UserError, ValueError):
-    """A spec that cannot run; carries every problem found (exit code 2)."""
-
-    def __init__(self, source: str, problems: list[Problem]):
-        self.source, self.problems = source, problems
-        lines = [f"{source}: {len(problems)} problem(s)"] + [f"  - {p}" for p in problems]
-        super().__init__("\n".join(lines))
-
-
-def _short(v: Any, limit: int = 80) -> str:
-    s = repr(v)
-    return s if len(s) <= limit else s[: limit - 3] + "..."
-
-
-def format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
 
 # ----------------------------------------------------------------- YAML line map
 
@@ -118,7 +73,7 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel], prefi
         msg = e["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]
-        value = e.get("input", _MISSING)
+        value = e.get("input", MISSING)
         if e["type"] == "extra_forbidden":
             allowed = _allowed_keys(model, tuple(e["loc"][:-1]))
             key = str(e["loc"][-1])
@@ -132,7 +87,7 @@ def problems_from_validation(err: ValidationError, model: type[BaseModel], prefi
             msg = "not a finite number; allowed: finite numbers only (no .inf or .nan)"
         elif e["type"] == "missing":
             msg = "required field is missing"
-            value = _MISSING
+            value = MISSING
         out.append(Problem(format_loc(loc), msg, value))
     return out
 
@@ -151,7 +106,7 @@ def check_plugins(spec: Spec) -> list[Problem]:
         try:
             return reg.get(name)
         except UnknownPluginError as exc:
-            problems.append(Problem(path, str(exc), _MISSING))
+            problems.append(Problem(path, str(exc), MISSING))
             return None
 
     ds = lookup(registry.datasets, spec.dataset.name, "dataset.name")
@@ -172,7 +127,7 @@ def check_plugins(spec: Spec) -> list[Problem]:
         for key, vals in spec.model.grid.items():
             if key not in allowed:
                 problems.append(
-                    Problem(f"model.grid.{key}", f"{spec.model.family} has no option {key!r}; allowed: {', '.join(sorted(allowed))}", _MISSING)
+                    Problem(f"model.grid.{key}", f"{spec.model.family} has no option {key!r}; allowed: {', '.join(sorted(allowed))}", MISSING)
                 )
                 continue
             for i, v in enumerate(vals):
@@ -184,9 +139,9 @@ def check_plugins(spec: Spec) -> list[Problem]:
             listed = {p.name for p in spec.probes}
             for need in getattr(plugin, "requires_probes", ()):
                 if need not in registry.probes:
-                    problems.append(Problem(f"hypotheses[{i}]", f"needs probe {need!r}, which is not installed", _MISSING))
+                    problems.append(Problem(f"hypotheses[{i}]", f"needs probe {need!r}, which is not installed", MISSING))
                 elif need not in listed:  # else every claim would silently lack its values
-                    problems.append(Problem(f"hypotheses[{i}]", f"{h.name} reads probe {need!r}; add it to probes", _MISSING))
+                    problems.append(Problem(f"hypotheses[{i}]", f"{h.name} reads probe {need!r}; add it to probes", MISSING))
     for i, p in enumerate(spec.probes):
         plugin = lookup(registry.probes, p.name, f"probes[{i}].name")
         if plugin is not None:
@@ -202,7 +157,7 @@ def check_distribution(spec: Spec, backend_name: str | None = None) -> list[Prob
     spec that asks for a distribution.
     """
     from .. import backend
-    from ..train.distribute import check, visible_devices
+    from ..backend.strategies import check, visible_devices
 
     dist = spec.distribution
     if dist.strategy == "none":
@@ -295,7 +250,7 @@ def load_spec_text(text: str, source: str = "<spec>", *, check: bool = True, all
     try:
         data, root = load_yaml(text)
     except YamlProblem as exc:
-        raise SpecError(source, [Problem(exc.path, exc.message, _MISSING, exc.line)]) from None
+        raise SpecError(source, [Problem(exc.path, exc.message, MISSING, exc.line)]) from None
     if not isinstance(data, dict):
         raise SpecError(source, [Problem("", "a spec must be a YAML mapping with keys name, dataset, model, ...", data)])
     lines = line_map(root)
@@ -324,7 +279,7 @@ def load_spec(path: str | Path, *, check: bool = True, allow_large: bool = False
     try:
         text = read_text(path)
     except YamlProblem as exc:
-        raise SpecError(str(path), [Problem("", exc.message, _MISSING, exc.line)]) from None
+        raise SpecError(str(path), [Problem("", exc.message, MISSING, exc.line)]) from None
     return load_spec_text(text, str(path), check=check, allow_large=allow_large)
 
 

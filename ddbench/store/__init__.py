@@ -3,6 +3,7 @@ its curves, probes and provenance; ``session`` is what a run does to it, ``bindi
 a recipe, ``cellfiles`` the saved models, ``results`` / ``status`` / ``tensorboard`` its readers.
 """
 
-from .run_store import DB_NAME, CellRecord, RunLocked, RunStore, SpecChanged, StoreView
+from .binding import SpecChanged
+from .run_store import DB_NAME, CellRecord, RunLocked, RunStore, StoreView
 
 __all__ = ["DB_NAME", "CellRecord", "RunLocked", "RunStore", "SpecChanged", "StoreView"]

@@ -17,6 +17,7 @@ stay readable read-only.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import io
 import json
@@ -30,13 +31,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from .. import __version__
 from ..errors import StoreError
 from ..plan import Cell
-from ..spec.identity import RunBinding, describe, grid_changes, merge_grids
-from .db import _OPENED, _connect, current_store_path, file_digest  # noqa: F401 (re-exported)
+from .db import _OPENED, _connect, file_digest
 
 DB_NAME = "ddbench.sqlite"
+LOCK_NAME = "run.lock"
 STORE_FORMAT = 2
 #: columns added after format 1 (name -> SQL type); old stores gain them on open
 _ADDED_COLUMNS = {"weights_size": "INTEGER", "weights_sha256": "TEXT"}
@@ -77,10 +77,6 @@ class RunLocked(RuntimeError):
     """Another process is running in this run directory."""
 
 
-class SpecChanged(RuntimeError):
-    """The run directory holds results of a different spec."""
-
-
 @dataclass
 class CellRecord:
     key: str
@@ -99,7 +95,7 @@ class CellRecord:
     weights_sha256: str | None = None
 
 
-def _dumps(obj: Any) -> str:
+def dumps(obj: Any) -> str:
     return json.dumps(obj, default=lambda o: o.item() if hasattr(o, "item") else str(o))
 
 
@@ -176,7 +172,7 @@ class RunStore:
             for c in added:
                 db.execute(f"ALTER TABLE cells ADD COLUMN {c} {_ADDED_COLUMNS[c]}")
             if db.execute("SELECT 1 FROM meta WHERE key = 'store_format'").fetchone():
-                db.execute("UPDATE meta SET value = ? WHERE key = 'store_format'", (_dumps(STORE_FORMAT),))
+                db.execute("UPDATE meta SET value = ? WHERE key = 'store_format'", (dumps(STORE_FORMAT),))
         self._columns.update(added)
 
     @classmethod
@@ -215,9 +211,19 @@ class RunStore:
     # ------------------------------------------------------------ locking
 
     def lock(self) -> None:
-        """Take the run lock or raise :class:`RunLocked` naming the holder."""
-        path = self.dir / "run.lock"
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        """Take the run lock or raise :class:`RunLocked` naming the holder.
+
+        The lock is an ``flock`` on ``run.lock``: the kernel releases it when its process dies, even on
+        ``kill -9``, so a lock that can be taken is a run that is no longer alive (:meth:`run_alive`).
+        The file is never opened through a symbolic link (a planted link could point anywhere)."""
+        path = self.dir / LOCK_NAME
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise RunLocked(f"{path} is a symbolic link; ddbench does not write through links in a run "
+                                "directory: remove it, or use another --output") from None
+            raise
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -229,6 +235,23 @@ class RunStore:
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
         self._lock_fd = fd
+
+    def run_alive(self) -> bool:
+        """Whether a ``ddbench run`` holds this directory's lock now (a liveness check: a killed run's
+        lock is gone, so its cells still marked running were interrupted, not running)."""
+        if self._lock_fd is not None:
+            return True
+        try:
+            fd = os.open(self.dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
+        except OSError:
+            return False  # no lock file (never run here) or a link: no run holds it
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)  # closing drops the shared lock if it was taken
+        return False
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
@@ -248,73 +271,7 @@ class RunStore:
     def set_meta(self, **items: Any) -> None:
         with self.transaction() as db:
             for k, v in items.items():
-                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, _dumps(v)))
-
-    def bind(self, binding: RunBinding, keys: list[str]) -> list[str]:
-        """Tie the store to what determines its trained cells (``ddbench run``); return the grid
-        changes since the last run (``model.widths: added [64]``), empty for a new store.
-
-        Refused with the list of changes (:class:`SpecChanged`): another recipe (dataset, family,
-        family options, training) or another cell identity (Keras backend, Keras version,
-        precision). Grid values (widths, grid axes' values, noise rates and draws, seeds) may be
-        added or removed: their cells are keyed by content, new ones are trained here, old ones
-        kept. Probes, hypotheses and analysis may change freely. ``keys`` are the spec's cells.
-        """
-        old_grid = self._check(binding)
-        fresh, previous = old_grid is None, self.meta("spec_grid", {})
-        meta: dict[str, Any] = {
-            "recipe": binding.recipe, "identity": binding.identity, "grid": merge_grids(old_grid or {}, binding.grid),
-            "spec_grid": binding.grid, "spec_hash": binding.spec_hash, "training_hash": binding.training_hash,
-            "training": binding.training, "spec": binding.spec, "cells": keys}
-        if fresh:
-            meta.update(ddbench_version=__version__, store_format=STORE_FORMAT,
-                        created=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
-        self.set_meta(**meta)
-        return [] if fresh else grid_changes(previous, binding.grid)
-
-    def check_binding(self, binding: RunBinding, keys: list[str]) -> None:
-        """Refuse (:class:`SpecChanged`) to analyse ``binding``'s spec on this store unless its
-        recipe and identity are the store's and every one of its cells (``keys``) was planned here
-        (``ddbench analyse``; it trains nothing, so it writes no binding)."""
-        if self._check(binding) is None:
-            raise SpecChanged(f"{self.dir} has no trained cells; run `ddbench run SPEC` first")
-        known = set(self.statuses())
-        missing = [k for k in keys if k not in known]
-        if missing:
-            added = grid_changes(self.meta("grid", {}), binding.grid)
-            added = [a.split(", removed")[0] for a in added if ": added" in a]
-            what = "; ".join(added) if added else "a combination of grid values never planned together"
-            raise SpecChanged(
-                f"{len(missing)} cell(s) of this spec were never trained in {self.dir} ({what}). "
-                "Run `ddbench run SPEC` to train them, or analyse the grid that was trained.")
-
-    def _check(self, binding: RunBinding) -> dict[str, list[Any]] | None:
-        """The store's grid if ``binding`` may use it, None for a new store; raise SpecChanged otherwise."""
-        recipe, identity = self.meta("recipe"), self.meta("identity")
-        if recipe is None or identity is None:
-            if self.meta("training_hash") is not None:
-                raise SpecChanged(
-                    f"{self.dir} was made by ddbench {self.meta('ddbench_version', '?')}, whose cell keys leave out "
-                    "the Keras backend and version; its cells cannot be told apart from other runtimes'. "
-                    "Use --output DIR for a new run (or delete the directory to start over).")
-            return None
-        changes = [f"{k}: {_short(identity.get(k))} -> {_short(binding.identity.get(k))}"
-                   for k in sorted(set(identity) | set(binding.identity)) if identity.get(k) != binding.identity.get(k)]
-        runtime = bool(changes)
-        changes += [c for c in diff_specs(recipe, binding.recipe) if not c.startswith("training.precision")]
-        if changes:
-            shown = "; ".join(changes[:8]) + (f"; ... ({len(changes) - 8} more)" if len(changes) > 8 else "")
-            why = ""
-            if runtime:
-                why = (f" Its cells were trained under {describe(identity)}; the Keras backend, Keras version "
-                       "and precision are part of what a cell is.")
-                if identity.get("backend") != binding.identity.get("backend"):
-                    why += f" Use --backend {identity.get('backend')} to continue it."
-            raise SpecChanged(
-                f"{self.dir} holds models trained for another spec: {shown}.{why} "
-                "Use --output DIR for a new run, or delete the directory to start over."
-            )
-        return self.meta("grid", {})
+                db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, dumps(v)))
 
     # ------------------------------------------------------------ cells
 
@@ -323,9 +280,14 @@ class RunStore:
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO cells (key, label, descriptor, status, updated) VALUES (?, ?, ?, 'pending', ?)",
-                [(c.key, c.label, _dumps(cell_descriptor(c)), time.time()) for c in cells],
+                [(c.key, c.label, dumps(cell_descriptor(c)), time.time()) for c in cells],
             )
-            db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'")
+        self.release_running()
+
+    def release_running(self) -> int:
+        """Cells left 'running' (by an interrupted or killed run) go back to pending; finished ones stay."""
+        with self.transaction() as db:
+            return db.execute("UPDATE cells SET status = 'pending' WHERE status = 'running'").rowcount
 
     def statuses(self) -> dict[str, str]:
         return dict(self.db.execute("SELECT key, status FROM cells"))
@@ -367,8 +329,8 @@ class RunStore:
             db.execute(
                 "UPDATE cells SET status=?, params=?, metrics=?, curves=?, timings=?, provenance=?, error=?, "
                 "weights=?, arrays=?, updated=?, weights_size=?, weights_sha256=? WHERE key=?",
-                (status, params, _dumps(metrics or {}), _dumps(curves or {}), _dumps(timings or {}),
-                 _dumps(provenance or {}), error, weights, blob, time.time(), size, digest, key),
+                (status, params, dumps(metrics or {}), dumps(curves or {}), dumps(timings or {}),
+                 dumps(provenance or {}), error, weights, blob, time.time(), size, digest, key),
             )
 
     def reset_cells(self, reasons: dict[str, str]) -> None:
@@ -415,7 +377,7 @@ class RunStore:
         with self.transaction() as db:
             db.execute(
                 "INSERT OR REPLACE INTO probes VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (cell_key, probe, version, status, _dumps(values), error, seconds),
+                (cell_key, probe, version, status, dumps(values), error, seconds),
             )
 
     def probe_values(self) -> dict[str, dict[str, dict[str, Any]]]:
@@ -426,24 +388,6 @@ class RunStore:
         ):
             out.setdefault(key, {})[probe] = {"version": version, "status": status, "values": json.loads(values or "{}"), "error": error}
         return out
-
-    def export_csv(self, path: str | Path) -> Path:
-        """One row per cell: descriptor, status and final metrics (for pandas/R/spreadsheets)."""
-        import csv
-
-        recs = self.records()
-        metric_keys = sorted({k for r in recs for k in r.metrics})
-        from ..atomic import atomic_path
-
-        path = Path(path)
-        with atomic_path(path) as tmp, tmp.open("w", newline="") as fh:
-            w = csv.writer(fh)
-            w.writerow(["key", "family", "width", "noise_rate", "noise_seed", "seed", "grid", "status", "params", *metric_keys])
-            for r in recs:
-                d = r.descriptor
-                w.writerow([r.key, d["family"], d["width"], d["noise_rate"], d["noise_seed"], d["seed"],
-                            json.dumps(d.get("grid", {})), r.status, r.params, *[r.metrics.get(k) for k in metric_keys]])
-        return path
 
 
 class StoreView:
@@ -470,26 +414,3 @@ class StoreView:
 
     def probe_values(self) -> dict[str, dict[str, dict[str, Any]]]:
         return {k: v for k, v in self._store.probe_values().items() if k in self.keys}
-
-
-def diff_specs(old: Any, new: Any, path: str = "") -> list[str]:
-    """Human lines for every changed leaf between two resolved specs."""
-    if isinstance(old, dict) and isinstance(new, dict):
-        out = []
-        for k in sorted(set(old) | set(new)):
-            sub = f"{path}.{k}" if path else str(k)
-            if k not in old:
-                out.append(f"{sub} added")
-            elif k not in new:
-                out.append(f"{sub} removed")
-            else:
-                out += diff_specs(old[k], new[k], sub)
-        return out
-    if old != new:
-        return [f"{path}: {_short(old)} -> {_short(new)}"]
-    return []
-
-
-def _short(v: Any) -> str:
-    s = json.dumps(v)
-    return s if len(s) < 60 else s[:57] + "..."

@@ -34,57 +34,11 @@ import contextlib
 from typing import Any, ContextManager
 
 from .. import backend
-
-#: strategy -> the Keras backend it needs
-STRATEGIES = {"none": None, "mirrored": "tensorflow", "data_parallel": "jax"}
+from ..backend.strategies import STRATEGIES, check, device_key, visible_devices
 
 
 class DistributionError(ValueError):
     """A distribution the active backend or its devices cannot run."""
-
-
-def allowed_strategies(backend_name: str) -> list[str]:
-    return [s for s, need in STRATEGIES.items() if need in (None, backend_name)]
-
-
-def visible_devices(backend_name: str) -> list[str]:
-    """Names of the devices a distribution can use: the backend's GPUs (or TPUs), else its CPUs.
-
-    Starts the backend's runtime (TensorFlow: its logical devices are fixed from then on).
-    """
-    return backend.impl(backend_name).distribution.visible_devices()
-
-
-def _key(name: str) -> str:
-    """``/job:localhost/replica:0/task:0/device:GPU:1``, ``/gpu:1``, ``GPU:1`` -> ``gpu:1``."""
-    last = name.strip().lower().rstrip("/").split("/")[-1]
-    return last[len("device:"):] if last.startswith("device:") else last
-
-
-def check(strategy: str, devices: int | list[str] | None, backend_name: str, *,
-          count_devices: bool = True) -> list[tuple[str, str, Any]]:
-    """Problems of a distribution on ``backend_name``: ``(field, message, value)`` with field ``strategy`` or ``devices``."""
-    need = STRATEGIES[strategy]
-    if need is None:
-        return []
-    if need != backend_name:
-        api = "tf.distribute.MirroredStrategy" if strategy == "mirrored" else "keras.distribution.DataParallel"
-        return [("strategy", f"{strategy} ({api}) needs the {need} backend, but the active backend is {backend_name} "
-                 f"(KERAS_BACKEND or --backend); allowed with {backend_name}: {', '.join(allowed_strategies(backend_name))}",
-                 strategy)]
-    if not count_devices:
-        return []
-    seen = visible_devices(backend_name)
-    if isinstance(devices, int) and devices > len(seen):
-        return [("devices", f"asks for {devices} devices, but {backend_name} sees {len(seen)} ({', '.join(seen)}); "
-                 f"allowed: 1 to {len(seen)}, null (all) or a list of those names", devices)]
-    if isinstance(devices, list):
-        known = {_key(d) for d in seen}
-        unknown = [d for d in devices if _key(d) not in known]
-        if unknown:
-            return [("devices", f"{backend_name} does not see {unknown}; it sees {len(seen)} device(s): {', '.join(seen)}",
-                     devices)]
-    return []
 
 
 class Distribution:
@@ -115,8 +69,8 @@ class Distribution:
         elif isinstance(spec.devices, int):
             devices = seen[: spec.devices]
         else:  # the backend's own spelling of each requested name, in the requested order
-            by_key = {_key(d): d for d in seen}
-            devices = [by_key[_key(d)] for d in spec.devices]
+            by_key = {device_key(d): d for d in seen}
+            devices = [by_key[device_key(d)] for d in spec.devices]
         return cls(spec.strategy, devices, name)
 
     @property
@@ -157,7 +111,7 @@ class Distribution:
         if self.strategy != "mirrored":
             raise DistributionError(f"no tf.distribute strategy for distribution {self.strategy!r}")
         if self._tf_strategy is None:
-            gpus = all("gpu" in _key(d) for d in self.devices)
+            gpus = all("gpu" in device_key(d) for d in self.devices)
             self._tf_strategy = self._layer().make_strategy(self.devices, gpus)
         return self._tf_strategy
 
@@ -183,7 +137,7 @@ class Distribution:
         """The device mesh of the data-parallel devices (JAX: a ``jax.sharding.Mesh``, axis ``batch``), or None."""
         if self.strategy != "data_parallel":
             return None
-        return self._layer().mesh([_key(n) for n in self.devices])
+        return self._layer().mesh([device_key(n) for n in self.devices])
 
     def batch_sharding(self) -> Any:
         """A sharding splitting axis 0 (the batch) over the devices, or None when not data-parallel.

@@ -1,0 +1,64 @@
+"""What every command shares: the two consoles, the one way to fail, spec loading with ``-s`` and
+``--smoke``, backend selection. Commands print through ``common.console`` / ``common.err`` (looked up
+at call time, so a test can swap them)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Any, List, NoReturn, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+SET_HELP = "Override a spec field: -s training.epochs=50 (repeatable; the value is YAML, validated like the file)."
+SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 train/test points, one seed; "
+              "writes to <run dir>-smoke.")
+
+
+class Kind(str, Enum):
+    """The plugin kinds ``ddbench list`` and ``ddbench plugin test --kind`` take."""
+
+    datasets = "datasets"
+    families = "families"
+    probes = "probes"
+    hypotheses = "hypotheses"
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def warn(message: object, indent: str = "") -> None:
+    """A warning line on stderr; the message is text, never markup."""
+    err.print(f"{indent}[yellow]warning:[/] {escape(str(message))}", highlight=False)
+
+
+def load_spec(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False, output: Optional[Path] = None,
+              allow_large: bool = False) -> Any:
+    """The spec with ``-s`` overrides applied (and cut down by ``--smoke``); exit 2 on any problem."""
+    from ..spec.overrides import OverrideError, load_spec_with, smoke_spec
+    from ..spec.validate import SpecError
+
+    try:
+        spec = load_spec_with(path, overrides or [], allow_large=allow_large)
+    except SpecError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(2)
+    except OverrideError as exc:
+        fail(str(exc), 2)
+    return smoke_spec(spec, output) if smoke else spec
+
+
+def select_backend(name: Optional[str]) -> None:
+    from ..backend import BackendError, select
+
+    try:
+        select(name)
+    except BackendError as exc:
+        fail(str(exc))

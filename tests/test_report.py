@@ -18,13 +18,13 @@ from ddbench.cli.app import app
 from ddbench.leaderboard import figures as F
 from ddbench.leaderboard.html import render_html
 from ddbench.leaderboard.intervals import metric_band, probe_band
+from ddbench.leaderboard.io import read_leaderboard
 from ddbench.leaderboard.render import curve_groups
 from ddbench.leaderboard.schema import (
     Leaderboard,
     Row,
     StratumVerdict,
     Verdict,
-    read_leaderboard,
 )
 from ddbench.probes.base import ProbePlugin
 from ddbench.stats.plan import ResamplingPlan

@@ -20,7 +20,8 @@ from ..execute import CellResult, ExecContext, Executor, StratumData, get_execut
 from ..execute.work import ProbeRecord, probe_cell
 from ..hypotheses.evaluate import evaluate
 from ..leaderboard.build import build_leaderboard, cell_views
-from ..leaderboard.schema import Leaderboard, write_leaderboard
+from ..leaderboard.io import write_leaderboard
+from ..leaderboard.schema import Leaderboard
 from ..plan import Bundle, Cell, make_bundles, plan_cells
 from ..spec.identity import binding_for, describe
 from ..spec.model import DEFAULT_PRECISION, Spec

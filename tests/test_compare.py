@@ -34,15 +34,15 @@ from ddbench.leaderboard.integrity import (
     IntegrityError,
     check_board,
     check_integrity,
-    content_hash,
     load_leaderboard,
 )
+from ddbench.leaderboard.io import write_leaderboard
 from ddbench.leaderboard.schema import (
     Leaderboard,
     Row,
     StratumVerdict,
     Verdict,
-    write_leaderboard,
+    content_hash,
 )
 from ddbench.spec.validate import load_spec_text
 

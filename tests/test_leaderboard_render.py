@@ -16,8 +16,9 @@ from ddbench.leaderboard.compare_render import (
     print_comparison,
     render_comparison_markdown,
 )
+from ddbench.leaderboard.curves import curve_groups
 from ddbench.leaderboard.plot import plot_error_vs_width
-from ddbench.leaderboard.render import curve_groups, print_board, render_markdown
+from ddbench.leaderboard.render import print_board, render_markdown
 from ddbench.leaderboard.schema import Leaderboard, Row, StratumVerdict, Verdict
 
 WIDTHS = [4, 8, 16, 32]

@@ -82,8 +82,7 @@ def test_leaderboard_paths_and_size_limit(tmp_path, monkeypatch):
 
 
 def test_published_leaderboard_still_reads():
-    from ddbench.leaderboard.io import read_leaderboard_file
-    from ddbench.leaderboard.schema import read_leaderboard
+    from ddbench.leaderboard.io import read_leaderboard, read_leaderboard_file
 
     assert read_leaderboard_file(PUBLISHED) == read_leaderboard(PUBLISHED)
 
@@ -294,7 +293,7 @@ def test_os_errors_are_one_line(run_dir, monkeypatch, err_no, names):
 
 
 def test_full_disk_leaves_no_partial_leaderboard(tmp_path, monkeypatch):
-    from ddbench.leaderboard.schema import read_leaderboard, write_leaderboard
+    from ddbench.leaderboard.io import read_leaderboard, write_leaderboard
 
     board = read_leaderboard(PUBLISHED)
     monkeypatch.setattr("ddbench.atomic.os.fsync", _fail_with(errno.ENOSPC, str(tmp_path / "leaderboard.json")))

@@ -16,15 +16,15 @@ from util import tiny_spec_text
 from ddbench import registry
 from ddbench.cli.app import app
 from ddbench.leaderboard import figures as F
+from ddbench.leaderboard.curves import curve_groups
 from ddbench.leaderboard.html import render_html
 from ddbench.leaderboard.intervals import metric_band, probe_band
-from ddbench.leaderboard.render import curve_groups
+from ddbench.leaderboard.io import read_leaderboard
 from ddbench.leaderboard.schema import (
     Leaderboard,
     Row,
     StratumVerdict,
     Verdict,
-    read_leaderboard,
 )
 from ddbench.probes.base import ProbePlugin
 from ddbench.stats.plan import ResamplingPlan

@@ -169,7 +169,8 @@ def test_adding_an_unrelated_plugin_leaves_other_verdicts_byte_identical(seeds):
 def test_markdown_and_plots_read_k_star_and_peaks_that_the_core_recorded():
     from test_leaderboard_render import make_board
 
-    from ddbench.leaderboard.render import curve_groups, render_markdown
+    from ddbench.leaderboard.curves import curve_groups
+    from ddbench.leaderboard.render import render_markdown
 
     board = make_board()
     board.analysis = {**board.analysis, "strata": [

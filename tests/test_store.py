@@ -74,7 +74,7 @@ def test_a_view_holds_only_its_cells(tmp_path):
 def test_lock_refuses_a_second_process(tmp_path):
     s = RunStore(tmp_path)
     s.lock()
-    code = f"from ddbench.store.run_store import RunStore, RunLocked\ntry:\n    RunStore({str(tmp_path)!r}).lock()\nexcept RunLocked as e:\n    print('LOCKED', e)\n"
+    code = f"from ddbench.store.run_store import RunStore\nfrom ddbench.store.lock import RunLocked\ntry:\n    RunStore({str(tmp_path)!r}).lock()\nexcept RunLocked as e:\n    print('LOCKED', e)\n"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60).stdout
     assert "LOCKED" in out and "in use by pid" in out
     s.unlock()
@@ -91,7 +91,7 @@ def test_failed_status_is_validated(tmp_path):
 
 def test_a_link_in_place_of_the_run_lock_is_refused(tmp_path):
     """The run lock is never opened through a planted symbolic link (it would truncate the target)."""
-    from ddbench.store.run_store import RunLocked
+    from ddbench.store.lock import RunLocked
 
     victim = tmp_path / "victim.txt"
     victim.write_text("keep me")
@@ -117,7 +117,7 @@ def test_killed_run_shows_interrupted_not_running(tmp_path):
     from util import tiny_spec_text
 
     from ddbench.cli import app
-    from ddbench.store.run_store import RunLocked
+    from ddbench.store.lock import RunLocked
     from ddbench.store.status import collect
 
     spec = tmp_path / "spec.yaml"

@@ -59,7 +59,7 @@ def run(
     from ..run.pipeline import run as run_spec
     from ..spec.validate import check_grid
     from ..store.binding import SpecChanged
-    from ..store.run_store import RunLocked
+    from ..store.lock import RunLocked
 
     if not quiet:
         for w in check_grid(spec):

@@ -53,8 +53,9 @@ def report(
     """Write the run's self-contained HTML report (and its PNG figures) again from leaderboard.json."""
     import warnings
 
+    from ..leaderboard.io import read_leaderboard
     from ..leaderboard.report import write_report
-    from ..leaderboard.schema import LeaderboardError, read_leaderboard
+    from ..leaderboard.schema import LeaderboardError
 
     try:
         board = read_leaderboard(Path(run_dir) / "leaderboard.json")

@@ -8,9 +8,8 @@ from typing import Any
 from .. import __version__, registry
 from ..hypotheses.base import CellView, ResultTable
 from ..store.run_store import CellRecord, RunStore
-from .integrity import content_hash
 from .measures import probe_scores
-from .schema import Leaderboard, Row, Verdict, board_data
+from .schema import Leaderboard, Row, Verdict, board_data, content_hash
 
 ROW_METRICS = ("train_error", "train_loss", "test_error", "test_loss", "train_error_clean", "train_error_noisy", "epochs")
 

@@ -15,10 +15,9 @@ Each (claim, stratum) on either side gets one status (:func:`classify`):
   claim or stratum (noise rate) missing on one side, a pooled verdict over different
   noise rates, or not applicable on one side only.
 
-Beside the verdicts: both sides' provenance (backend, precision, Keras, seeds,
-resampling unit, replicates, ddbench and plugin versions) with differences flagged,
-and per width the difference of mean test error and test loss next to each side's
-seed spread. Rendering lives in :mod:`.compare_render`.
+Beside the verdicts: both sides' provenance (backend, precision, Keras, seeds, resampling unit,
+replicates, ddbench and plugin versions) with differences flagged, and per width the difference of mean
+test error and test loss next to each side's seed spread. Rendering lives in :mod:`.compare_render`.
 """
 
 from __future__ import annotations
@@ -28,8 +27,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compare_metrics import CellDiff, WidthDiff, compare_cells, compare_widths
-from .render import canon, stratum_labels, verdict_entries
+from .formatting import canon
 from .schema import Leaderboard, Verdict
+from .verdicts import stratum_labels, verdict_entries
 
 AGREE, RESOLUTION, FLIP, NOT_COMPARABLE = "agree", "resolution change", "flip", "not comparable"
 STATUSES = (FLIP, RESOLUTION, NOT_COMPARABLE, AGREE)

@@ -6,7 +6,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from .render import canon, fmt_p, varying_config_keys
+from .curves import varying_config_keys
+from .formatting import canon, fmt_p
 from .schema import Leaderboard, Row
 
 METRICS = ("test_error", "test_loss")

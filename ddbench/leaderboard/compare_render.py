@@ -5,10 +5,11 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from . import render
 from .compare import AGREE, FLIP, RESOLUTION, STATUSES, Comparison, Side, label
 from .compare_metrics import METRICS, WidthDiff
-from .render import Section, Table, fmt_ci, fmt_num, fmt_signed
+from .document import Section, Table, sections_to_markdown
+from .formatting import fmt_ci, fmt_num, fmt_signed
+from .terminal import sections_to_rich
 
 
 def _result_line(cmp: Comparison, strict: bool) -> str:
@@ -124,11 +125,11 @@ def comparison_sections(cmp: Comparison, strict: bool = False) -> list[Section]:
 
 
 def render_comparison_markdown(cmp: Comparison, strict: bool = False) -> str:
-    return render.sections_to_markdown(comparison_sections(cmp, strict))
+    return sections_to_markdown(comparison_sections(cmp, strict))
 
 
 def render_comparison_rich(cmp: Comparison, strict: bool = False) -> list[Any]:
-    return render.sections_to_rich(comparison_sections(cmp, strict))
+    return sections_to_rich(comparison_sections(cmp, strict))
 
 
 def print_comparison(cmp: Comparison, console: Any = None, strict: bool = False) -> None:

@@ -2,7 +2,7 @@
 
 Built on bare :class:`matplotlib.figure.Figure` objects (no pyplot: no global backend,
 no figures left open). Every figure reads k* and the curve groups from
-:func:`.render.curve_groups` (the same numbers as leaderboard.md) and the peaks from
+:func:`.curves.curve_groups` (the same numbers as leaderboard.md) and the peaks from
 the double-descent verdicts' recorded details; a peak is marked only where the
 recorded curve has one (a maximum above both sides), and k* only where it was reached.
 Bands are the pointwise intervals of :mod:`.intervals`, never min..max.
@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from ..stats.plan import ResamplingPlan
+from .curves import CurveGroup, curve_groups
+from .formatting import canon, fmt_p, fmt_signed
 from .intervals import (
     Arrays,
     Band,
@@ -28,8 +30,8 @@ from .intervals import (
     metric_band,
     probe_band,
 )
-from .render import DD, CurveGroup, canon, curve_groups, fmt_p, fmt_signed
 from .schema import Leaderboard
+from .strata import DD
 
 #: bookkeeping values never drawn for a probe that declares no ``measures``
 _BOOKKEEPING_SUFFIXES = ("_se", "_chunks", "_epoch", "_points", "_dim")

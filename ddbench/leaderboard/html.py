@@ -21,22 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from . import figures as F
+from .document import Section, Table
+from .formatting import fmt_ci, fmt_counts, fmt_num
 from .intervals import Arrays
-from .render import (
-    Section,
-    Table,
-    _ordered,
-    _status_counts,
-    curve_sections,
-    detail_summary,
-    fmt_ci,
-    fmt_counts,
-    fmt_num,
-    stratum_labels,
-    unfinished_section,
-    verdict_entries,
-)
+from .measures import scores_section
+from .render import _status_counts, curve_sections, unfinished_section
 from .schema import Leaderboard, Verdict
+from .verdicts import detail_summary, ordered_entries, stratum_labels, verdict_entries
 
 VERDICT_ORDER = ("holds", "fails", "inconclusive", "not_applicable")
 #: fields of a verdict (or stratum) about error control, shown when present (the stats layer adds them)
@@ -157,7 +148,7 @@ def verdict_card(v: Verdict, board: Leaderboard) -> str:
     if _value(v, "correction") is None and a.get("correction"):  # older leaderboards: one rule for the board
         pairs.append(("correction", a["correction"] + (f" over {a['tests']} tests" if a.get("tests") else "")
                       + (f" (alpha {a['alpha']})" if a.get("alpha") is not None else "")))
-    entries = _ordered(verdict_entries(v))
+    entries = ordered_entries(verdict_entries(v))
     labels = stratum_labels(e.stratum for e in entries)
     rows = []
     by_key = {tuple(sorted(s.stratum.items(), key=str)): s for s in v.strata}
@@ -311,8 +302,6 @@ def provenance_html(board: Leaderboard) -> str:
 
 
 def tables_html(board: Leaderboard) -> str:
-    from .measures import scores_section
-
     parts = [section_html(s) for s in curve_sections(board)]
     scores = scores_section(board)
     if scores is not None:

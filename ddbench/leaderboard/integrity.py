@@ -8,34 +8,25 @@ refuse one that was edited after ddbench wrote it:
   hash was left alone, or a hash replaced by another, is refused;
 - ``content_hash`` is ``sha256:`` + the SHA-256 of the canonical JSON (sorted keys, no
   whitespace, floats as Python writes them) of every other field of the file: rows,
-  verdicts, provenance, spec. It is stamped by :func:`.schema.write_leaderboard` over
-  exactly the data it writes, so an edited number or verdict is refused too.
+  verdicts, provenance, spec (:func:`.schema.content_hash`). It is stamped by
+  :func:`.io.write_leaderboard` over exactly the data it writes, so an edited number or
+  verdict is refused too.
 
 These hashes catch edits, not forgeries: anyone may recompute them.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .schema import Leaderboard, LeaderboardError, board_data, read_leaderboard
-
-PREFIX = "sha256:"
+from .io import read_leaderboard
+from .schema import Leaderboard, LeaderboardError, board_data, content_hash
 
 
 class IntegrityError(LeaderboardError):
     """A leaderboard whose hashes do not match what it carries; the message is one line."""
-
-
-def content_hash(data: dict[str, Any]) -> str:
-    """The content hash of leaderboard JSON data (every field but ``content_hash``)."""
-    body = {k: v for k, v in data.items() if k != "content_hash"}
-    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
-    return PREFIX + hashlib.sha256(blob.encode()).hexdigest()
 
 
 def recomputed_spec_hash(spec: Any) -> str:

@@ -30,8 +30,10 @@ import numpy as np
 from scipy import stats
 
 from ..stats.plan import ResamplingPlan
-from .render import DD, CurveGroup, canon
+from .curves import CurveGroup
+from .formatting import canon
 from .schema import Leaderboard, Row
+from .strata import DD
 
 #: run-store per-point array behind each metric (error = 1 - correct)
 POINT_ARRAYS = {"test_error": "test_correct", "test_loss": "test_loss", "train_error": "train_correct",

@@ -1,9 +1,14 @@
-"""Reading a leaderboard file a user hands over, refusing anything that is not a ddbench leaderboard.
+"""Leaderboard files in and out: the one writer, and a reader that refuses anything that is not a leaderboard.
 
-One line says why: not a file, too large (more than :data:`MAX_BYTES`, ``DDBENCH_MAX_LEADERBOARD_MB``
-to change), binary (an image, NUL bytes), not UTF-8 (with the byte offset), not JSON (with line and
-column), JSON of another shape (a list, ``null``, a string), nested deeper than :data:`MAX_DEPTH`,
-no or an unreadable ``schema_version``, or fields that do not fit the schema (the first one named).
+:func:`write_leaderboard` is the only writer of leaderboard files: atomically, with the content
+hash (:func:`.schema.content_hash`) stamped over exactly the JSON it writes. :func:`read_leaderboard`
+reads one without checking its hashes (:func:`.integrity.load_leaderboard` checks them).
+
+A file a user hands over is refused in one line that says why: not a file, too large (more than
+:data:`MAX_BYTES`, ``DDBENCH_MAX_LEADERBOARD_MB`` to change), binary (an image, NUL bytes), not
+UTF-8 (with the byte offset), not JSON (with line and column), JSON of another shape (a list,
+``null``, a string), nested deeper than :data:`MAX_DEPTH`, no or an unreadable ``schema_version``,
+or fields that do not fit the schema (the first one named).
 
 Memory: the size is checked before reading; the file is read once in 1 MiB blocks and decoded as
 it streams (binary and bad UTF-8 are refused at the block where they occur), so the peak is the
@@ -18,9 +23,10 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_text
 from ..errors import UserError
 from . import SCHEMA_VERSION
-from .schema import Leaderboard, LeaderboardError
+from .schema import Leaderboard, LeaderboardError, board_data, content_hash
 
 MAX_BYTES = 256 * 2**20
 MAX_DEPTH = 64
@@ -141,3 +147,16 @@ def read_leaderboard_file(path: str | Path) -> Leaderboard:
     and a :class:`~ddbench.errors.UserError`) saying in one line why it is not one."""
     path = Path(path)
     return parse_leaderboard(_read_text(path), str(path))
+
+
+def read_leaderboard(path: str | Path) -> Leaderboard:
+    """Read a leaderboard file (refusing, in one line, anything that is not one: :func:`read_leaderboard_file`)
+    without checking its hashes (:func:`.integrity.load_leaderboard` checks them)."""
+    return read_leaderboard_file(path)
+
+
+def write_leaderboard(board: Leaderboard, path: str | Path) -> None:
+    """Write ``board`` atomically, with its content hash stamped over exactly what is written."""
+    data = board_data(board)
+    data["content_hash"] = board.content_hash = content_hash(data)
+    write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")

@@ -14,6 +14,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .document import Section, Table
+from .formatting import fmt_num
 from .schema import Row
 
 #: axes over which the granulated tau is computed (plus every grid axis of the family config)
@@ -80,8 +82,6 @@ def _is_scalar(v: Any) -> bool:
 
 def scores_section(board: Any) -> Any:
     """The 'probes as generalization measures' table of leaderboard.md, or None."""
-    from .render import Section, Table, fmt_num
-
     if not board.probe_scores:
         return None
     axes = sorted({a for s in board.probe_scores for a in s.get("per_axis", {})})

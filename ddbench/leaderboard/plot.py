@@ -2,7 +2,7 @@
 
 Built on a bare :class:`matplotlib.figure.Figure` (no pyplot), so it neither needs
 nor changes the global backend and leaks no open figures in long-running processes.
-It reads the same per-width aggregation as the markdown (:func:`.render.curve_groups`).
+It reads the same per-width aggregation as the markdown (:func:`.curves.curve_groups`).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from .render import CurveGroup, curve_groups, fmt_counts, fmt_p
+from .curves import CurveGroup, curve_groups
+from .formatting import fmt_counts, fmt_p
 from .schema import Leaderboard
 
 _SERIES = (("train_error", "tab:blue", "train error"), ("test_error", "tab:red", "test error"))

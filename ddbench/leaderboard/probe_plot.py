@@ -12,8 +12,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .curves import curve_groups
 from .measures import _is_scalar
-from .render import curve_groups
 from .schema import Leaderboard
 
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any, Iterable
 
+from .document import Section, Table
+
 #: probe statuses that mean "no usable value" and are shown to the user
 BAD = ("failed", "nan")
 
@@ -43,8 +45,6 @@ def header_lines(board: Any) -> list[str]:
 
 def probe_section(board: Any) -> Any:
     """The section of leaderboard.md listing every probe measurement that failed or gave NaN."""
-    from .render import Section, Table
-
     marks = [(r, p, s) for r, p, s in probe_marks(board.rows) if s in BAD]
     if not marks:
         return None

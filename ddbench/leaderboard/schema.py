@@ -1,14 +1,18 @@
-"""The leaderboard.json schema (version :data:`SCHEMA_VERSION`), as Pydantic models.
+"""The leaderboard.json schema (version :data:`SCHEMA_VERSION`), as Pydantic models, and its content hash.
 
 One file per run. Rows are cells (one trained model each); verdicts are hypothesis
-claims. Third-party tools should read it with :func:`read_leaderboard`, which
-refuses files of an unknown major schema version with the reason.
+claims. The content hash is part of the format: :func:`content_hash` of exactly the
+JSON data a file holds (:func:`board_data`), computed here so that every board
+validated from data knows the hash of what it was read from (:attr:`Leaderboard.read_hash`).
+Files are read and written by :mod:`.io` (third-party tools: :func:`.io.read_leaderboard`,
+which refuses files of an unknown major schema version with the reason) and checked
+by :mod:`.integrity`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import (
@@ -20,6 +24,9 @@ from pydantic import (
 )
 
 from . import SCHEMA_VERSION
+
+#: what every content hash starts with
+PREFIX = "sha256:"
 
 VerdictName = Literal["holds", "fails", "inconclusive", "not_applicable"]
 
@@ -129,8 +136,6 @@ class Leaderboard(_Model):
     def _hash_what_was_read(cls, data: Any, handler: Any) -> Any:
         board = handler(data)
         if isinstance(data, dict) and isinstance(board, Leaderboard):
-            from .integrity import content_hash
-
             try:
                 board._read_hash = content_hash(data)
             except (TypeError, ValueError):  # models or NaN in the input: not data read from a file
@@ -157,24 +162,14 @@ class LeaderboardError(ValueError):
     pass
 
 
-def read_leaderboard(path: str | Path) -> Leaderboard:
-    """Read a leaderboard file (refusing, in one line, anything that is not one: :mod:`.io`) without
-    checking its hashes (:func:`.integrity.load_leaderboard` checks them)."""
-    from .io import read_leaderboard_file
-
-    return read_leaderboard_file(path)
-
-
 def board_data(board: Leaderboard) -> dict[str, Any]:
-    """Exactly the JSON data :func:`write_leaderboard` writes (and a reader reads back)."""
+    """Exactly the JSON data :func:`.io.write_leaderboard` writes (and a reader reads back)."""
     return json.loads(json.dumps(board.model_dump(mode="json"), allow_nan=False, default=str))
 
 
-def write_leaderboard(board: Leaderboard, path: str | Path) -> None:
-    """Write ``board`` atomically, with its content hash stamped over exactly what is written."""
-    from ..atomic import write_text
-    from .integrity import content_hash
-
-    data = board_data(board)
-    data["content_hash"] = board.content_hash = content_hash(data)
-    write_text(path, json.dumps(data, indent=1, allow_nan=False) + "\n")
+def content_hash(data: dict[str, Any]) -> str:
+    """The content hash of leaderboard JSON data (every field but ``content_hash``): ``sha256:`` + the
+    SHA-256 of its canonical JSON (sorted keys, no whitespace, floats as Python writes them)."""
+    body = {k: v for k, v in data.items() if k != "content_hash"}
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return PREFIX + hashlib.sha256(blob.encode()).hexdigest()

@@ -3,7 +3,7 @@
 The statistical core records k* and the peaks of every stratum in the leaderboard
 (``analysis.strata``); a curve group reads them from there. Older leaderboards
 without that record fall back to the verdicts' details (double descent first), and
-:func:`ddbench.leaderboard.render.curve_groups` to the rows (with the core's own
+:func:`ddbench.leaderboard.curves.curve_groups` to the rows (with the core's own
 :func:`ddbench.stats.threshold.interpolation_index`).
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .formatting import canon, fmt_num
 from .schema import Leaderboard, StratumVerdict, Verdict
 
 DD = "double_descent"
@@ -21,8 +22,6 @@ def control_summary(s: StratumVerdict | Verdict) -> str:
     """``p_adj 0.003 (Holm, 6 tests, level 0.992); seeds x 1000`` for a tested verdict, else ''."""
     if s.correction is None or s.p_value is None:
         return ""
-    from .render import fmt_num
-
     out = f"p_adj {fmt_num(s.p_adjusted, 2)} ({s.correction}, {s.family_size} tests, level {fmt_num(s.ci_level)})"
     if s.unit:
         out += f"; {s.unit} x {s.replicates}"
@@ -32,8 +31,6 @@ def control_summary(s: StratumVerdict | Verdict) -> str:
 
 
 def _matches(stratum: dict[str, Any], coords: dict[str, Any]) -> bool:
-    from .render import canon
-
     if stratum.get("pooled") or stratum.get("overall"):
         return False
     return all(k in coords and canon(coords[k]) == canon(v) for k, v in stratum.items())

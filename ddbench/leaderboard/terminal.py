@@ -1,4 +1,4 @@
-"""Terminal rendering of :class:`~.render.Section` lists that never cuts a name in pieces.
+"""Terminal rendering of :class:`~.document.Section` lists that never cuts a name in pieces.
 
 A rich table squeezed into a narrow terminal folds every column, so a claim name
 such as ``class_activation.cam_similarity_decreases`` came out as 6-character
@@ -23,20 +23,24 @@ MIN_PROSE = 12
 INDENT = "    "
 
 
-#: styles of the comparison's words, beside :data:`.render.STYLES`
+#: rich styles of the words that carry a judgement (verdicts, comparison statuses)
+STYLES = {
+    "holds": "green", "fails": "red", "inconclusive": "yellow", "not_applicable": "dim",
+    "agree": "green", "flip": "bold red", "changed": "yellow", "only in A": "dim", "only in B": "dim",
+    "yes": "green", "no": "red",
+}
+#: styles of the comparison's words, beside :data:`STYLES`
 MORE_STYLES = {"resolution change": "yellow", "not comparable": "dim", "differs": "yellow"}
 
 
 def _style(value: str) -> str:
     """The style of a judging word, or of a cell's first word (``holds 0.05 [0.03, 0.07]``)."""
-    from .render import STYLES
-
     styles = {**STYLES, **MORE_STYLES}
     return styles.get(value) or styles.get(value.split(" ", 1)[0], "")
 
 
 class FitTable:
-    """A :class:`~.render.Table` that picks its layout at render time (see the module docstring)."""
+    """A :class:`~.document.Table` that picks its layout at render time (see the module docstring)."""
 
     def __init__(self, table: Any) -> None:
         self.table = table

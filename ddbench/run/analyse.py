@@ -12,9 +12,10 @@ from typing import Any
 from .. import atomic, registry
 from ..hypotheses.evaluate import evaluate
 from ..leaderboard.build import build_leaderboard, cell_views
+from ..leaderboard.io import write_leaderboard
 from ..leaderboard.render import render_markdown
 from ..leaderboard.report import write_report
-from ..leaderboard.schema import Leaderboard, write_leaderboard
+from ..leaderboard.schema import Leaderboard
 from ..spec.model import Spec
 from ..store.run_store import RunStore, StoreView
 from ..store.session import RunSession

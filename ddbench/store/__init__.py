@@ -4,6 +4,7 @@ a recipe, ``cellfiles`` the saved models, ``results`` / ``status`` / ``tensorboa
 """
 
 from .binding import SpecChanged
-from .run_store import DB_NAME, CellRecord, RunLocked, RunStore, StoreView
+from .lock import RunLocked
+from .run_store import DB_NAME, CellRecord, RunStore, StoreView
 
 __all__ = ["DB_NAME", "CellRecord", "RunLocked", "RunStore", "SpecChanged", "StoreView"]

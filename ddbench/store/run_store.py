@@ -4,8 +4,8 @@ Every cell has a row keyed by its content hash, with status (pending, running,
 done, failed, diverged), metrics, curves, timings, the traceback of a failure and
 the per-point arrays the hypotheses bootstrap over. Each finished cell is written
 in one transaction, so a run killed at any moment loses at most the cells in
-flight; re-running resumes. A run lock (``flock``, released by the kernel even on
-``kill -9``) stops two ``ddbench run`` from writing the same directory.
+flight; re-running resumes. A run lock (``store/lock.py``) stops two ``ddbench run``
+from writing the same directory.
 
 Every SQLite error is raised as :class:`ddbench.errors.StoreError`, naming the file and what
 to do. A store in a directory this process cannot write is opened read-only (``status``,
@@ -17,8 +17,6 @@ stay readable read-only.
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import io
 import json
 import os
@@ -34,9 +32,9 @@ import numpy as np
 from ..errors import StoreError
 from ..plan import Cell
 from .db import _OPENED, _connect, file_digest
+from .lock import acquire, held, release
 
 DB_NAME = "ddbench.sqlite"
-LOCK_NAME = "run.lock"
 STORE_FORMAT = 2
 #: columns added after format 1 (name -> SQL type); old stores gain them on open
 _ADDED_COLUMNS = {"weights_size": "INTEGER", "weights_sha256": "TEXT"}
@@ -71,10 +69,6 @@ CREATE TABLE IF NOT EXISTS probes (
     PRIMARY KEY (cell_key, probe)
 );
 """
-
-
-class RunLocked(RuntimeError):
-    """Another process is running in this run directory."""
 
 
 @dataclass
@@ -208,56 +202,20 @@ class RunStore:
             raise
         self.db.execute("COMMIT")
 
-    # ------------------------------------------------------------ locking
+    # ------------------------------------------------------------ locking (store/lock.py)
 
     def lock(self) -> None:
-        """Take the run lock or raise :class:`RunLocked` naming the holder.
-
-        The lock is an ``flock`` on ``run.lock``: the kernel releases it when its process dies, even on
-        ``kill -9``, so a lock that can be taken is a run that is no longer alive (:meth:`run_alive`).
-        The file is never opened through a symbolic link (a planted link could point anywhere)."""
-        path = self.dir / LOCK_NAME
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise RunLocked(f"{path} is a symbolic link; ddbench does not write through links in a run "
-                                "directory: remove it, or use another --output") from None
-            raise
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.read(fd, 200).decode(errors="replace").strip() or "another process"
-            os.close(fd)
-            raise RunLocked(
-                f"{self.dir} is in use by {holder}; wait for it to finish, stop it, or use another --output"
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}".encode())
-        self._lock_fd = fd
-
-    def run_alive(self) -> bool:
-        """Whether a ``ddbench run`` holds this directory's lock now (a liveness check: a killed run's
-        lock is gone, so its cells still marked running were interrupted, not running)."""
-        if self._lock_fd is not None:
-            return True
-        try:
-            fd = os.open(self.dir / LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW)
-        except OSError:
-            return False  # no lock file (never run here) or a link: no run holds it
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)  # closing drops the shared lock if it was taken
-        return False
+        """Take the run lock or raise :class:`RunLocked` naming the holder."""
+        self._lock_fd = acquire(self.dir)
 
     def unlock(self) -> None:
         if self._lock_fd is not None:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-            os.close(self._lock_fd)
+            release(self._lock_fd)
             self._lock_fd = None
+
+    def run_alive(self) -> bool:
+        """Whether a ``ddbench run`` holds this directory's lock now (this process, or another)."""
+        return self._lock_fd is not None or held(self.dir)
 
     # ------------------------------------------------------------ run identity
 

@@ -114,7 +114,7 @@ class Registry(Generic[T]):
         return self._origin.get(name, "?")
 
 
-datasets: Registry[Any] = Registry("dataset", "ddbench.datasets", ("ddbench.data.mnist1d", "ddbench.data.digits", "ddbench.data.tfds", "ddbench.data.synthetic", "ddbench.data.npz"))
+datasets: Registry[Any] = Registry("dataset", "ddbench.datasets", ("ddbench.data.mnist1d", "ddbench.data.digits", "ddbench.data.mnist5k", "ddbench.data.tfds", "ddbench.data.synthetic", "ddbench.data.npz"))
 families: Registry[Any] = Registry("family", "ddbench.families", ("ddbench.families.mlp", "ddbench.families.cnn5", "ddbench.families.resnet", "ddbench.families.cnn1d", "ddbench.families.deep_linear", "ddbench.families.random_features"))
 probes: Registry[Any] = Registry("probe", "ddbench.probes", ("ddbench.probes.basic", "ddbench.probes.class_activation", "ddbench.probes.smoothness", "ddbench.probes.low_rank", "ddbench.probes.redundancy",))
 hypotheses: Registry[Any] = Registry("hypothesis", "ddbench.hypotheses", ("ddbench.hypotheses.double_descent", "ddbench.hypotheses.class_activation", "ddbench.hypotheses.smoothness", "ddbench.hypotheses.norm_capacity", "ddbench.hypotheses.low_rank", "ddbench.hypotheses.redundancy",))

@@ -8,7 +8,8 @@ from sklearn.datasets import load_digits
 
 from ddbench import registry
 from ddbench.data.base import load_train_data
-from ddbench.data.digits import N_IMAGES, stratified_split
+from ddbench.data.digits import N_IMAGES
+from ddbench.data.split import stratified_split
 from ddbench.spec.model import DatasetSpec
 
 

@@ -11,7 +11,10 @@
       padded together) as vmapped lanes.
 
 On the MNIST-1D MLP grid (depth 2, batch 128, 4000 training points) it prints
-model-epochs/s of each and the ratios c/a and c/b; then images/s of ``cnn5`` and
+model-epochs/s of each and the ratios c/a and c/b, and each engine's sustained GFLOP/s as a
+fraction of this machine's own float32 matmul peak (a large jitted matmul on the same backend,
+measured first); then the engine alone on single widths (the widest of the quickstart grid), where
+the fraction of peak is highest; then images/s of ``cnn5`` and
 ``resnet18k`` (k = 4, 16, 64, batch 128, CIFAR-shaped synthetic data) through the
 engine, and the projected hours of the Nakkiran et al. ResNet18 sweep (k = 1..64,
 4000 epochs of 50k images) from those images/s.
@@ -43,6 +46,8 @@ import numpy as np  # noqa: E402
 FULL_WIDTHS = [int(v) for v in np.unique(np.round(np.geomspace(2, 1024, 13)).astype(int))]
 CPU_WIDTHS = [int(v) for v in np.unique(np.round(np.geomspace(2, 128, 5)).astype(int))]
 SMOKE_WIDTHS = [2, 8]
+#: the widest widths of specs/quickstart.yaml (geomspace(2, 300, 14))
+QUICKSTART_WIDEST = [139, 204, 300]
 LR, MOMENTUM, BATCH = 0.05, 0.9, 128
 NAKKIRAN = {"k": range(1, 65), "epochs": 4000, "n": 50_000}
 
@@ -88,6 +93,39 @@ def keras_engine(trainer_name: str, spec) -> dict[str, float]:
     wall = time.perf_counter() - t0
     layout = ", ".join(f"{lanes}x@{w}" for w, lanes in sorted(groups))
     return {"wall": wall, "cells": cells, "train": train_s, "compile": compile_s, "layout": layout}
+
+
+# --------------------------------------------------------------------------- the machine's limit
+
+
+def matmul_peak(n: int, repeats: int = 5) -> float:
+    """This device's float32 matmul GFLOP/s: the best of ``repeats`` jitted ``n x n @ n x n`` products
+    (2 n^3 FLOPs each), timed after the device finished; the ceiling every engine is measured against."""
+    import jax
+    import jax.numpy as jnp
+
+    key = jax.random.PRNGKey(0)
+    a = jax.random.normal(key, (n, n), jnp.float32)
+    b = jax.random.normal(jax.random.split(key)[0], (n, n), jnp.float32)
+    mm = jax.jit(lambda u, v: u @ v)
+    jax.block_until_ready(mm(a, b))  # compile
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        jax.block_until_ready(mm(a, b))
+        best = min(best, time.perf_counter() - t0)
+    return 2.0 * n**3 / best / 1e9
+
+
+def mlp_flops_per_epoch(width: int, d_in: int = 40, classes: int = 10, n_train: int = 4000) -> float:
+    """Training FLOPs of one epoch of the depth-2 MLP ``d_in-w-w-classes``: a multiply-add per weight per
+    example forward (2 FLOPs) and twice that backward, over the ``n // batch`` full batches."""
+    weights = d_in * width + width * width + width * classes
+    return 6.0 * weights * (n_train // BATCH) * BATCH
+
+
+def gflops(widths: list[int], model_epochs_per_width: float, seconds: float) -> float:
+    return sum(mlp_flops_per_epoch(w) for w in widths) * model_epochs_per_width / seconds / 1e9
 
 
 # --------------------------------------------------------------------------- (b) hand-written JAX
@@ -249,6 +287,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="+", help="seed counts to time (default: 1 3 full, 1 otherwise)")
     ap.add_argument("--no-images", action="store_true", help="skip the cnn5/resnet18k images/s")
     ap.add_argument("--image-steps", type=int, help="batches per timed epoch of the image models")
+    ap.add_argument("--peak-n", type=int, help="matrix size of the peak matmul (default 2048; 8192 --full)")
     ap.add_argument("--image-budget", type=float, help="skip an image model whose predicted time (k^2 scaling from the "
                     "previous k, compile excluded) exceeds this many seconds (default: 60 on the CPU grid, none --full)")
     args = ap.parse_args(argv)
@@ -279,6 +318,11 @@ def main(argv: list[str] | None = None) -> int:
           f"SGD lr {LR} momentum {MOMENTUM}; epochs (b),(c) {epochs}, (a) {fit_epochs}")
 
     from ddbench.data import load_train_data
+
+    peak_n = args.peak_n or (8192 if args.full else 512 if args.smoke else 2048)
+    peak = matmul_peak(peak_n)
+    print(f"measured float32 matmul peak: {peak:,.1f} GFLOP/s (jitted {peak_n}x{peak_n} matmul, best of 5); "
+          "every GFLOP/s below is also given as a fraction of it")
 
     # untimed warm-up: the process's first model pays backend and data start-up, which is no engine's cost
     keras_engine("fit", mlp_spec(widths[:1], 1, [0], n_train))
@@ -319,6 +363,28 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  ratio c/b (wall)          : {c_wall / b_wall:.2f}")
         if bv is not None:
             print(f"  ratio c/b' (steady)       : {c_steady / steady(bv['steady']):.2f}")
+        per_width = n_seeds * (epochs - 1)  # steady model-epochs of each width
+
+        def share(seconds: float) -> str:
+            if epochs <= 1 or seconds <= 0:
+                return "n/a"
+            g = gflops(widths, per_width, seconds)
+            return f"{g:7.1f} GFLOP/s = {g / peak:6.1%} of peak"
+
+        a_g = gflops(widths, n_seeds * fit_epochs, a["wall"])
+        print(f"  sustained (a) fit         : {a_g:7.1f} GFLOP/s = {a_g / peak:6.1%} of peak (wall)")
+        print(f"  sustained (b) steady      : {share(b['steady'])}")
+        if bv is not None:
+            print(f"  sustained (b') steady     : {share(bv['steady'])}")
+        print(f"  sustained (c) steady      : {share(c['train'] - c['compile'])}")
+
+    if not args.smoke:
+        single = QUICKSTART_WIDEST
+        print(f"\nthe engine (c) on single widths, 1 seed, {epochs} epochs (the widest of the quickstart grid)")
+        for w in single:
+            c1 = keras_engine("stateless", mlp_spec([w], epochs, [0], n_train))
+            g = gflops([w], epochs - 1, c1["train"] - c1["compile"])
+            print(f"  width {w:4d}: {g:7.1f} GFLOP/s = {g / peak:6.1%} of peak")
 
     from ddbench import registry
 

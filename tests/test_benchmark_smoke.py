@@ -19,6 +19,7 @@ def test_sweep_throughput_smoke_prints_the_ratios():
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     out = proc.stdout
     for line in ("(a) per-cell fit", "(b) hand-written JAX scan", "(c) ddbench stateless",
-                 "ratio c/a (wall)", "ratio c/b (steady)", "ratio c/b (wall)"):
+                 "ratio c/a (wall)", "ratio c/b (steady)", "ratio c/b (wall)", "measured float32 matmul peak",
+                 "sustained (c) steady", "of peak"):
         assert line in out, out
     assert "model-epochs/s" in out and "backend jax" in out

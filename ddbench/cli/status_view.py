@@ -53,11 +53,12 @@ def render(report: StatusReport, console: Console, failures: bool = False) -> No
     if report.run_alive:
         out("a run is in progress in this directory (it holds the run lock)", highlight=False)
     elif report.counts.get("interrupted"):
-        out(f"[yellow]{report.counts['interrupted']} cell(s) interrupted[/]: their run stopped before they finished "
+        out(f"[yellow]{report.counts['interrupted']} cell(s) interrupted[/]: their run stopped before they finished\n"
             "(killed, or out of memory); the same `ddbench run` resumes them", highlight=False)
     if report.table:
         _print_grid(report, console)
-        out("[dim]done/cells (seeds x noise draws x grid); f failed, d diverged, r running, i interrupted[/]", highlight=False)
+        out("[dim]done/cells (seeds x noise draws x grid); f failed, d diverged, r running,\n"
+            "i interrupted[/]", highlight=False)
     width = max(console.width, 40)
     for r in report.failed[: None if failures else SHOWN]:
         out(_fit(f"{r.status} {r.label} (key {r.key}, attempts {r.attempts})", width), style="red", markup=False,

@@ -278,7 +278,7 @@ def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides:
         again = plugin().evidence(table, config, spec.analysis)
     finally:
         store.close()
-    from ..hypotheses.base import Evidence
+    from ..hypotheses.evidence import Evidence
 
     if not (isinstance(evs, list) and all(isinstance(e, Evidence) for e in evs)):
         return checks + [Check("returns evidence", False, f"expected a list of Evidence, got {type(evs).__name__}")]

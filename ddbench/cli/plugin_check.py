@@ -181,7 +181,7 @@ def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
     from ..plan import plan_cells
     from ..probes.base import ProbeContext, run_probe
     from ..store.run_store import RunStore
-    from ..train.schedule import load_trained_model
+    from ..train.reload import load_trained_model
 
     spec, result = _zoo(work, [plugin.plugin_name], [])
     store = RunStore(result.run_dir)

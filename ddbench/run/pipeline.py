@@ -177,7 +177,7 @@ def backfill_probes(spec: Spec, store: RunStore, progress: Progress, cells: list
     failed), from their saved models."""
     if not spec.probes:
         return 0
-    from ..train.schedule import load_trained_model
+    from ..train.reload import load_trained_model
 
     have = store.probe_values()
     todo = []

@@ -29,13 +29,12 @@ import numpy as np
 
 from .. import backend, registry
 from ..data import TrainData
+from ..engine.evaluate import EVAL_BATCH, curve_point
 from ..families import rf_activations  # noqa: F401  (registers erf so saved models load)
 from ..families.base import HEAD, PENULTIMATE
 from ..plan import Bundle
 from ..spec.model import TrainingSpec
 from .base import CellOutcome, Trainer, TrainEvents, build_cell_model, failed, is_finite
-from .evaluate import curve_point
-from .keras_fit import EVAL_BATCH
 from .ridge import ridge_solve
 
 

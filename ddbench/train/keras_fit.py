@@ -19,15 +19,15 @@ import numpy as np
 
 from ..data import TrainData
 from ..data.augment import augment
+from ..engine.evaluate import EVAL_BATCH, curve_point
+from ..engine.optimizer import make_optimizer
+from ..engine.protocol import augment_rng, epoch_order, steps_per_epoch
 from ..plan import Bundle
 from ..spec.model import TrainingSpec
-from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, steps_per_epoch, train_jointly
-from .evaluate import curve_point
-from .schedule import make_optimizer
+from .base import CellOutcome, Trainer, TrainEvents, train_jointly
 
 #: largest block of pre-ordered training data handed to one ``fit`` call
 MAX_BLOCK_BYTES = 256 * 2**20
-EVAL_BATCH = 4096
 
 
 class _Loop:

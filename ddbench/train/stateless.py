@@ -10,7 +10,7 @@ optimizer state, with the update rule and per-epoch learning-rate schedule of th
 reference ``fit``.
 
 The engine is the active backend's (``ddbench/backend/<name>/engine.py``, on top of the
-backend-neutral :class:`~ddbench.train.bundle_engine.BundleEngine`):
+backend-neutral :class:`~ddbench.engine.bundle_engine.BundleEngine`):
 
 * JAX: ``jax.jit`` of a ``lax.scan`` over the epoch, seeds (and, where exact, padded
   widths) as the vmapped lanes of one step (:mod:`ddbench.backend.jax.engine`);
@@ -30,11 +30,11 @@ from typing import Any, Iterator
 
 from .. import backend
 from ..data import TrainData
+from ..engine import lanes as lanes_mod
+from ..engine.bundle_engine import BundleEngine
 from ..plan import Bundle, Cell
 from ..spec.model import TrainingSpec
-from . import lanes as lanes_mod
 from .base import CellOutcome, Trainer, TrainEvents, train_jointly
-from .bundle_engine import BundleEngine, cell_loss
 from .keras_fit import PackedFitTrainer
 
 
@@ -75,4 +75,4 @@ class StatelessTrainer(Trainer):
             scope=dist.scope if dist is not None else None)
 
 
-__all__ = ["StatelessTrainer", "make_engine", "cell_loss"]
+__all__ = ["StatelessTrainer", "make_engine"]

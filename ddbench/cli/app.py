@@ -58,6 +58,8 @@ class Kind(str, Enum):
     families = "families"
     probes = "probes"
     hypotheses = "hypotheses"
+    trainers = "trainers"
+    executors = "executors"
 
 
 def _version(value: bool) -> None:
@@ -146,9 +148,11 @@ def run(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
-    if trainer is not None and trainer not in ("auto", "stateless", "packed", "fit"):
-        _fail(f"--trainer {trainer!r} is unknown; allowed: auto, stateless, packed, fit", 2)
     _select_backend(backend)  # first: the spec's distribution is validated against the backend
+    from ..train import AUTO, TRAINERS  # after the backend: the registry's trainers import Keras
+
+    if trainer is not None and trainer not in (AUTO, *TRAINERS):
+        _fail(f"--trainer {trainer!r} is unknown; allowed: {AUTO}, {', '.join(TRAINERS)}", 2)
     spec = _load(spec_path, overrides, smoke, output, allow_large=yes)
     if smoke:
         output = None  # the smoke spec's output_dir is <run dir>-smoke
@@ -270,7 +274,7 @@ def list_plugins(kind: Kind = typer.Argument(..., help="datasets, families, prob
     """List the installed plugins of one kind (built-in and from entry points)."""
     from .. import registry
 
-    reg = registry.ALL[kind.value]
+    reg = registry.KINDS[kind.value]
     table = Table(title=f"ddbench {kind.value}")
     for col in ("name", "version", "description", "from"):
         table.add_column(col)

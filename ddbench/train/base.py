@@ -69,11 +69,25 @@ class NullEvents:
 
 
 class Trainer(ABC):
+    """A registered trainer (``@registry.trainers.register(name)`` or a ``ddbench.trainers`` entry point).
+
+    It must follow the training protocol of this module and train the same models as the reference
+    ``fit`` (DEVELOPERS.md, "The training protocol"); ``name`` is recorded in each run's provenance.
+    """
+
     name: str = "?"
+    description: ClassVar[str] = ""
     #: the :class:`~ddbench.train.distribute.Distribution` to train under (set by ``get_trainer``); None: one device
     distribution: Any = None
     #: True if ``train`` really runs under ``distribution`` (recorded in provenance as ``applied``)
     uses_distribution: ClassVar[bool] = False
+
+    @classmethod
+    def create(cls, distribution: Any = None, engine: Any = None) -> "Trainer":
+        """The trainer :func:`ddbench.train.get_trainer` hands out. ``distribution``: the resolved
+        :class:`~ddbench.train.distribute.Distribution`, None on one device; ``engine``: the spec's
+        ``engine:`` section, or None. Override it to take what the trainer uses."""
+        return cls()
 
     @abstractmethod
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:

@@ -47,10 +47,12 @@ def penultimate_features(model: Any, x: np.ndarray, batch: int = EVAL_BATCH) -> 
     return np.concatenate(parts).astype(np.float64)
 
 
+@registry.trainers.register("closed_form", version="1")
 class ClosedFormTrainer(Trainer):
     """Ridge regression on the penultimate features, one cell at a time."""
 
     name = "closed_form"
+    description = "ridge solution of closed-form families (chosen for them, never by name)"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         if training.loss != "mse":

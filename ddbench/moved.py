@@ -30,6 +30,10 @@ MOVED = {
     "ddbench.progress": "ddbench.cli.progress",
     "ddbench.planview": "ddbench.cli.planview",
     "ddbench.plugin_check": "ddbench.cli.plugin_check",
+    "ddbench.train.lanes": "ddbench.engine.lanes",
+    "ddbench.train.bundle_engine": "ddbench.engine.bundle_engine",
+    "ddbench.train.evaluate": "ddbench.engine.evaluate",
+    "ddbench.train.lr_schedule": "ddbench.engine.lr_schedule",
 }
 
 

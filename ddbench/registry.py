@@ -1,11 +1,12 @@
 """One registration mechanism for every kind of plugin.
 
-Datasets, model families, probes and hypotheses all register the same way: a
-decorator in the module that defines them, or an entry point in an installed
-package (groups ``ddbench.datasets``, ``ddbench.families``, ``ddbench.probes``,
-``ddbench.hypotheses``). Built-ins and entry points are loaded lazily, on first
-lookup, so ``ddbench --help`` stays fast and a broken third-party plugin only
-breaks the commands that need it.
+Datasets, model families, probes and hypotheses (what a spec names), and trainers and
+executors (how and where bundles train), all register the same way: a decorator in the
+module that defines them, or an entry point in an installed package (groups
+``ddbench.datasets``, ``ddbench.families``, ``ddbench.probes``, ``ddbench.hypotheses``,
+``ddbench.trainers``, ``ddbench.executors``). Built-ins and entry points are loaded lazily, on
+first lookup, so ``ddbench --help`` stays fast and a broken third-party plugin only breaks the
+commands that need it.
 """
 
 from __future__ import annotations
@@ -83,7 +84,8 @@ class Registry(Generic[T]):
                 warnings.warn(f"could not load {self.kind} plugin {ep.name!r} ({ep.value}): {exc}")
                 continue
             if ep.name not in self._items:
-                if not hasattr(obj, "plugin_name"):
+                # registered by its own module? (a name inherited from a registered base class does not count)
+                if "plugin_name" not in getattr(obj, "__dict__", {}):
                     self.register(ep.name, version=getattr(obj, "plugin_version", "1"))(obj)
                 else:
                     self._items[ep.name] = obj
@@ -119,4 +121,10 @@ families: Registry[Any] = Registry("family", "ddbench.families", ("ddbench.famil
 probes: Registry[Any] = Registry("probe", "ddbench.probes", ("ddbench.probes.basic", "ddbench.probes.class_activation", "ddbench.probes.smoothness", "ddbench.probes.low_rank", "ddbench.probes.redundancy",))
 hypotheses: Registry[Any] = Registry("hypothesis", "ddbench.hypotheses", ("ddbench.hypotheses.double_descent", "ddbench.hypotheses.class_activation", "ddbench.hypotheses.smoothness", "ddbench.hypotheses.norm_capacity", "ddbench.hypotheses.low_rank", "ddbench.hypotheses.redundancy",))
 
+trainers: Registry[Any] = Registry("trainer", "ddbench.trainers", ("ddbench.train.keras_fit", "ddbench.train.stateless", "ddbench.train.closed_form"))
+executors: Registry[Any] = Registry("executor", "ddbench.executors", ("ddbench.execute.local", "ddbench.execute.ray_executor"))
+
+#: the kinds a spec names, each with its contract checks in ``ddbench plugin test``
 ALL = {"datasets": datasets, "families": families, "probes": probes, "hypotheses": hypotheses}
+#: every kind, as ``ddbench list`` shows them: those of :data:`ALL`, and how and where bundles train
+KINDS = {**ALL, "trainers": trainers, "executors": executors}

@@ -3,6 +3,7 @@ no backend code elsewhere, weak-map caches instead of attributes on models."""
 
 from __future__ import annotations
 
+import ast
 import gc
 import importlib
 import re
@@ -55,6 +56,25 @@ def test_no_module_outside_the_backend_layer_branches_on_the_backend_or_imports_
     assert offenders == []
     private = re.compile(r"backend\._[a-z]|\._flatten_layers|\._ddbench_|setattr\(model")
     assert [p for p in ROOT.rglob("*.py") if private.search(p.read_text())] == []
+
+
+def test_the_backend_layer_does_not_import_the_trainers():
+    """Trainers use the backends, never the reverse: what an engine shares with them is in ddbench.engine."""
+    offenders = []
+    for path in (ROOT / "backend").rglob("*.py"):
+        package = ["ddbench", *path.relative_to(ROOT).parent.parts]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                base = ".".join(package[: len(package) - node.level + 1]) if node.level else ""
+                module = ".".join(p for p in (base, node.module or "") if p)
+                targets = [module] + [f"{module}.{a.name}" for a in node.names]
+            else:
+                continue
+            offenders += [f"{path.relative_to(ROOT)}: {t}" for t in targets if t == "ddbench.train"
+                          or t.startswith("ddbench.train.")]
+    assert offenders == []
 
 
 def test_probe_functions_are_cached_in_a_weak_map_not_on_the_model():

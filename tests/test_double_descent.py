@@ -3,9 +3,12 @@
 import numpy as np
 import pytest
 
-from ddbench.hypotheses.base import CellView, Evidence, ResultTable, decide, verdict_of
+from ddbench.hypotheses.base import decide, verdict_of
+from ddbench.hypotheses.cells import CellView
 from ddbench.hypotheses.curves import interpolation_threshold, peak_excess
 from ddbench.hypotheses.double_descent import DoubleDescent
+from ddbench.hypotheses.evidence import Evidence
+from ddbench.hypotheses.table import ResultTable
 from ddbench.spec.model import AnalysisSpec
 
 WIDTHS = [2, 4, 8, 16, 32, 64, 128]

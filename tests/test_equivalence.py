@@ -165,7 +165,7 @@ def _assert_close(diffs: dict[str, dict[str, float]]) -> None:
 
 
 def test_protocol_order_is_the_engines_batch_rule():
-    from ddbench.train.base import epoch_order, steps_per_epoch
+    from ddbench.engine.protocol import epoch_order, steps_per_epoch
 
     assert steps_per_epoch(N_TRAIN, BATCH) == 4
     for seed, epoch in ((0, 0), (1, 5), (7, 2)):
@@ -181,8 +181,8 @@ def test_protocol_order_is_the_engines_batch_rule():
 def test_every_schedule_matches_its_closed_form(schedule):
     import yaml
 
+    from ddbench.engine.optimizer import make_schedule
     from ddbench.spec.model import ScheduleSpec
-    from ddbench.train.schedule import make_schedule
 
     spec = ScheduleSpec.model_validate(yaml.safe_load(schedule))
     steps, total, lr = 7, 10, 0.3
@@ -194,7 +194,7 @@ def test_every_schedule_matches_its_closed_form(schedule):
 
 
 def test_curve_losses_match_keras_losses_on_the_same_logits():
-    from ddbench.train.evaluate import curve_point
+    from ddbench.engine.evaluate import curve_point
 
     rng = np.random.default_rng(0)
     logits, y = rng.normal(size=(64, 5)).astype(np.float32) * 3, rng.integers(0, 5, 64)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 from util import run_script
 
+from ddbench.engine.lanes import PAD_FLOOR_FLOPS, PAD_SLACK, bucket_widths, embed, shapes_nest, unembed
 from ddbench.spec.identity import training_hash
-from ddbench.train.lanes import PAD_FLOOR_FLOPS, PAD_SLACK, bucket_widths, embed, shapes_nest, unembed
 
 
 def test_embed_unembed_roundtrip_and_nesting():
@@ -50,7 +50,8 @@ JAX_SCRIPT = textwrap.dedent("""
     from ddbench.train import get_trainer
     from ddbench.train.base import NullEvents, build_cell_model
     from ddbench.backend.jax.padding import padding_is_exact
-    from ddbench.train.stateless import StatelessTrainer, cell_loss
+    from ddbench.engine.bundle_engine import cell_loss
+    from ddbench.train.stateless import StatelessTrainer
     from ddbench.spec.validate import load_spec_text
 
     def train(text, trainer):

@@ -10,8 +10,10 @@ from scipy.special import erf
 
 from ddbench import registry
 from ddbench.families.base import HEAD, PENULTIMATE
-from ddbench.hypotheses.base import CellView, ResultTable, decide
+from ddbench.hypotheses.base import decide
+from ddbench.hypotheses.cells import CellView
 from ddbench.hypotheses.norm_capacity import NormCapacity, interior_peak, near_window, peak_miss
+from ddbench.hypotheses.table import ResultTable
 from ddbench.spec.model import AnalysisSpec
 from ddbench.train.ridge import ridge_solve
 

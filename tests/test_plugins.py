@@ -91,7 +91,7 @@ def _spearman_width(table, metric):
     """Evidence helper of the test plugins: Spearman of width vs a metric in each stratum."""
     import numpy as np
 
-    from ddbench.hypotheses.base import Evidence
+    from ddbench.hypotheses.evidence import Evidence
 
     out = []
     for stratum, cells in table.strata():
@@ -141,7 +141,7 @@ def test_plugin_test_exercises_every_declared_claim_on_a_zoo_past_k_star(zoo_dir
 @pytest.mark.slow
 def test_plugin_test_fails_an_unexercised_and_an_undeclared_claim_by_name(zoo_dir):
     from ddbench.cli.plugin_check import check_plugin
-    from ddbench.hypotheses.base import Evidence
+    from ddbench.hypotheses.evidence import Evidence
 
     def emit(table):
         evs = _relabel(_spearman_width(table, "test_loss"), "cli_half_tested.a")

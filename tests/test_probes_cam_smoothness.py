@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from ddbench.data import TrainData
-from ddbench.hypotheses.base import CellView, ResultTable, decide
+from ddbench.hypotheses.base import decide
+from ddbench.hypotheses.cells import CellView
 from ddbench.hypotheses.class_activation import ClassActivationHypothesis
 from ddbench.hypotheses.smoothness import NO_CHECKPOINTS, SmoothnessHypothesis, rise_fall
+from ddbench.hypotheses.table import ResultTable
 from ddbench.plan import Cell
 from ddbench.probes.base import ProbeContext, run_probe
 from ddbench.probes.class_activation import (

@@ -6,9 +6,11 @@ import numpy as np
 import pytest
 
 from ddbench.data import TrainData
-from ddbench.hypotheses.base import CellView, ResultTable, decide
+from ddbench.hypotheses.base import decide
+from ddbench.hypotheses.cells import CellView
 from ddbench.hypotheses.low_rank import LowRankHypothesis
 from ddbench.hypotheses.redundancy import RedundancyHypothesis, slope_margin, value_at_size
+from ddbench.hypotheses.table import ResultTable
 from ddbench.plan import Cell
 from ddbench.probes import low_rank as low_rank_module
 from ddbench.probes.base import ProbeContext, run_probe

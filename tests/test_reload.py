@@ -31,7 +31,7 @@ TRAINERS = ("fit", "packed", "stateless")
 LOAD = textwrap.dedent("""
     import json
     import numpy as np
-    from ddbench.train.schedule import load_trained_model
+    from ddbench.train.reload import load_trained_model
     cases = json.load(open({cases!r}))
     out = {{}}
     for name, (path, x_path) in cases.items():
@@ -93,8 +93,8 @@ def _family(name: str) -> object:
 
 
 def test_epoch_schedule_config_round_trips():
+    from ddbench.engine.lr_schedule import EpochSchedule
     from ddbench.spec.model import ScheduleSpec
-    from ddbench.train.lr_schedule import EpochSchedule
 
     s = EpochSchedule(ScheduleSpec(name="cosine", min_lr=0.01), 0.1, 6, 40)
     config = s.get_config()

@@ -10,9 +10,10 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 from zoo import zoo
 
-from ddbench.hypotheses.base import Evidence, HypothesisPlugin, decide
+from ddbench.hypotheses.base import HypothesisPlugin, decide
 from ddbench.hypotheses.class_activation import ClassActivationHypothesis
 from ddbench.hypotheses.double_descent import DoubleDescent
+from ddbench.hypotheses.evidence import Evidence
 from ddbench.hypotheses.low_rank import LowRankHypothesis
 from ddbench.hypotheses.smoothness import SmoothnessHypothesis
 from ddbench.spec.model import AnalysisSpec

@@ -7,7 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from ddbench.hypotheses.base import CellView, ResultTable
+from ddbench.hypotheses.cells import CellView
+from ddbench.hypotheses.table import ResultTable
 
 WIDTHS = [2, 4, 8, 16, 32, 64, 128]
 TRAIN = [0.6, 0.4, 0.2, 0.0, 0.0, 0.0, 0.0]  # k* = 16 (index 3)

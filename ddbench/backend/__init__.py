@@ -55,7 +55,7 @@ def select(name: str | None) -> str:
             )
         return name
     os.environ["KERAS_BACKEND"] = name
-    # only the device module: the others reach into ddbench.train, which must not load before this
+    # only the device module: the others reach into ddbench.engine, which must not load before this
     importlib.import_module(f"{__name__}.{name}.device").prepare()
     return name
 

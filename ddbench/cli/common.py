@@ -21,12 +21,14 @@ SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 tra
 
 
 class Kind(str, Enum):
-    """The plugin kinds ``ddbench list`` and ``ddbench plugin test --kind`` take."""
+    """The plugin kinds ``ddbench list`` takes (``plugin test --kind`` checks the first four)."""
 
     datasets = "datasets"
     families = "families"
     probes = "probes"
     hypotheses = "hypotheses"
+    trainers = "trainers"
+    executors = "executors"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:

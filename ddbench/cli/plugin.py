@@ -11,11 +11,11 @@ from rich.table import Table
 from . import common
 
 
-def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, families, probes or hypotheses.")) -> None:
+def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, families, probes, hypotheses, trainers or executors.")) -> None:
     """List the installed plugins of one kind (built-in and from entry points)."""
     from .. import registry
 
-    reg = registry.ALL[kind.value]
+    reg = registry.KINDS[kind.value]
     table = Table(title=f"ddbench {kind.value}")
     for col in ("name", "version", "description", "from"):
         table.add_column(col)
@@ -40,6 +40,9 @@ def plugin_test(
 ) -> None:
     """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget;
     a hypothesis on a zoo that reaches k*, every declared claim exercised, no undeclared claim."""
+    if kind in (common.Kind.trainers, common.Kind.executors):
+        common.fail(f"plugin test checks datasets, families, probes and hypotheses; a {kind.value[:-1]} is checked by "
+                    "its own tests against the reference (docs/plugins.md, 'Trainers and executors')", 2)
     common.select_backend(backend)
     from ..spec.overrides import OverrideError
     from ..spec.validate import SpecError

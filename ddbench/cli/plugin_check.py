@@ -182,7 +182,7 @@ def _check_probe(plugin: Any, work: Path, budget: float, _: Any) -> list[Check]:
     from ..plan import plan_cells
     from ..probes.base import ProbeContext, run_probe
     from ..store.run_store import RunStore
-    from ..train.schedule import load_trained_model
+    from ..train.reload import load_trained_model
 
     spec, result = _zoo(work, [plugin.plugin_name], [])
     store = RunStore(result.run_dir)
@@ -279,7 +279,7 @@ def _check_hypothesis(plugin: Any, work: Path, budget: float, _: Any, overrides:
         again = plugin().evidence(table, config, spec.analysis)
     finally:
         store.close()
-    from ..hypotheses.base import Evidence
+    from ..hypotheses.evidence import Evidence
 
     if not (isinstance(evs, list) and all(isinstance(e, Evidence) for e in evs)):
         return checks + [Check("returns evidence", False, f"expected a list of Evidence, got {type(evs).__name__}")]

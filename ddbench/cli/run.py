@@ -46,9 +46,11 @@ def run(
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Train the spec's grid (resuming a previous run), test the hypotheses, write the leaderboard."""
-    if trainer is not None and trainer not in ("auto", "stateless", "packed", "fit"):
-        common.fail(f"--trainer {trainer!r} is unknown; allowed: auto, stateless, packed, fit", 2)
     common.select_backend(backend)  # first: the spec's distribution is validated against the backend
+    from ..train import AUTO, TRAINERS  # after the backend: the registry's trainers import Keras
+
+    if trainer is not None and trainer not in (AUTO, *TRAINERS):
+        common.fail(f"--trainer {trainer!r} is unknown; allowed: {AUTO}, {', '.join(TRAINERS)}", 2)
     spec = common.load_spec(spec_path, overrides, smoke, output, allow_large=yes)
     if smoke:
         output = None  # the smoke spec's output_dir is <run dir>-smoke

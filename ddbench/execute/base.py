@@ -49,6 +49,11 @@ class ExecContext:
 
 
 class Executor(Protocol):
+    """Where bundles train. Registered (``@registry.executors.register(name)`` or a ``ddbench.executors``
+    entry point) as a factory that :func:`ddbench.execute.get_executor` calls with its options;
+    ``name`` is recorded in each run's provenance. Train each bundle with
+    :func:`ddbench.execute.work.train_bundle` so every executor produces the same records."""
+
     name: str
 
     def execute(self, bundles: Iterable[Bundle], ctx: ExecContext) -> Iterator[CellResult]:

@@ -13,8 +13,12 @@ from .base import ExecContext
 from .work import CellResult, failed_results, train_bundle
 
 
+@registry.executors.register("local", version="1")
 class LocalExecutor:
+    """The reference executor: every bundle in this process, one after another."""
+
     name = "local"
+    description = "bundles one after another in this process (one device, or several through distribution:)"
 
     def execute(self, bundles: Iterable[Bundle], ctx: ExecContext) -> Iterator[CellResult]:
         trainer = get_trainer(ctx.trainer, registry.families.get(ctx.spec.model.family), ctx.spec.distribution,

@@ -45,6 +45,7 @@ from typing import Any, Iterable, Iterator
 
 from ..memory import BUDGET_FRACTION
 from ..plan import Bundle
+from ..registry import executors
 from ..spec.identity import training_hash
 from .base import ExecContext, StratumData
 from .work import CellResult, failed_results, train_bundle
@@ -80,10 +81,12 @@ def gpu_share(est_bytes: float | None, gpu_bytes: int | None, max_per_gpu: int =
     return math.floor(10_000 / k) / 10_000
 
 
+@executors.register("ray", version="1")
 class RayExecutor:
     """One Ray task per bundle on a Ray cluster (``address``) or a local Ray instance."""
 
     name = "ray"
+    description = "one Ray task per bundle, on a Ray cluster or a local Ray instance"
 
     def __init__(self, address: str | None = None, num_gpus_per_bundle: float | None = None, max_retries: int = 3,
                  num_cpus_per_bundle: float = 1.0, max_bundles_per_gpu: int = MAX_BUNDLES_PER_GPU,

@@ -1,5 +1,7 @@
 """Hypotheses: plugins that turn the table of trained cells into verdicts."""
 
-from .base import Evidence, HypothesisPlugin, ResultTable, decide
+from .base import HypothesisPlugin, decide
+from .evidence import Evidence
+from .table import ResultTable
 
 __all__ = ["Evidence", "HypothesisPlugin", "ResultTable", "decide"]

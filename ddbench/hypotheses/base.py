@@ -11,108 +11,15 @@ changes a verdict or an interval (docs/science.md, "Statistics").
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any, ClassVar
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from ..leaderboard.schema import StratumVerdict, Verdict
 from ..stats.inference import INTERVAL, NONFINITE_LIMIT, holm, make_test
-from ..stats.plan import ResamplingPlan
-
-
-@dataclass
-class CellView:
-    """A finished cell as hypotheses see it."""
-
-    key: str
-    family: str
-    config: dict[str, Any]
-    grid: dict[str, Any]
-    width: int
-    noise_rate: float
-    noise_seed: int
-    seed: int
-    status: str
-    params: int | None
-    metrics: dict[str, Any]
-    curves: dict[str, list[Any]]
-    probes: dict[str, dict[str, Any]]
-
-    @property
-    def stratum(self) -> dict[str, Any]:
-        """Cells of one stratum differ only by width and seeds."""
-        return {"family": self.family, **self.grid, "noise_rate": self.noise_rate}
-
-
-class ResultTable:
-    """The cells of a run, with lazy access to their per-point arrays."""
-
-    def __init__(self, cells: list[CellView], arrays: Callable[[str], dict[str, np.ndarray]]):
-        self.cells = cells
-        self._arrays = arrays
-        self._cache: dict[str, dict[str, np.ndarray]] = {}
-        self._cores: dict[tuple, list[Any]] = {}
-
-    def done(self) -> list[CellView]:
-        return [c for c in self.cells if c.status == "done"]
-
-    def arrays(self, key: str) -> dict[str, np.ndarray]:
-        if key not in self._cache:
-            self._cache[key] = self._arrays(key)
-        return self._cache[key]
-
-    def strata(self) -> list[tuple[dict[str, Any], list[CellView]]]:
-        """Done cells grouped by stratum, in first-seen order."""
-        groups: dict[str, tuple[dict[str, Any], list[CellView]]] = {}
-        for c in self.done():
-            label = repr(sorted(c.stratum.items()))
-            groups.setdefault(label, (c.stratum, []))[1].append(c)
-        return list(groups.values())
-
-    def cores(self, analysis: Any) -> list[Any]:
-        """One :class:`ddbench.hypotheses.core.StratumCore` per stratum (k*, unit, plan), shared by every hypothesis."""
-        from .core import StratumCore, stratum_label
-
-        key = (float(analysis.interpolation_threshold), int(analysis.bootstrap), int(analysis.seed))
-        if key not in self._cores:
-            plan = ResamplingPlan(analysis.bootstrap, analysis.seed)
-            widths_of: dict[str, set[int]] = {}
-            for c in self.cells:
-                widths_of.setdefault(stratum_label(c.stratum), set()).add(c.width)
-            cores = []
-            for stratum, cells in self.strata():
-                done = {c.width for c in cells}
-                core = StratumCore(stratum, cells, plan, key[0],
-                                   failed_widths=sorted(widths_of.get(stratum_label(stratum), set()) - done))
-                core.attach_arrays(self.arrays)
-                cores.append(core)
-            self._cores[key] = cores
-        return self._cores[key]
-
-
-@dataclass
-class Evidence:
-    """One claim in one stratum: a statistic and how sure we are of it."""
-
-    claim: str
-    stratum: dict[str, Any]
-    statistic: float | None
-    samples: np.ndarray | None = None  # bootstrap replicates of the statistic
-    threshold: float = 0.0
-    side: str = "greater"  # the claim holds when statistic > threshold ("greater") or < ("less")
-    reason: str = ""  # why not applicable, or a note
-    applicable: bool = True
-    detail: dict[str, Any] = field(default_factory=dict)
-    unit: str = ""  # what the replicates resample: seeds, test_points, grid_points, cells, probe_se, ...
-    n_units: int | None = None  # how many units were resampled (degrees of freedom n - 1); None: normal quantiles
-    #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
-    #: widths): "holds" then also needs this one-sided test (docs/science.md, Statistics, "Null replicates")
-    null_samples: np.ndarray | None = None
-    #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
-    bounds: tuple[float, float] | None = None
+from .evidence import Evidence, finite_or_none
+from .table import ResultTable
 
 
 class HypothesisPlugin:
@@ -231,13 +138,3 @@ def _combine(strata: list[StratumVerdict]) -> tuple[str, float | None, Any, floa
 
 def _stratum_label(stratum: dict[str, Any]) -> str:
     return " ".join(f"{k}={v}" for k, v in stratum.items() if k != "family")
-
-
-def finite_or_none(x: Any) -> float | None:
-    """A JSON-safe number: ``None`` for missing, NaN or infinite values."""
-    return None if x is None or not math.isfinite(float(x)) else float(x)
-
-
-def finite_list(values: Any) -> list[float | None]:
-    """:func:`finite_or_none` over a sequence (curves in verdict details)."""
-    return [finite_or_none(v) for v in values]

@@ -23,11 +23,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
-from .base import Evidence, HypothesisPlugin, ResultTable, finite_list, finite_or_none
+from .base import HypothesisPlugin
 from .core import StratumCore, paired_correlation
 from .curves import width_curve
+from .evidence import Evidence, finite_list, finite_or_none
 from .probe_curves import nan_argmax, not_applicable, pooled, row_mean
 from .stats import metric_value, probe_value, spearman
+from .table import ResultTable
 
 P = "class_activation"
 

@@ -1,6 +1,6 @@
 """One stratum as every hypothesis sees it: its grid, k*, resampling unit and paired curves.
 
-:meth:`ResultTable.cores` builds one :class:`StratumCore` per stratum (cached on the
+:meth:`~ddbench.hypotheses.table.ResultTable.cores` builds one :class:`StratumCore` per stratum (cached on the
 table), so every claim of every hypothesis reads the same k*, the same peak window
 and the same replicate indices (docs/science.md, "Statistics").
 
@@ -32,7 +32,8 @@ from ..stats.threshold import (
     peak_window,
     straddle_problem,
 )
-from .base import CellView, Evidence, finite_list
+from .cells import CellView
+from .evidence import Evidence, finite_list
 
 MIN_SEEDS = 3
 Seed = tuple[int, int]

@@ -16,9 +16,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
 from ..stats.threshold import peak_excess, peak_window, straddle_problem
-from .base import Evidence, HypothesisPlugin, ResultTable
+from .base import HypothesisPlugin
 from .curves import WidthCurve, width_curve
+from .evidence import Evidence
 from .probe_curves import pooled as pooled_evidence
+from .table import ResultTable
 
 __all__ = ["DoubleDescent", "peak_window", "straddle_problem"]
 

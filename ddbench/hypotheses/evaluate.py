@@ -10,7 +10,9 @@ import traceback
 from typing import Any, Callable
 
 from .. import registry
-from .base import Evidence, ResultTable, decide
+from .base import decide
+from .evidence import Evidence
+from .table import ResultTable
 
 
 def evaluate(spec: Any, table: ResultTable,

@@ -30,10 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
 from ..stats.plan import ResamplingPlan
-from .base import CellView, Evidence, HypothesisPlugin, ResultTable
+from .base import HypothesisPlugin
+from .cells import CellView
 from .core import MIN_SEEDS, StratumCore, correlation_evidence
+from .evidence import Evidence
 from .probe_curves import not_applicable, pooled
 from .stats import grid_matrix, probe_value
+from .table import ResultTable
 
 P = "low_rank"
 DEPTH, OVERPARAM = "depth", "linear_overparam"

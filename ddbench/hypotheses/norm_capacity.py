@@ -52,11 +52,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..registry import hypotheses
 from ..stats.rowstats import row_pearson as _row_pearson
 from ..stats.rowstats import row_spearman as _row_spearman
-from .base import Evidence, HypothesisPlugin, ResultTable
+from .base import HypothesisPlugin
 from .core import StratumCore, paired_correlation, permutation_null
 from .curves import WidthCurve, width_curve
+from .evidence import Evidence
 from .probe_curves import not_applicable, pooled, row_mean
 from .stats import metric_value, probe_value, spearman
+from .table import ResultTable
 
 H = "norm_capacity"
 NORM = "ridge_sq_norm"

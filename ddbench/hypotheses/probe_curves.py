@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import Evidence
+from .evidence import Evidence
 
 
 def row_mean(Y: np.ndarray) -> np.ndarray:

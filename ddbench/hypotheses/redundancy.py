@@ -42,17 +42,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
 from ..stats.plan import ResamplingPlan
-from .base import (
-    CellView,
-    Evidence,
-    HypothesisPlugin,
-    ResultTable,
-    finite_list,
-    finite_or_none,
-)
+from .base import HypothesisPlugin
+from .cells import CellView
 from .core import StratumCore, correlation_evidence
+from .evidence import Evidence, finite_list, finite_or_none
 from .probe_curves import not_applicable, pooled
 from .stats import pearson, probe_value
+from .table import ResultTable
 
 P = "redundancy"
 NO_K = "the grid never reaches the interpolation threshold k*; add wider models or train longer"

@@ -26,11 +26,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import hypotheses
 from ..stats.threshold import peak_excess
-from .base import Evidence, HypothesisPlugin, ResultTable
+from .base import HypothesisPlugin
 from .core import StratumCore
 from .curves import WidthCurve, width_curve
+from .evidence import Evidence
 from .probe_curves import nan_argmax, not_applicable, pooled
 from .stats import probe_value
+from .table import ResultTable
 
 P = "smoothness"
 NO_CHECKPOINTS = "no checkpoints: set training.record.checkpoints: true (and smoothness option epochwise: true)"

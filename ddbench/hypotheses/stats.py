@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..stats.rowstats import row_pearson, row_spearman
-from .base import CellView
+from .cells import CellView
 
 
 def grid_matrix(cells: Sequence[CellView], value: Callable[[CellView], Any], axis: str = "width") -> tuple[np.ndarray, np.ndarray]:

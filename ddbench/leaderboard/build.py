@@ -6,7 +6,8 @@ import time
 from typing import Any
 
 from .. import __version__, registry
-from ..hypotheses.base import CellView, ResultTable
+from ..hypotheses.cells import CellView
+from ..hypotheses.table import ResultTable
 from ..store.run_store import CellRecord, RunStore
 from .measures import probe_scores
 from .schema import Leaderboard, Row, Verdict, board_data, content_hash

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..hypotheses.base import CellView, ResultTable
+from ..hypotheses.cells import CellView
 from ..hypotheses.evaluate import evaluate
+from ..hypotheses.table import ResultTable
 from .schema import Leaderboard, Verdict
 
 NAN = float("nan")

@@ -37,7 +37,7 @@ def backfill_probes(spec: Spec, session: RunSession, progress: Progress) -> int:
     """Probe the finished cells that lack a probe of the spec, from their saved models; return how many."""
     if not spec.probes:
         return 0
-    from ..train.schedule import load_trained_model  # imports Keras: only when there is something to probe
+    from ..train.reload import load_trained_model  # imports Keras: only when there is something to probe
 
     todo = missing_probes(spec, session)
     if todo:

@@ -1,12 +1,13 @@
 """The trainer interface: a bundle of cells in, one outcome per cell out.
 
-Every trainer follows the same protocol, so results agree across them:
+Every trainer follows the same protocol, so results agree across them (its seeded parts,
+shared with the backends' compiled engines, are :mod:`ddbench.engine.protocol`):
   * a cell's initial weights come from ``set_random_seed(init_seed(cell))`` right
     before its model is built;
   * the batch order of epoch ``e`` is a seeded permutation of the training set
     cut into ``n // batch_size`` full batches (the remainder, different each
     epoch, is skipped; fixed shapes let compiled engines scan whole epochs);
-  * the learning rate is a function of the epoch (``schedule.lr_at_epoch``);
+  * the learning rate is a function of the epoch (``engine.lr_curve.lr_at_epoch``);
   * curves are evaluated on the full train and test sets at the recorded epochs;
   * no early stopping, ever.
 """
@@ -14,7 +15,6 @@ Every trainer follows the same protocol, so results agree across them:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import time
 import traceback
@@ -26,6 +26,7 @@ import numpy as np
 
 from .. import backend, registry
 from ..data import TrainData
+from ..engine.protocol import init_seed
 from ..plan import Bundle, Cell
 from ..spec.model import DEFAULT_PRECISION, TrainingSpec
 from .precision import build_with_precision
@@ -68,42 +69,29 @@ class NullEvents:
 
 
 class Trainer(ABC):
+    """A registered trainer (``@registry.trainers.register(name)`` or a ``ddbench.trainers`` entry point).
+
+    It must follow the training protocol of this module and train the same models as the reference
+    ``fit`` (DEVELOPERS.md, "The training protocol"); ``name`` is recorded in each run's provenance.
+    """
+
     name: str = "?"
+    description: ClassVar[str] = ""
     #: the :class:`~ddbench.train.distribute.Distribution` to train under (set by ``get_trainer``); None: one device
     distribution: Any = None
     #: True if ``train`` really runs under ``distribution`` (recorded in provenance as ``applied``)
     uses_distribution: ClassVar[bool] = False
 
+    @classmethod
+    def create(cls, distribution: Any = None, engine: Any = None) -> "Trainer":
+        """The trainer :func:`ddbench.train.get_trainer` hands out. ``distribution``: the resolved
+        :class:`~ddbench.train.distribute.Distribution`, None on one device; ``engine``: the spec's
+        ``engine:`` section, or None. Override it to take what the trainer uses."""
+        return cls()
+
     @abstractmethod
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         """Train every cell of ``bundle``; yield each outcome as soon as it is final."""
-
-
-def _derive(*parts: Any) -> int:
-    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
-    return int.from_bytes(digest[:4], "little") & 0x7FFFFFFF
-
-
-def init_seed(cell: Cell) -> int:
-    """Seed of a cell's initial weights: depends on (seed, width, config), not on bundling."""
-    return _derive("init", cell.seed, cell.width, sorted(cell.family_config.items()))
-
-
-def steps_per_epoch(n: int, batch_size: int) -> int:
-    if batch_size > n:
-        raise ValueError(f"batch_size={batch_size} exceeds the {n} training points")
-    return n // batch_size
-
-
-def epoch_order(seed: int, epoch: int, n: int, batch_size: int) -> np.ndarray:
-    """Indices of the points used in 0-based ``epoch``, in batch order."""
-    rng = np.random.default_rng(_derive("order", seed, epoch))
-    return rng.permutation(n)[: steps_per_epoch(n, batch_size) * batch_size]
-
-
-def augment_rng(seed: int, epoch: int) -> np.random.Generator:
-    """Generator of the augmentation of 0-based ``epoch``."""
-    return np.random.default_rng(_derive("augment", seed, epoch))
 
 
 def is_finite(metrics: dict[str, float]) -> bool:

@@ -29,13 +29,12 @@ import numpy as np
 
 from .. import backend, registry
 from ..data import TrainData
+from ..engine.evaluate import EVAL_BATCH, curve_point
 from ..families import rf_activations  # noqa: F401  (registers erf so saved models load)
 from ..families.base import HEAD, PENULTIMATE
 from ..plan import Bundle
 from ..spec.model import TrainingSpec
 from .base import CellOutcome, Trainer, TrainEvents, build_cell_model, failed, is_finite
-from .evaluate import curve_point
-from .keras_fit import EVAL_BATCH
 from .ridge import ridge_solve
 
 
@@ -48,10 +47,12 @@ def penultimate_features(model: Any, x: np.ndarray, batch: int = EVAL_BATCH) -> 
     return np.concatenate(parts).astype(np.float64)
 
 
+@registry.trainers.register("closed_form", version="1")
 class ClosedFormTrainer(Trainer):
     """Ridge regression on the penultimate features, one cell at a time."""
 
     name = "closed_form"
+    description = "ridge solution of closed-form families (chosen for them, never by name)"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         if training.loss != "mse":

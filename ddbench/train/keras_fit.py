@@ -19,15 +19,16 @@ import numpy as np
 
 from ..data import TrainData
 from ..data.augment import augment
+from ..engine.evaluate import EVAL_BATCH, curve_point
+from ..engine.optimizer import make_optimizer
+from ..engine.protocol import augment_rng, epoch_order, steps_per_epoch
 from ..plan import Bundle
+from ..registry import trainers
 from ..spec.model import TrainingSpec
-from .base import CellOutcome, Trainer, TrainEvents, augment_rng, epoch_order, steps_per_epoch, train_jointly
-from .evaluate import curve_point
-from .schedule import make_optimizer
+from .base import CellOutcome, Trainer, TrainEvents, train_jointly
 
 #: largest block of pre-ordered training data handed to one ``fit`` call
 MAX_BLOCK_BYTES = 256 * 2**20
-EVAL_BATCH = 4096
 
 
 class _Loop:
@@ -121,6 +122,10 @@ class _FitBased(Trainer):
     def __init__(self, distribution: Any = None):
         self.distribution = distribution if distribution is not None and distribution.enabled else None
 
+    @classmethod
+    def create(cls, distribution: Any = None, engine: Any = None) -> "_FitBased":
+        return cls(distribution)
+
     def _scope(self) -> Any:
         return self.distribution.scope if self.distribution is not None else None
 
@@ -131,10 +136,12 @@ class _FitBased(Trainer):
         return lambda cells, models: _Loop(models, data, training, seed, split, jit)
 
 
+@trainers.register("fit", version="1")
 class FitTrainer(_FitBased):
     """One ``model.fit`` per cell: slow, simple, the reference."""
 
     name = "fit"
+    description = "one Keras fit per cell: the reference every trainer must match"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         for cell in bundle.cells:
@@ -142,10 +149,12 @@ class FitTrainer(_FitBased):
                                      scope=self._scope())
 
 
+@trainers.register("packed", version="1")
 class PackedFitTrainer(_FitBased):
     """The cells of a bundle that share a seed as one multi-output model, one ``fit`` for them."""
 
     name = "packed"
+    description = "the cells of a bundle as one multi-output model, one Keras fit (auto under mirrored)"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         for part in bundle.by_seed():  # one model shares one batch order, so one seed per fit

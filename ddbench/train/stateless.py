@@ -10,7 +10,7 @@ optimizer state, with the update rule and per-epoch learning-rate schedule of th
 reference ``fit``.
 
 The engine is the active backend's (``ddbench/backend/<name>/engine.py``, on top of the
-backend-neutral :class:`~ddbench.train.bundle_engine.BundleEngine`):
+backend-neutral :class:`~ddbench.engine.bundle_engine.BundleEngine`):
 
 * JAX: ``jax.jit`` of a ``lax.scan`` over the epoch, seeds (and, where exact, padded
   widths) as the vmapped lanes of one step (:mod:`ddbench.backend.jax.engine`);
@@ -30,11 +30,12 @@ from typing import Any, Iterator
 
 from .. import backend
 from ..data import TrainData
+from ..engine import lanes as lanes_mod
+from ..engine.bundle_engine import BundleEngine
 from ..plan import Bundle, Cell
+from ..registry import trainers
 from ..spec.model import TrainingSpec
-from . import lanes as lanes_mod
 from .base import CellOutcome, Trainer, TrainEvents, train_jointly
-from .bundle_engine import BundleEngine, cell_loss
 from .keras_fit import PackedFitTrainer
 
 
@@ -49,6 +50,7 @@ def make_engine(cells: list[Cell], models: list[Any], data: TrainData, training:
     return engine(cells, models, data, training, pad=pad, distribution=distribution, epochs_per_call=epochs_per_call)
 
 
+@trainers.register("stateless", version="1")
 class StatelessTrainer(Trainer):
     """A bundle as one compiled program (stateless Keras API), a whole epoch per call, data on the device.
 
@@ -57,11 +59,18 @@ class StatelessTrainer(Trainer):
     """
 
     name = "stateless"
+    description = "a bundle as one compiled program, a whole epoch per call (auto)"
     #: with data_parallel (JAX) every batch is split over the devices inside the compiled epoch
     uses_distribution = True
 
     def __init__(self, pad: lanes_mod.PadPolicy = "auto", distribution: Any = None, epochs_per_call: int | None = None):
         self.pad, self.distribution, self.epochs_per_call = pad, distribution, epochs_per_call
+
+    @classmethod
+    def create(cls, distribution: Any = None, engine: Any = None) -> "StatelessTrainer":
+        """With the spec's ``engine:`` layout options; falls back to packed on backends other than JAX/TF."""
+        opts = {"pad": engine.pad_widths, "epochs_per_call": engine.epochs_per_call} if engine is not None else {}
+        return cls(distribution=distribution, **opts)
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:
         if backend.impl().engine.Engine is None:
@@ -75,4 +84,4 @@ class StatelessTrainer(Trainer):
             scope=dist.scope if dist is not None else None)
 
 
-__all__ = ["StatelessTrainer", "make_engine", "cell_loss"]
+__all__ = ["StatelessTrainer", "make_engine"]

@@ -1,6 +1,6 @@
 """JAX: a bundle as one compiled program, ``jax.jit`` of a ``lax.scan`` over the epoch.
 
-The cells are trained as a few *groups* (:mod:`ddbench.train.lanes`): the seeds of one
+The cells are trained as a few *groups* (:mod:`ddbench.engine.lanes`): the seeds of one
 architecture, and on accelerators narrow widths zero-padded into a wider one (only where
 :func:`ddbench.backend.jax.padding.padding_is_exact` confirms it trains identically), are the
 lanes of one ``jax.vmap``-ed step.
@@ -19,11 +19,11 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ...data import TrainData, augment
+from ...engine import lanes as lanes_mod
+from ...engine.bundle_engine import BundleEngine, chunk
+from ...engine.optimizer import make_optimizer
 from ...plan import Cell
 from ...spec.model import TrainingSpec
-from ...train import lanes as lanes_mod
-from ...train.bundle_engine import BundleEngine, chunk
-from ...train.schedule import make_optimizer
 from . import device
 from .padding import padding_is_exact
 

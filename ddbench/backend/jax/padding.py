@@ -1,7 +1,7 @@
 """JAX: whether a narrow model zero-padded into a wider one's shapes trains exactly like it.
 
 The vmapped lanes of :mod:`ddbench.backend.jax.engine` may pad narrow widths into a wide
-template (:mod:`ddbench.train.lanes`); this check, on a real batch, is what allows it.
+template (:mod:`ddbench.engine.lanes`); this check, on a real batch, is what allows it.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ...train.lanes import embed, shapes_nest, unembed
+from ...engine.lanes import embed, shapes_nest, unembed
 
 #: this backend trains padded lanes
 PADS_LANES = True

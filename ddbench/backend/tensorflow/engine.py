@@ -14,10 +14,10 @@ from typing import Any, Callable, NamedTuple
 import numpy as np
 
 from ...data import TrainData, augment
+from ...engine.bundle_engine import BundleEngine, chunk
+from ...engine.optimizer import make_optimizer
 from ...plan import Cell
 from ...spec.model import TrainingSpec
-from ...train.bundle_engine import BundleEngine, chunk
-from ...train.schedule import make_optimizer
 from . import device
 
 

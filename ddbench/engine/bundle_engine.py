@@ -18,9 +18,8 @@ import numpy as np
 from ..data import TrainData, augment
 from ..plan import Cell
 from ..spec.model import TrainingSpec
-from .base import augment_rng, epoch_order, steps_per_epoch
-from .evaluate import curve_point
-from .keras_fit import EVAL_BATCH
+from .evaluate import EVAL_BATCH, curve_point
+from .protocol import augment_rng, epoch_order, steps_per_epoch
 
 #: at most this many input bytes per evaluation chunk (bounds activation memory for images)
 EVAL_CHUNK_BYTES = 32 * 2**20

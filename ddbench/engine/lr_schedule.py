@@ -3,7 +3,7 @@
 A module-level class registered with Keras (``ddbench>EpochSchedule``) whose ``get_config``
 holds everything ``__init__`` takes, so a model saved with its compiled optimizer reloads
 with ``keras.saving.load_model`` (importing this module registers it; ddbench's own loads use
-``compile=False`` and need no optimizer at all, see :func:`ddbench.train.schedule.load_trained_model`).
+``compile=False`` and need no optimizer at all, see :func:`ddbench.train.reload.load_trained_model`).
 
 This module imports Keras: import it only after the backend is selected (lazily).
 """
@@ -16,7 +16,7 @@ import keras
 from keras import ops
 
 from ..spec.model import ScheduleSpec
-from .schedule import lr_at_epoch
+from .lr_curve import lr_at_epoch
 
 
 @keras.saving.register_keras_serializable(package="ddbench")

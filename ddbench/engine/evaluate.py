@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+#: rows per forward call when evaluating on the full train and test sets (every trainer and engine)
+EVAL_BATCH = 4096
+
 
 def per_point(logits: np.ndarray, labels: np.ndarray, loss: str) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(predicted class, loss)`` for every point."""

@@ -102,6 +102,10 @@ TEXT_CASES = [
     ("unhashable-key", BASE + "? [a, b]\n: 1\n", ["mapping key"]),
     ("unknown-key", sub("  epochs: 2", "  epoch: 2"), ["training.epoch", "did you mean 'epochs'"]),
     ("missing-section", "name: tiny\n", ["dataset", "required"]),
+    # trainers: a registered name chosen by name
+    ("trainer-unknown", BASE + "trainer: statless\n", ["trainer", "unknown trainer", "did you mean 'stateless'"]),
+    ("trainer-closed-form-by-name", BASE + "trainer: closed_form\n", ["trainer", "never by name"]),
+    ("trainer-not-a-name", BASE + "trainer: 'a b'\n", ["trainer"]),
 ]
 
 

@@ -296,10 +296,12 @@ class Spec(_Strict):
     probes: list[ProbeSpec] = Field(default_factory=list)
     hypotheses: list[HypothesisSpec] = Field(default_factory=list)
     analysis: AnalysisSpec = Field(default_factory=AnalysisSpec)
-    trainer: Literal["auto", "fit", "packed", "stateless"] = Field(
-        default="auto",
-        description="fit: one Keras fit per cell (reference); packed: a bundle as one multi-output model; "
-        "stateless: a bundle as one compiled program, an epoch per call (auto)",
+    trainer: str = Field(
+        default="auto", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", max_length=MAX_NAME_LENGTH,
+        description="auto (= stateless); fit: one Keras fit per cell (reference); packed: a bundle as one "
+        "multi-output model; stateless: a bundle as one compiled program, an epoch per call; or an installed "
+        "trainer's name (`ddbench list trainers`)",
+        json_schema_extra={"examples": ["auto", "stateless", "packed", "fit"]},
     )
     engine: EngineSpec = Field(default_factory=EngineSpec, description="layout of the fast engine (execution only)")
     distribution: DistributionSpec = Field(

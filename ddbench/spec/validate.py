@@ -146,6 +146,11 @@ def check_plugins(spec: Spec) -> list[Problem]:
         plugin = lookup(registry.probes, p.name, f"probes[{i}].name")
         if plugin is not None:
             problems += _check_options(plugin, p.params, ("probes", i, "params"))
+    if spec.trainer != "auto":  # a registered trainer chosen by name (``ddbench list trainers``)
+        trainer = lookup(registry.trainers, spec.trainer, "trainer")
+        if trainer is not None and not getattr(trainer, "by_name", True):
+            problems.append(Problem("trainer", f"{spec.trainer} is chosen by the family (closed-form families), never "
+                                    f"by name; allowed: auto or a trainer of `ddbench list trainers`", spec.trainer))
     return problems
 
 

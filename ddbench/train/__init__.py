@@ -19,9 +19,9 @@ CLOSED_FORM = "closed_form"
 
 
 def trainer_names() -> list[str]:
-    """The trainers a spec or ``--trainer`` may name besides ``auto``: every registered one but
-    :data:`CLOSED_FORM`."""
-    return [n for n in registry.trainers.names() if n != CLOSED_FORM]
+    """The trainers a spec or ``--trainer`` may name besides ``auto``: every registered one chosen by
+    name (not :data:`CLOSED_FORM`, whose ``by_name`` is False)."""
+    return [n for n, t in registry.trainers.items() if getattr(t, "by_name", True)]
 
 
 def __getattr__(name: str) -> Any:

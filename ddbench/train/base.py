@@ -81,6 +81,8 @@ class Trainer(ABC):
     distribution: Any = None
     #: True if ``train`` really runs under ``distribution`` (recorded in provenance as ``applied``)
     uses_distribution: ClassVar[bool] = False
+    #: False for a trainer chosen by a rule, never by name (``closed_form``: by the family)
+    by_name: ClassVar[bool] = True
 
     @classmethod
     def create(cls, distribution: Any = None, engine: Any = None) -> "Trainer":

@@ -52,6 +52,7 @@ class ClosedFormTrainer(Trainer):
     """Ridge regression on the penultimate features, one cell at a time."""
 
     name = "closed_form"
+    by_name = False  # chosen for closed-form families, whatever the spec names
     description = "ridge solution of closed-form families (chosen for them, never by name)"
 
     def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec, events: TrainEvents) -> Iterator[CellOutcome]:

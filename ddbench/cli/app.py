@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.", cls=GuardedGroup,
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-board_app = typer.Typer(help="Show and compare leaderboards.", no_args_is_help=True)
+board_app = typer.Typer(help="Show and compare leaderboards (files, or published ones by name).", no_args_is_help=True)
 app.add_typer(board_app, name="leaderboard")
 plugin_app = typer.Typer(help="Check plugins.", no_args_is_help=True)
 app.add_typer(plugin_app, name="plugin")

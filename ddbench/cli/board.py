@@ -1,11 +1,12 @@
-"""``ddbench leaderboard show|compare``: read a leaderboard file (checked against its hashes), print or
-line up two of them."""
+"""``ddbench leaderboard show|compare``: read leaderboard files (checked against their hashes) or published
+leaderboards by name; print one or line up two."""
 
 from __future__ import annotations
 
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Any
 
 import typer
 
@@ -19,18 +20,26 @@ class BoardFormat(str, Enum):
 
 
 _FORMAT = typer.Option(BoardFormat.table, "--format", "-f", help="table (terminal), md (markdown) or json.")
+_BOARD = "A leaderboard.json, or a published leaderboard's name (e.g. quickstart)."
 
 
-def board_show(path: Path = typer.Argument(..., help="A leaderboard.json."), fmt: BoardFormat = _FORMAT) -> None:
-    """Print a leaderboard (verdicts and error curves) after checking its spec and content hashes."""
+def _load(arg: Path) -> Any:
+    """The leaderboard of a file or a published name, hashes checked; exit 2 when it is refused."""
     from ..leaderboard.integrity import load_leaderboard
-    from ..leaderboard.render import print_board, render_markdown
-    from ..leaderboard.schema import LeaderboardError, board_data
+    from ..leaderboard.schema import LeaderboardError
 
     try:
-        board = load_leaderboard(path)
+        return load_leaderboard(common.board_path(arg))
     except LeaderboardError as exc:
         common.fail(str(exc), code=2)
+
+
+def board_show(path: Path = typer.Argument(..., help=_BOARD), fmt: BoardFormat = _FORMAT) -> None:
+    """Print a leaderboard (verdicts and error curves) after checking its spec and content hashes."""
+    from ..leaderboard.render import print_board, render_markdown
+    from ..leaderboard.schema import board_data
+
+    board = _load(path)
     if fmt is BoardFormat.json:
         print(json.dumps(board_data(board), indent=1))
     elif fmt is BoardFormat.md:
@@ -40,8 +49,8 @@ def board_show(path: Path = typer.Argument(..., help="A leaderboard.json."), fmt
 
 
 def board_compare(
-    a: Path = typer.Argument(..., help="Leaderboard A (e.g. a published one in leaderboards/)."),
-    b: Path = typer.Argument(..., help="Leaderboard B (e.g. your run)."),
+    a: Path = typer.Argument(..., help="Leaderboard A: a file, or a published one by name (e.g. quickstart)."),
+    b: Path = typer.Argument(..., help="Leaderboard B (e.g. your run: runs/quickstart/leaderboard.json)."),
     fmt: BoardFormat = _FORMAT,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on resolution changes too, not only on flips."),
 ) -> None:
@@ -51,12 +60,11 @@ def board_compare(
     """
     from ..leaderboard import compare_render as view
     from ..leaderboard.compare import IncompatibleLeaderboards, compare
-    from ..leaderboard.integrity import load_leaderboard
-    from ..leaderboard.schema import LeaderboardError
 
+    first, second = _load(a), _load(b)
     try:
-        cmp = compare(load_leaderboard(a), load_leaderboard(b))
-    except (LeaderboardError, IncompatibleLeaderboards) as exc:
+        cmp = compare(first, second)
+    except IncompatibleLeaderboards as exc:
         common.fail(str(exc), code=2)
     if fmt is BoardFormat.json:
         print(json.dumps(view.comparison_json(cmp, strict), indent=1, default=str))

@@ -1,4 +1,5 @@
-"""Commands about plugins: ``list`` (what is installed) and ``plugin test`` (a plugin's contract on a tiny zoo)."""
+"""Commands about plugins: ``list`` (what is installed, and the recipes shipped) and ``plugin test`` (a plugin's
+contract on a tiny zoo)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from rich.table import Table
 from . import common
 
 
-def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, families, probes or hypotheses.")) -> None:
-    """List the installed plugins of one kind (built-in and from entry points)."""
+def list_plugins(kind: common.Listing = typer.Argument(..., help="datasets, families, probes, hypotheses or recipes.")) -> None:
+    """List the installed plugins of one kind (built-in and from entry points), or the recipes ddbench
+    ships with their paper, dataset, family, cells, seeds and estimated time."""
     from .. import registry
+
+    if kind is common.Listing.recipes:
+        from .recipe_list import print_recipes, recipe_rows
+
+        print_recipes(recipe_rows(), common.console)
+        return
 
     reg = registry.ALL[kind.value]
     table = Table(title=f"ddbench {kind.value}")

@@ -1,12 +1,12 @@
-"""``ddbench leaderboard show|compare``: read leaderboard files (checked against their hashes) or published
-leaderboards by name; print one or line up two."""
+"""``ddbench leaderboard show|compare|summary``: read leaderboard files (checked against their hashes) or
+published leaderboards by name; print one, line up two, or summarise the claims of several."""
 
 from __future__ import annotations
 
 import json
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, List, Optional
 
 import typer
 
@@ -17,6 +17,13 @@ class BoardFormat(str, Enum):
     table = "table"
     md = "md"
     json = "json"
+
+
+class SummaryFormat(str, Enum):
+    table = "table"
+    md = "md"
+    json = "json"
+    html = "html"
 
 
 _FORMAT = typer.Option(BoardFormat.table, "--format", "-f", help="table (terminal), md (markdown) or json.")
@@ -73,3 +80,42 @@ def board_compare(
     else:
         view.print_comparison(cmp, common.console, strict)
     raise typer.Exit(cmp.exit_code(strict))
+
+
+def summary_refs(args: List[Path]) -> list[Any]:
+    """The leaderboards to summarise (default: every published one), each with the address of its report:
+    ``NAME.html`` for a published name (``ddbench report NAME`` writes it), else the file's ``.html`` beside it."""
+    from ..catalog import BOARDS, names
+    from ..leaderboard.summary import BoardRef
+
+    args = list(args) or [Path(n) for n in names(BOARDS)]
+    if not args:
+        common.fail("this ddbench ships no published leaderboards; name leaderboard files", 2)
+    refs = []
+    for arg in args:
+        published = common.board_path(arg) != arg
+        refs.append(BoardRef(str(arg), _load(arg), f"{arg}.html" if published else str(arg.with_suffix(".html"))))
+    return refs
+
+
+def board_summary(
+    boards: Optional[List[Path]] = typer.Argument(None, help="Leaderboard files or published names (default: every published leaderboard)."),
+    fmt: SummaryFormat = typer.Option(SummaryFormat.table, "--format", "-f", help="table (terminal), md (markdown), json or html (a page linking each verdict to its report)."),
+) -> None:
+    """One row per claim: its verdict on every recipe that tests it, the settings that differ, and a
+    consensus (holds everywhere, fails everywhere, mixed, undecided)."""
+    from ..leaderboard import summary_render as view
+    from ..leaderboard.summary import summarise, summary_json
+
+    refs = summary_refs(boards or [])
+    rows = summarise(refs)
+    labels = [r.label for r in refs]
+    if fmt is SummaryFormat.json:
+        print(json.dumps(summary_json(refs, rows), indent=1))
+    elif fmt is SummaryFormat.md:
+        print(view.render_markdown(rows), end="")
+    elif fmt is SummaryFormat.html:
+        print(view.render_html(rows, labels), end="")
+    else:
+        for item in view.rich_items(rows, labels):
+            common.console.print(item)

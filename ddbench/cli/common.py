@@ -21,16 +21,8 @@ SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 tra
 
 
 class Kind(str, Enum):
-    """The plugin kinds ``ddbench list`` and ``ddbench plugin test --kind`` take."""
-
-    datasets = "datasets"
-    families = "families"
-    probes = "probes"
-    hypotheses = "hypotheses"
-
-
-class Listing(str, Enum):
-    """What ``ddbench list`` takes: the plugin kinds, and the recipes ddbench ships."""
+    """What ``ddbench list`` takes: the plugin kinds, and the recipes ddbench ships (``plugin test --kind``
+    checks plugins only)."""
 
     datasets = "datasets"
     families = "families"

@@ -12,12 +12,12 @@ from rich.table import Table
 from . import common
 
 
-def list_plugins(kind: common.Listing = typer.Argument(..., help="datasets, families, probes, hypotheses or recipes.")) -> None:
+def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, families, probes, hypotheses or recipes.")) -> None:
     """List the installed plugins of one kind (built-in and from entry points), or the recipes ddbench
     ships with their paper, dataset, family, cells, seeds and estimated time."""
     from .. import registry
 
-    if kind is common.Listing.recipes:
+    if kind is common.Kind.recipes:
         from .recipe_list import print_recipes, recipe_rows
 
         print_recipes(recipe_rows(), common.console)
@@ -48,6 +48,8 @@ def plugin_test(
 ) -> None:
     """Run a plugin on a tiny zoo: determinism, output schema, status/NaN handling, time budget;
     a hypothesis on a zoo that reaches k*, every declared claim exercised, no undeclared claim."""
+    if kind is common.Kind.recipes:
+        common.fail("plugin test checks plugins; check a recipe with `ddbench validate NAME` (or `ddbench run NAME --smoke`)", 2)
     common.select_backend(backend)
     from ..spec.overrides import OverrideError
     from ..spec.validate import SpecError

@@ -333,6 +333,12 @@ ARG_CASES = [
     ("show-no-argument", lambda t: ("leaderboard", "show"), 2, ["Missing argument"]),
     ("plugin-test-unknown", lambda t: ("plugin", "test", "no_such_plugin"), 1, ["no_such_plugin"]),
     ("validate-no-argument", lambda t: ("validate",), 2, ["Missing argument"]),
+    ("run-unknown-recipe", lambda t: ("run", "quickstrat"), 2, ["'quickstrat' is neither a file nor a recipe",
+                                                                 "did you mean 'quickstart'", "ddbench list recipes"]),
+    ("show-unknown-board", lambda t: ("leaderboard", "show", "nakkiran"), 2, ["nakkiran-resnet18-cpu"]),
+    ("summary-unknown-board", lambda t: ("leaderboard", "summary", "quickstart", "gu"), 2, ["'gu'", "gu-digits-fcnn"]),
+    ("report-unknown-board", lambda t: ("report", "nope"), 2, ["'nope' is neither a file nor a published leaderboard"]),
+    ("plugin-test-a-recipe", lambda t: ("plugin", "test", "quickstart", "--kind", "recipes"), 2, ["ddbench validate NAME"]),
 ]
 
 

@@ -18,7 +18,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 app = typer.Typer(help="ddbench: a declarative benchmark for double descent and its explanations.", cls=GuardedGroup,
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-board_app = typer.Typer(help="Show and compare leaderboards.", no_args_is_help=True)
+board_app = typer.Typer(help="Show, compare and summarise leaderboards (files, or published ones by name).", no_args_is_help=True)
 app.add_typer(board_app, name="leaderboard")
 plugin_app = typer.Typer(help="Check plugins.", no_args_is_help=True)
 app.add_typer(plugin_app, name="plugin")
@@ -56,6 +56,7 @@ app.command()(run.analyse)
 plugin_app.command("test")(plugin.plugin_test)
 board_app.command("show")(board.board_show)
 board_app.command("compare")(board.board_compare)
+board_app.command("summary")(board.board_summary)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

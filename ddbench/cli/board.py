@@ -1,11 +1,12 @@
-"""``ddbench leaderboard show|compare``: read a leaderboard file (checked against its hashes), print or
-line up two of them."""
+"""``ddbench leaderboard show|compare|summary``: read leaderboard files (checked against their hashes) or
+published leaderboards by name; print one, line up two, or summarise the claims of several."""
 
 from __future__ import annotations
 
 import json
 from enum import Enum
 from pathlib import Path
+from typing import Any, List, Optional
 
 import typer
 
@@ -18,19 +19,34 @@ class BoardFormat(str, Enum):
     json = "json"
 
 
+class SummaryFormat(str, Enum):
+    table = "table"
+    md = "md"
+    json = "json"
+    html = "html"
+
+
 _FORMAT = typer.Option(BoardFormat.table, "--format", "-f", help="table (terminal), md (markdown) or json.")
+_BOARD = "A leaderboard.json, or a published leaderboard's name (e.g. quickstart)."
 
 
-def board_show(path: Path = typer.Argument(..., help="A leaderboard.json."), fmt: BoardFormat = _FORMAT) -> None:
-    """Print a leaderboard (verdicts and error curves) after checking its spec and content hashes."""
+def _load(arg: Path) -> Any:
+    """The leaderboard of a file or a published name, hashes checked; exit 2 when it is refused."""
     from ..leaderboard.integrity import load_leaderboard
-    from ..leaderboard.render import print_board, render_markdown
-    from ..leaderboard.schema import LeaderboardError, board_data
+    from ..leaderboard.schema import LeaderboardError
 
     try:
-        board = load_leaderboard(path)
+        return load_leaderboard(common.board_path(arg))
     except LeaderboardError as exc:
         common.fail(str(exc), code=2)
+
+
+def board_show(path: Path = typer.Argument(..., help=_BOARD), fmt: BoardFormat = _FORMAT) -> None:
+    """Print a leaderboard (verdicts and error curves) after checking its spec and content hashes."""
+    from ..leaderboard.render import print_board, render_markdown
+    from ..leaderboard.schema import board_data
+
+    board = _load(path)
     if fmt is BoardFormat.json:
         print(json.dumps(board_data(board), indent=1))
     elif fmt is BoardFormat.md:
@@ -40,8 +56,8 @@ def board_show(path: Path = typer.Argument(..., help="A leaderboard.json."), fmt
 
 
 def board_compare(
-    a: Path = typer.Argument(..., help="Leaderboard A (e.g. a published one in leaderboards/)."),
-    b: Path = typer.Argument(..., help="Leaderboard B (e.g. your run)."),
+    a: Path = typer.Argument(..., help="Leaderboard A: a file, or a published one by name (e.g. quickstart)."),
+    b: Path = typer.Argument(..., help="Leaderboard B (e.g. your run: runs/quickstart/leaderboard.json)."),
     fmt: BoardFormat = _FORMAT,
     strict: bool = typer.Option(False, "--strict", help="Exit 1 on resolution changes too, not only on flips."),
 ) -> None:
@@ -51,12 +67,11 @@ def board_compare(
     """
     from ..leaderboard import compare_render as view
     from ..leaderboard.compare import IncompatibleLeaderboards, compare
-    from ..leaderboard.integrity import load_leaderboard
-    from ..leaderboard.schema import LeaderboardError
 
+    first, second = _load(a), _load(b)
     try:
-        cmp = compare(load_leaderboard(a), load_leaderboard(b))
-    except (LeaderboardError, IncompatibleLeaderboards) as exc:
+        cmp = compare(first, second)
+    except IncompatibleLeaderboards as exc:
         common.fail(str(exc), code=2)
     if fmt is BoardFormat.json:
         print(json.dumps(view.comparison_json(cmp, strict), indent=1, default=str))
@@ -65,3 +80,42 @@ def board_compare(
     else:
         view.print_comparison(cmp, common.console, strict)
     raise typer.Exit(cmp.exit_code(strict))
+
+
+def summary_refs(args: List[Path]) -> list[Any]:
+    """The leaderboards to summarise (default: every published one), each with the address of its report:
+    ``NAME.html`` for a published name (``ddbench report NAME`` writes it), else the file's ``.html`` beside it."""
+    from ..catalog import BOARDS, names
+    from ..leaderboard.summary import BoardRef
+
+    args = list(args) or [Path(n) for n in names(BOARDS)]
+    if not args:
+        common.fail("this ddbench ships no published leaderboards; name leaderboard files", 2)
+    refs = []
+    for arg in args:
+        published = common.board_path(arg) != arg
+        refs.append(BoardRef(str(arg), _load(arg), f"{arg}.html" if published else str(arg.with_suffix(".html"))))
+    return refs
+
+
+def board_summary(
+    boards: Optional[List[Path]] = typer.Argument(None, help="Leaderboard files or published names (default: every published leaderboard)."),
+    fmt: SummaryFormat = typer.Option(SummaryFormat.table, "--format", "-f", help="table (terminal), md (markdown), json or html (a page linking each verdict to its report)."),
+) -> None:
+    """One row per claim: its verdict on every recipe that tests it, the settings that differ, and a
+    consensus (holds everywhere, fails everywhere, mixed, undecided)."""
+    from ..leaderboard import summary_render as view
+    from ..leaderboard.summary import summarise, summary_json
+
+    refs = summary_refs(boards or [])
+    rows = summarise(refs)
+    labels = [r.label for r in refs]
+    if fmt is SummaryFormat.json:
+        print(json.dumps(summary_json(refs, rows), indent=1))
+    elif fmt is SummaryFormat.md:
+        print(view.render_markdown(rows), end="")
+    elif fmt is SummaryFormat.html:
+        print(view.render_html(rows, labels), end="")
+    else:
+        for item in view.rich_items(rows, labels):
+            common.console.print(item)

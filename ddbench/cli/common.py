@@ -21,7 +21,8 @@ SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 tra
 
 
 class Kind(str, Enum):
-    """The plugin kinds ``ddbench list`` takes (``plugin test --kind`` checks the first four)."""
+    """What ``ddbench list`` takes: the plugin kinds, and the recipes ddbench ships (``plugin test --kind``
+    checks the four spec plugin kinds only)."""
 
     datasets = "datasets"
     families = "families"
@@ -29,6 +30,7 @@ class Kind(str, Enum):
     hypotheses = "hypotheses"
     trainers = "trainers"
     executors = "executors"
+    recipes = "recipes"
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -41,14 +43,30 @@ def warn(message: object, indent: str = "") -> None:
     err.print(f"{indent}[yellow]warning:[/] {escape(str(message))}", highlight=False)
 
 
+def spec_path(arg: Path) -> Path:
+    """A spec argument as a file: the path when it exists or is not a bare name, else the recipe of that
+    name (``ddbench run quickstart``); an unknown name exits 2 with the recipes and a "did you mean"."""
+    from ..catalog import RECIPES, resolve
+
+    return resolve(RECIPES, arg)
+
+
+def board_path(arg: Path) -> Path:
+    """A leaderboard argument as a file: the path, or the published leaderboard of that name."""
+    from ..catalog import BOARDS, resolve
+
+    return resolve(BOARDS, arg)
+
+
 def load_spec(path: Path, overrides: Optional[List[str]] = None, smoke: bool = False, output: Optional[Path] = None,
               allow_large: bool = False) -> Any:
-    """The spec with ``-s`` overrides applied (and cut down by ``--smoke``); exit 2 on any problem."""
+    """The spec (a file, or a recipe by name) with ``-s`` overrides applied (and cut down by ``--smoke``);
+    exit 2 on any problem."""
     from ..spec.overrides import OverrideError, load_spec_with, smoke_spec
     from ..spec.validate import SpecError
 
     try:
-        spec = load_spec_with(path, overrides or [], allow_large=allow_large)
+        spec = load_spec_with(spec_path(path), overrides or [], allow_large=allow_large)
     except SpecError as exc:
         err.print(str(exc), highlight=False, markup=False)
         raise typer.Exit(2)

@@ -116,23 +116,66 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
     for p in plans:
         p.bundle = index.get(p.cell.key)
     rate, measured = _measured_rate(done, n_train)
-    est_s, source = None, "unknown (no parameter counts)"
-    pending_work = [p for p in plans if p.bundle is not None]
-    if rate is not None:
-        est_s = sum(rate * (p.params or 0) * n_train * spec.training.epochs for p in pending_work)
-        source = f"measured on {measured} finished cell(s) of this run"
-    elif n_train and all(p.params for p in pending_work):
-        flops = sum(6.0 * p.params * n_train * spec.training.epochs for p in pending_work)  # type: ignore[operator]
-        est_s = flops / ASSUMED_FLOPS + BUNDLE_OVERHEAD_S * len(bundles)
-        source = (f"assumed {ASSUMED_FLOPS / 1e9:g} GFLOP/s and {BUNDLE_OVERHEAD_S:g} s per bundle "
-                  "(no cell of this run finished yet; a lower bound for convolutions)")
-    if not pending_work:
-        est_s = 0.0
+    pending = [p.params for p in plans if p.bundle is not None]
+    est_s, source = estimate_seconds(pending, n_train, spec.training.epochs, len(bundles), rate, measured)
     try:
         device = backend.device_memory_bytes()
     except Exception:
         device = None
     return PlanView(spec, out, plans, bundles, n_train, device, est_s, source, notes)
+
+
+def estimate_seconds(params: list[int | None], n_train: int | None, epochs: int, n_bundles: int,
+                     rate: float | None = None, measured: int = 0) -> tuple[float | None, str]:
+    """Estimated seconds to train cells of these parameter counts in ``n_bundles`` bundles, and where
+    the rate comes from: ``rate`` (seconds per parameter x point x epoch, measured on ``measured``
+    finished cells) when given, else :data:`ASSUMED_FLOPS` and :data:`BUNDLE_OVERHEAD_S`."""
+    est_s, source = None, "unknown (no parameter counts)"
+    if rate is not None:
+        est_s = sum(rate * (p or 0) * (n_train or 0) * epochs for p in params)
+        source = f"measured on {measured} finished cell(s) of this run"
+    elif n_train and all(params):
+        flops = sum(6.0 * p * n_train * epochs for p in params)  # type: ignore[operator]
+        est_s = flops / ASSUMED_FLOPS + BUNDLE_OVERHEAD_S * n_bundles
+        source = (f"assumed {ASSUMED_FLOPS / 1e9:g} GFLOP/s and {BUNDLE_OVERHEAD_S:g} s per bundle "
+                  "(no cell of this run finished yet; a lower bound for convolutions)")
+    if not params:
+        est_s = 0.0
+    return est_s, source
+
+
+def estimate_without_data(spec: Spec, run_dir: str | Path | None = None) -> tuple[int, float | None, str]:
+    """Cells to train and their estimated time, as :func:`plan_view` would say, without loading data or
+    building a model: parameters counted in closed form from the shape the dataset plugin declares,
+    one bundle per stratum. The time is None when the family has no closed-form count or the dataset
+    no declared shape."""
+    from .. import registry
+    from ..families.base import FamilyPlugin
+
+    out = spec.run_dir(run_dir)
+    states, done = _states(out)
+    todo = [c for c in plan_cells(spec) if states.get(c.key, "pending") in ("pending", "running", "failed")]
+    plugin = registry.datasets.get(spec.dataset.name)()
+    n_train = spec.dataset.n_train or plugin.default_n_train
+    if n_train is None:
+        try:
+            n_train = (plugin.available_sizes(plugin.Config.model_validate(spec.dataset.options)) or (None,))[0]
+        except (ValueError, OSError):
+            n_train = None
+    family = registry.families.get(spec.model.family)()
+    closed_form = type(family).param_count is not FamilyPlugin.param_count
+    params: list[int | None] = [None] * len(todo)
+    if closed_form and plugin.input_shape is not None and plugin.num_classes is not None:
+        counts: dict[tuple[int, str], int] = {}
+        for i, c in enumerate(todo):
+            arch = (c.width, repr(sorted(c.family_config.items())))
+            if arch not in counts:
+                config = family.Config.model_validate(c.family_config)
+                counts[arch] = int(family.param_count(config, c.width, plugin.input_shape, plugin.num_classes))
+            params[i] = counts[arch]
+    rate, measured = _measured_rate(done, n_train)
+    est_s, source = estimate_seconds(params, n_train, spec.training.epochs, len(make_bundles(todo)), rate, measured)
+    return len(todo), est_s, source
 
 
 def fmt_bytes(n: float | None) -> str:

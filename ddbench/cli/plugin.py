@@ -1,4 +1,5 @@
-"""Commands about plugins: ``list`` (what is installed) and ``plugin test`` (a plugin's contract on a tiny zoo)."""
+"""Commands about plugins: ``list`` (what is installed, and the recipes shipped) and ``plugin test`` (a plugin's
+contract on a tiny zoo)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,16 @@ from rich.table import Table
 from . import common
 
 
-def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, families, probes, hypotheses, trainers or executors.")) -> None:
-    """List the installed plugins of one kind (built-in and from entry points)."""
+def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, families, probes, hypotheses, trainers, executors or recipes.")) -> None:
+    """List the installed plugins of one kind (built-in and from entry points), or the recipes ddbench
+    ships with their paper, dataset, family, cells, seeds and estimated time."""
     from .. import registry
+
+    if kind is common.Kind.recipes:
+        from .recipe_list import print_recipes, recipe_rows
+
+        print_recipes(recipe_rows(), common.console)
+        return
 
     reg = registry.KINDS[kind.value]
     table = Table(title=f"ddbench {kind.value}")
@@ -43,6 +51,8 @@ def plugin_test(
     if kind in (common.Kind.trainers, common.Kind.executors):
         common.fail(f"plugin test checks datasets, families, probes and hypotheses; a {kind.value[:-1]} is checked by "
                     "its own tests against the reference (docs/plugins.md, 'Trainers and executors')", 2)
+    if kind is common.Kind.recipes:
+        common.fail("plugin test checks plugins; check a recipe with `ddbench validate NAME` (or `ddbench run NAME --smoke`)", 2)
     common.select_backend(backend)
     from ..spec.overrides import OverrideError
     from ..spec.validate import SpecError

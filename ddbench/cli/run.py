@@ -30,7 +30,7 @@ def _executor(name: str, address: Optional[str], gpus_per_bundle: Optional[float
 
 
 def run(
-    spec_path: Path = typer.Argument(..., help="The YAML spec.", exists=False),
+    spec_path: Path = typer.Argument(..., help="The YAML spec, or a recipe's name (ddbench list recipes).", exists=False),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory (default: the spec's output_dir or runs/<name>)."),
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend: tensorflow (default), jax or torch."),
     trainer: Optional[str] = typer.Option(None, "--trainer", help="auto (= stateless), stateless (a bundle as one compiled program), packed (one multi-output fit) or fit (reference, one model at a time)."),
@@ -103,11 +103,12 @@ def run(
 
 
 def validate(
-    spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs."),
+    spec_paths: List[Path] = typer.Argument(..., help="One or more YAML specs or recipe names."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=common.SET_HELP),
     yes: bool = typer.Option(False, "--yes", "-y", help="Accept a grid larger than the limit (5000 cells)."),
 ) -> None:
     """Check specs without training: every problem with its YAML path, value and what is allowed."""
+    from ..errors import UserError
     from ..spec.overrides import OverrideError, load_spec_with
     from ..spec.preflight import count_cells, grid_factors
     from ..spec.validate import SpecError, check_grid
@@ -115,7 +116,11 @@ def validate(
     bad = 0
     for path in spec_paths:
         try:
-            spec = load_spec_with(path, overrides or [], allow_large=yes)
+            spec = load_spec_with(common.spec_path(path), overrides or [], allow_large=yes)
+        except UserError as exc:  # a name that is no recipe: reported like a bad spec, the others still checked
+            bad += 1
+            common.err.print(f"error: {exc}", highlight=False, markup=False)
+            continue
         except SpecError as exc:
             bad += 1
             common.err.print(str(exc), highlight=False, markup=False)
@@ -137,7 +142,7 @@ def _print_plan(spec: Any, output: Optional[Path], retry_failed: bool = True) ->
 
 
 def plan(
-    spec_path: Path = typer.Argument(..., help="The YAML spec."),
+    spec_path: Path = typer.Argument(..., help="The YAML spec, or a recipe's name (ddbench list recipes)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory (its finished cells are left out)."),
     overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=common.SET_HELP),
     smoke: bool = typer.Option(False, "--smoke", help=common.SMOKE_HELP),
@@ -150,7 +155,7 @@ def plan(
 
 
 def analyse(
-    spec_path: Path = typer.Argument(..., help="The spec the run was made with."),
+    spec_path: Path = typer.Argument(..., help="The spec the run was made with (a file or a recipe's name)."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Run directory."),
 ) -> None:
     """Recompute verdicts and the leaderboard from finished cells, without training."""

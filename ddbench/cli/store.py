@@ -1,4 +1,5 @@
-"""Commands that read a run directory: ``status``, ``export`` and ``report``."""
+"""Commands that read a run directory: ``status``, ``export`` and ``report`` (which also writes a published
+leaderboard's report, by name)."""
 
 from __future__ import annotations
 
@@ -46,16 +47,36 @@ def export(
         common.console.print(f"wrote {path}", highlight=False)
 
 
+def _published_report(name: Path, output: Optional[Path]) -> None:
+    """The report of a published leaderboard (no run store: figures inline, no test-point bands)."""
+    from ..leaderboard.html import write_html
+    from ..leaderboard.integrity import load_leaderboard
+    from ..leaderboard.schema import LeaderboardError
+
+    try:
+        board = load_leaderboard(common.board_path(name))
+    except LeaderboardError as exc:
+        common.fail(str(exc), 2)
+    path = write_html(board, output or Path(f"{name}.html"))
+    common.console.print(f"wrote {path}", highlight=False)
+
+
 def report(
-    run_dir: Path = typer.Argument(..., help="A run directory (with its leaderboard.json)."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The HTML file (default: RUN_DIR/leaderboard.html)."),
+    run_dir: Path = typer.Argument(..., help="A run directory (with its leaderboard.json), or a published leaderboard's name."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="The HTML file (default: RUN_DIR/leaderboard.html; NAME.html for a published leaderboard)."),
 ) -> None:
-    """Write the run's self-contained HTML report (and its PNG figures) again from leaderboard.json."""
+    """Write the run's self-contained HTML report (and its PNG figures) again from leaderboard.json; for a
+    published leaderboard's name, its report (NAME.html here)."""
     import warnings
 
+    from ..catalog import is_bare_name
     from ..leaderboard.io import read_leaderboard
     from ..leaderboard.report import write_report
     from ..leaderboard.schema import LeaderboardError
+
+    if not run_dir.exists() and is_bare_name(str(run_dir)):
+        _published_report(run_dir, output)
+        return
 
     try:
         board = read_leaderboard(Path(run_dir) / "leaderboard.json")

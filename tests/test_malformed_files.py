@@ -332,6 +332,9 @@ ARG_CASES = [
     ("export-missing-dir", lambda t: ("export", t / "nowhere"), 1, ["nowhere"]),
     ("show-no-argument", lambda t: ("leaderboard", "show"), 2, ["Missing argument"]),
     ("plugin-test-unknown", lambda t: ("plugin", "test", "no_such_plugin"), 1, ["no_such_plugin"]),
+    ("plugin-new-bad-name", lambda t: ("plugin", "new", "probe", "My-Probe", "--dir", t / "p"), 2, ["'My-Probe'"]),
+    ("plugin-new-unknown-kind", lambda t: ("plugin", "new", "model", "x", "--dir", t / "p"), 2, ["'model'"]),
+    ("plugin-new-existing-dir", lambda t: ("plugin", "new", "probe", "x", "--dir", t), 2, ["already exists"]),
     ("validate-no-argument", lambda t: ("validate",), 2, ["Missing argument"]),
 ]
 

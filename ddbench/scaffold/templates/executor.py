@@ -7,7 +7,7 @@ SOURCE = '''\
 """__NAME__: a ddbench executor (written by ``ddbench plugin new executor __NAME__``).
 
 It wraps ddbench's ``local`` executor (every bundle in this process, one after another) and keeps
-a journal: one JSON line per bundle in ``RUN/__NAME__-journal.jsonl`` (its noise rate and draw,
+a journal: one JSON line per bundle in ``RUN/__NAME__-bundles.jsonl`` (its noise rate and draw,
 cells, seconds, and the cells by status), appended on every run.
 
 Make it your own: replace ``execute``. An executor gets the planned bundles and an
@@ -30,13 +30,13 @@ from ddbench.execute.local import LocalExecutor
 from ddbench.plan import Bundle
 from ddbench.registry import executors
 
-JOURNAL = "__NAME__-journal.jsonl"
+JOURNAL = "__NAME__-bundles.jsonl"
 
 
 @executors.register("__NAME__", version="0.1")
 class __CLASS__:
     name = "__NAME__"  # recorded in provenance
-    description = "local (this process), with a journal of its bundles in RUN/__NAME__-journal.jsonl"
+    description = "local (this process), with a journal of its bundles in RUN/__NAME__-bundles.jsonl"
 
     def __init__(self) -> None:
         self.inner = LocalExecutor()
@@ -84,7 +84,7 @@ def test_trains_a_tiny_spec(tmp_path):
     board = json.loads((run_dir / "leaderboard.json").read_text())
     assert board["summary"]["executor"] == "__NAME__"
     assert [row["status"] for row in board["rows"]] == ["done", "done"]
-    journal = [json.loads(line) for line in (run_dir / "__NAME__-journal.jsonl").read_text().splitlines()]
+    journal = [json.loads(line) for line in (run_dir / "__NAME__-bundles.jsonl").read_text().splitlines()]
     assert sum(line["cells"] for line in journal) == sum(line.get("done", 0) for line in journal) == 2
 '''
 

@@ -24,8 +24,11 @@ from __future__ import annotations
 import time
 from typing import Any, Iterator
 
+from ddbench.data import TrainData
+from ddbench.plan import Bundle
 from ddbench.registry import trainers
-from ddbench.train.base import CellOutcome, Trainer
+from ddbench.spec.model import TrainingSpec
+from ddbench.train.base import CellOutcome, Trainer, TrainEvents
 
 
 @trainers.register("__NAME__", version="0.1")
@@ -46,7 +49,8 @@ class __CLASS__(Trainer):
         the spec's ``engine:`` section."""
         return cls(trainers.get(cls.BASE).create(distribution, engine))
 
-    def train(self, bundle: Any, data: Any, training: Any, events: Any) -> Iterator[CellOutcome]:
+    def train(self, bundle: Bundle, data: TrainData, training: TrainingSpec,
+              events: TrainEvents) -> Iterator[CellOutcome]:
         start = time.perf_counter()
         for outcome in self.inner.train(bundle, data, training, events):
             outcome.timings["bundle_wall_seconds"] = time.perf_counter() - start

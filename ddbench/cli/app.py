@@ -1,6 +1,6 @@
 """The ``ddbench`` command line (Typer + rich): the app, its command groups, and ``--version`` /
 ``--debug``. Each group's commands live in a module of their own (``run``, ``store``, ``board``,
-``plugin``); this module only assembles them.
+``plugin``, ``scaffold``); this module only assembles them.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import typer
 from .. import __version__
 from . import board, common, plugin, run, store
 from .failure import GuardedGroup
+from .scaffold import plugin_new
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -20,7 +21,7 @@ app = typer.Typer(help="ddbench: a declarative benchmark for double descent and 
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 board_app = typer.Typer(help="Show, compare and summarise leaderboards (files, or published ones by name).", no_args_is_help=True)
 app.add_typer(board_app, name="leaderboard")
-plugin_app = typer.Typer(help="Check plugins.", no_args_is_help=True)
+plugin_app = typer.Typer(help="Write and check plugins.", no_args_is_help=True)
 app.add_typer(plugin_app, name="plugin")
 
 
@@ -53,6 +54,7 @@ app.command()(store.status)
 app.command()(store.export)
 app.command()(store.report)
 app.command()(run.analyse)
+plugin_app.command("new")(plugin_new)
 plugin_app.command("test")(plugin.plugin_test)
 board_app.command("show")(board.board_show)
 board_app.command("compare")(board.board_compare)

@@ -28,7 +28,7 @@ COMMANDS = [
     ["leaderboard", "show", "quickstart"],
     ["leaderboard", "summary"],
     ["run", "quickstart", "--smoke"],
-]
+]  # then `plugin new hypothesis NAME`, its install, and `plugin test NAME`
 
 pytestmark = pytest.mark.slow
 
@@ -110,6 +110,14 @@ def test_the_wheel_runs_a_recipe_from_an_empty_directory(tmp_path):
         if args == ["list", "recipes"]:
             assert "quickstart" in out and "est. time" in out and str(venv) in out.replace("\n", "")
     assert (empty / "runs" / "quickstart-smoke" / "leaderboard.json").is_file()
+
+    # a contributor's first steps: scaffold a hypothesis, install it beside the wheel, check its contract
+    res = _run([ddbench, "plugin", "new", "hypothesis", "wider_helps"], cwd=empty)
+    assert res.returncode == 0 and "Traceback" not in res.stdout + res.stderr, res.stdout + res.stderr
+    _pip_install(python, "--no-build-isolation", empty / "ddbench-wider-helps", cwd=empty)
+    res = _run([ddbench, "plugin", "test", "wider_helps", "-q"], cwd=empty, timeout=900)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and "Traceback" not in out and "FAIL" not in out, out
 
 
 def test_an_editable_install_reads_the_recipes_as_package_data(tmp_path):

@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import backend, registry
+from ..atomic import atomic_path, refuse_link
 from ..data import TrainData
 from ..plan import Bundle, Cell
 from ..probes.base import ProbeContext, run_probe
@@ -94,11 +95,14 @@ class BundleEvents:
 
     def checkpoint(self, cell: Cell, epoch: int, model: Any) -> None:
         if self.checkpoints:
-            model.save_weights(cell_dir(self.work_dir, cell) / f"epoch_{epoch:05d}.weights.h5")
+            with atomic_path(cell_dir(self.work_dir, cell) / f"epoch_{epoch:05d}.weights.h5") as tmp:
+                model.save_weights(tmp)
 
 
 def cell_dir(run_dir: Path, cell: Cell) -> Path:
-    path = Path(run_dir) / "cells" / cell.key
+    """``RUN/cells/<key>/``, created; neither it nor ``cells/`` may be a link (:func:`ddbench.atomic.refuse_link`)."""
+    cells = refuse_link(Path(run_dir) / "cells", "the directory of the saved models")
+    path = refuse_link(cells / cell.key, f"the directory of cell {cell.label}")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -140,8 +144,6 @@ def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData,
     if outcome.model is not None:
         if on_phase is not None:
             on_phase("writing", None, f"model of {cell.label}")
-        from ..atomic import atomic_path
-
         path = cell_dir(work_dir, cell) / "model.keras"
         try:
             with atomic_path(path) as tmp:  # a full disk leaves no truncated model.keras behind

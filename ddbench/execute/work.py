@@ -29,6 +29,7 @@ from ..probes.base import ProbeContext, run_probe
 from ..spec.model import Spec
 from ..train.base import CellOutcome, Trainer
 from ..train.resume import BundleCheckpoint
+from .stuck import stop_stuck_run, stuck_error, stuck_probes
 
 #: what an out-of-memory error looks like on the supported backends (XLA, TF, PyTorch)
 OOM_PATTERN = re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError|out of memory|OutOfMemoryError|"
@@ -126,8 +127,13 @@ def probe_cell(spec: Spec, run_dir: Path, cell: Cell, model: Any, data: TrainDat
         if on_phase is not None:
             on_phase("probing", None, f"{p.name} on {cell.label}")
         plugin = registry.probes.get(p.name)
+        stuck = stuck_probes(run_dir, cell).get(p.name)
+        if stuck is not None and stuck >= p.time_limit:  # it hung a run before: recorded, never run again
+            out.append(ProbeRecord(p.name, plugin.plugin_version, "failed", {}, stuck_error(p.name, stuck), stuck))
+            continue
         ctx = ProbeContext.for_cell(cell, model, data, p.name, checkpoints(run_dir, cell))
-        res = run_probe(plugin, p.params, ctx)
+        res = run_probe(plugin, p.params, ctx, p.time_limit,
+                        on_stuck=lambda name=p.name, limit=p.time_limit: stop_stuck_run(run_dir, cell, name, limit))
         out.append(ProbeRecord(p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds))
     return out
 

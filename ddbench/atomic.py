@@ -39,7 +39,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     """A temporary path for ``path`` (same name, in a new private directory beside it, so writers that
     check the suffix are happy); renamed onto ``path`` when the block succeeds, removed when it raises."""
     path = Path(path)
-    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    try:
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
+    except OSError as exc:
+        exc.filename = str(path)  # name the file the user knows (a read-only directory, a full disk)
+        raise
     tmp = tmp_dir / path.name
     try:
         yield tmp

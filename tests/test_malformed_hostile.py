@@ -8,6 +8,7 @@ import io
 import json
 import re
 import sqlite3
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -192,7 +193,9 @@ def test_a_plugin_that_fails_to_load_warns_in_text(monkeypatch):
 
     monkeypatch.setattr(registry.probes, "_loaded", False)
     monkeypatch.setattr(registry, "entry_points", lambda group: [BrokenEntryPoint()] if group == "ddbench.probes" else [])
-    res = invoke("list", "probes")
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown whatever filters the test session runs under
+        res = invoke("list", "probes")
     assert res.exit_code == 0, res.output
     assert "could not load probe plugin 'evil_probe'" in res.output and "weight_norm" in res.output
     assert "\\x1b[2J" in res.output and not RAW_CONTROLS.search(res.output), repr(res.output)

@@ -32,7 +32,8 @@ BAD_OUTPUTS = [
     ("list", lambda: [1.0, 2.0], "returned a list, not a mapping"),
     ("none", lambda: None, "returned None, not a mapping"),
     ("string", lambda: "0.5", "returned a str, not a mapping"),
-    ("nested-mapping", lambda: {"a": {"b": 1.0}}, "'a' is a nested mapping"),
+    ("mapping-object-key", lambda: {"a": {(1, 2): 1.0}}, "'a' has key (1, 2)"),
+    ("object-in-mapping", lambda: {"a": {1: object()}}, "'a' is a object"),
     ("object", lambda: {"a": object()}, "'a' is a object"),
     ("object-array", lambda: {"a": np.array([1, "x"], dtype=object)}, "dtype object"),
     ("complex", lambda: {"a": 1 + 2j}, "'a' is a complex"),
@@ -59,6 +60,7 @@ NONFINITE = [
     ("nan", lambda: {"a": float("nan")}),
     ("nan-in-array", lambda: {"a": np.array([1.0, np.nan])}),
     ("inf-in-list", lambda: {"a": [[1.0], [float("inf")]]}),
+    ("nan-in-mapping", lambda: {"epochwise": {1: 0.5, 2: float("nan")}}),
 ]
 
 
@@ -69,11 +71,11 @@ def test_non_finite_values_are_recorded_nan_never_ok(make):
 
 def test_well_formed_values_pass_as_plain_json():
     values = {"a": np.float32(0.5), "n": np.int64(3), "flag": np.bool_(True), "none": None, "split": "test",
-              "curve": np.arange(3.0), "nested": [[1, 2], [3, None]], "i": 7}
+              "curve": np.arange(3.0), "nested": [[1, 2], [3, None]], "i": 7, "epochwise": {1: 0.25, 2: np.float64(1)}}
     res = run_probe(_probe(lambda: values), {}, None)
     assert res.status == "ok", res.error
     assert res.values == {"a": 0.5, "n": 3, "flag": True, "none": None, "split": "test", "curve": [0.0, 1.0, 2.0],
-                          "nested": [[1, 2], [3, None]], "i": 7}
+                          "nested": [[1, 2], [3, None]], "i": 7, "epochwise": {1: 0.25, 2: 1.0}}
     json.dumps(res.values, allow_nan=False)
 
 
@@ -204,7 +206,7 @@ FAULTY_HYPOTHESES = {
     "hyp_detail_object": (lambda t: [Evidence("hyp_detail_object.c", {"pooled": True}, 0.5, np.zeros(200),
                                               detail={"x": object()})], "detail is not JSON data"),
     "hyp_bad_samples": (lambda t: [Evidence("hyp_bad_samples.c", {"pooled": True}, 0.5, samples=np.zeros(0))],
-                        "samples is a ndarray, not a non-empty one-dimensional"),
+                        "samples is a ndarray, not a non-empty one-dimensional array"),
     "hyp_nan_statistic": (lambda t: [Evidence("hyp_nan_statistic.c", {"pooled": True}, float("nan"), np.zeros(200))],
                           "the statistic is nan (not a finite number)"),
 }

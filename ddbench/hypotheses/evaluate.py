@@ -126,11 +126,11 @@ def _problem(e: Evidence) -> str:
         return "reason and unit must be strings, applicable true or false"
     for field in ("samples", "null_samples"):
         v = getattr(e, field)
-        if v is not None and (not isinstance(v, np.ndarray) or v.dtype.kind not in "biuf" or v.ndim != 1 or not v.size):
-            return f"{field} is {_kind(v)}, not a non-empty one-dimensional NumPy array of numbers"
+        if v is not None and not _replicates(v):
+            return f"{field} is {_kind(v)}, not a non-empty one-dimensional array of numbers"
     if e.n_units is not None and (not isinstance(e.n_units, numbers.Integral) or isinstance(e.n_units, bool)):
         return f"n_units is {_kind(e.n_units)}, not an integer"
-    if e.bounds is not None and not (isinstance(e.bounds, (list, tuple)) and len(e.bounds) == 2
+    if e.bounds is not None and not (isinstance(e.bounds, (list, tuple, np.ndarray)) and len(e.bounds) == 2
                                      and all(_real(b) for b in e.bounds)):
         return "bounds is not a pair of numbers"
     try:
@@ -140,6 +140,17 @@ def _problem(e: Evidence) -> str:
     if not isinstance(e.detail, dict):
         return f"detail is {_kind(e.detail)}, not a mapping"
     return ""
+
+
+def _replicates(v: Any) -> bool:
+    """Whether ``v`` reads as a non-empty one-dimensional array of real numbers."""
+    if isinstance(v, (str, bytes, dict)):
+        return False
+    try:
+        a = np.asarray(v)
+    except (TypeError, ValueError):
+        return False
+    return a.dtype.kind in "biuf" and a.ndim == 1 and a.size > 0
 
 
 def _real(v: Any) -> bool:

@@ -6,15 +6,18 @@ It must return a mapping of value names to values, each of them
 * ``None`` (not measured), a boolean, or a number (Python's or NumPy's): finite, or the probe is
   recorded ``nan`` (never ``ok``);
 * a string of at most :data:`MAX_STRING` characters (a label such as ``split: test``);
-* an array of such numbers (a list, a tuple or a NumPy array of a numeric dtype, nested to at most
-  :data:`MAX_DEPTH` levels), non-finite entries making the probe ``nan`` too.
+* an array of such numbers (a list, a tuple or a NumPy array of a numeric dtype), non-finite
+  entries making the probe ``nan`` too;
+* a mapping of names or integers to such values (``epochwise``: epoch -> value);
+
+nested to at most :data:`MAX_DEPTH` levels.
 
 Names are non-empty strings of at most :data:`MAX_NAME` characters. All values of one probe on one
 cell together hold at most :data:`MAX_NUMBERS` numbers: a probe's values go into the store and
 into every leaderboard row, so a probe returning a whole weight matrix would make the leaderboard
 too large to exchange (one returning 250,000 numbers made a 14 MiB leaderboard.json). Anything
-else (a list instead of a mapping, a nested mapping, an object, an array of objects or of complex
-numbers, too many numbers) fails that probe with the reason; the run goes on.
+else (a list instead of a mapping, an object, an array of objects or of complex numbers, a list
+of strings, too many numbers) fails that probe with the reason; the run goes on.
 """
 
 from __future__ import annotations
@@ -48,7 +51,7 @@ def check_values(values: Any) -> tuple[dict[str, Any], bool]:
     out: dict[str, Any] = {}
     finite = True
     for name, value in values.items():
-        if not isinstance(name, str) or not name or len(name) > MAX_NAME:
+        if not isinstance(name, str) or not _key(name):
             raise ProbeOutputError(f"value name {_short(name)} is not a non-empty string of at most {MAX_NAME} characters")
         out[name], ok = _value(value, name, counter, 0)
         finite = finite and ok
@@ -98,9 +101,25 @@ def _value(v: Any, name: str, counter: _Counter, depth: int) -> tuple[Any, bool]
         if any(isinstance(x, str) for x, _ in items):
             raise ProbeOutputError(f"{name!r} is a list holding strings; arrays must hold numbers (or None)")
         return [x for x, _ in items], all(ok for _, ok in items)
-    if isinstance(v, Mapping):
-        raise ProbeOutputError(f"{name!r} is a nested mapping; return flat names (e.g. '{name}.part')")
+    if isinstance(v, Mapping):  # e.g. epoch -> value
+        if depth >= MAX_DEPTH:
+            raise ProbeOutputError(f"{name!r} is nested more than {MAX_DEPTH} levels deep")
+        counter.add(1, name)
+        out, finite = {}, True
+        for k, x in v.items():
+            if not _key(k):
+                raise ProbeOutputError(f"{name!r} has key {_short(k)}; keys are names or integers")
+            out[k], ok = _value(x, name, counter, depth + 1)
+            finite = finite and ok
+        return out, finite
     raise ProbeOutputError(f"{name!r} is {_kind(v)}; allowed: a number, None, a short string or an array of numbers")
+
+
+def _key(k: Any) -> bool:
+    """A value name (a non-empty string of at most :data:`MAX_NAME` characters), or an integer (an epoch)."""
+    if isinstance(k, str):
+        return 0 < len(k) <= MAX_NAME
+    return isinstance(k, numbers.Integral) and not isinstance(k, (bool, np.bool_))
 
 
 def _kind(v: Any) -> str:

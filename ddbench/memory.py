@@ -15,6 +15,7 @@ import math
 from typing import Any, Iterator
 
 from . import backend, registry
+from .families.base import FamilyPlugin
 from .families.walk import walk_layers
 from .plan import Bundle, Cell, make_bundles
 from .spec.model import Spec, TrainingSpec
@@ -62,18 +63,23 @@ class CellCost:
         self._params: dict[tuple[Any, ...], int] = {}
         self._acts: dict[tuple[Any, ...], int] = {}
 
-    def _arch(self, cell: Cell) -> tuple[Any, ...]:
+    def arch(self, cell: Cell) -> tuple[Any, ...]:
+        """What a cell's cost depends on: its width and family options."""
         return (cell.width, tuple(sorted((k, repr(v)) for k, v in cell.family_config.items())))
 
+    def counts_without_building(self) -> bool:
+        """Whether the family counts its parameters by a formula (else :meth:`params` builds a model)."""
+        return type(self.family).param_count is not FamilyPlugin.param_count
+
     def params(self, cell: Cell) -> int:
-        key = self._arch(cell)
+        key = self.arch(cell)
         if key not in self._params:
             config = self.family.Config.model_validate(cell.family_config)
             self._params[key] = int(self.family.param_count(config, cell.width, self.input_shape, self.num_classes))
         return self._params[key]
 
     def activations(self, cell: Cell) -> int:
-        key = self._arch(cell)
+        key = self.arch(cell)
         if key not in self._acts:
             config = self.family.Config.model_validate(cell.family_config)
             model = self.family.build(config, cell.width, self.input_shape, self.num_classes, name="estimate")

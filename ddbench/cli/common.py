@@ -9,11 +9,48 @@ from pathlib import Path
 from typing import Any, List, NoReturn, Optional
 
 import typer
-from rich.console import Console
+from rich.console import Console, RenderHook
 from rich.markup import escape
+from rich.segment import Segment
 
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
+from ..safetext import terminal
+
+
+class _Inert:
+    """A renderable whose text segments show control characters as escapes; the console's own
+    control segments (cursor moves of a live display) and styles pass unchanged."""
+
+    def __init__(self, renderable: Any):
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        for seg in console.render(self.renderable, options):
+            yield seg if seg.control else Segment(terminal(seg.text), seg.style)
+
+    def __rich_measure__(self, console: Console, options: Any) -> Any:
+        from rich.measure import Measurement
+
+        return Measurement.get(console, options, self.renderable)
+
+
+class InertText(RenderHook):
+    """Every string a console prints reaches the terminal as text: whatever a leaderboard, a spec, a
+    plugin's message or a traceback holds, no escape sequence of it (colours, screen clearing,
+    hyperlinks, cursor moves) is sent (:func:`ddbench.safetext.terminal`)."""
+
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        return [_Inert(r) for r in renderables]
+
+
+def make_console(**options: Any) -> Console:
+    """A console whose output is inert text (:class:`InertText`)."""
+    out = Console(**options)
+    out.push_render_hook(InertText())
+    return out
+
+
+console = make_console(soft_wrap=True)
+err = make_console(stderr=True, soft_wrap=True)
 
 SET_HELP = "Override a spec field: -s training.epochs=50 (repeatable; the value is YAML, validated like the file)."
 SMOKE_HELP = ("Quick end-to-end check: at most 3 widths <= 16, 2 epochs, 512 train/test points, one seed; "
@@ -33,14 +70,20 @@ class Kind(str, Enum):
     recipes = "recipes"
 
 
+def text(message: object) -> str:
+    """A message that may quote a file, a spec or a plugin, as terminal text: never markup, never a
+    control sequence (:func:`ddbench.safetext.terminal`); print it with ``markup=False``, or escape it."""
+    return terminal(message)
+
+
 def fail(message: str, code: int = 1) -> NoReturn:
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(text(message))}", highlight=False)
     raise typer.Exit(code)
 
 
 def warn(message: object, indent: str = "") -> None:
     """A warning line on stderr; the message is text, never markup."""
-    err.print(f"{indent}[yellow]warning:[/] {escape(str(message))}", highlight=False)
+    err.print(f"{indent}[yellow]warning:[/] {escape(text(message))}", highlight=False)
 
 
 def spec_path(arg: Path) -> Path:
@@ -68,7 +111,7 @@ def load_spec(path: Path, overrides: Optional[List[str]] = None, smoke: bool = F
     try:
         spec = load_spec_with(spec_path(path), overrides or [], allow_large=allow_large)
     except SpecError as exc:
-        err.print(str(exc), highlight=False, markup=False)
+        err.print(text(exc), highlight=False, markup=False)
         raise typer.Exit(2)
     except OverrideError as exc:
         fail(str(exc), 2)

@@ -8,6 +8,8 @@ that applies it, so no command ever ends in a traceback unless ``--debug`` asks 
 from __future__ import annotations
 
 import sqlite3
+import sys
+import warnings
 from typing import Any
 
 import typer
@@ -47,12 +49,24 @@ class GuardedGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         try:
-            return super().invoke(ctx)
+            with warnings.catch_warnings():
+                warnings.showwarning = _show_warning  # a plugin's warning is text too
+                return super().invoke(ctx)
         except Exception as exc:
             if debug_enabled() or type(exc).__module__.split(".")[0] in ("click", "typer"):
                 raise  # usage errors and exits are the framework's (exit code 2 with the usage line)
             message, code = explain(exc) or (
                 f"internal error: {type(exc).__name__}: {exc}; run again with --debug (or DDBENCH_DEBUG=1) for the "
                 "traceback, and please report it", EXIT_INTERNAL)
-            common.err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+            common.err.print(f"[bold red]error:[/] {escape(common.text(message))}", highlight=False)
             raise typer.Exit(code) from None
+
+
+def _show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    """Python's warning line, with control characters shown as escapes (:func:`ddbench.safetext.terminal`):
+    a plugin that fails to load, or a figure that cannot be drawn, may quote a hostile string."""
+    out = file if file is not None else sys.stderr
+    try:
+        out.write(common.text(warnings.formatwarning(message, category, filename, lineno, line)))
+    except OSError:
+        pass

@@ -19,12 +19,18 @@ from pathlib import Path
 from typing import Any
 
 from ..plan import Bundle, Cell, make_bundles, plan_cells
+from ..safetext import terminal
 from ..spec.model import Spec
 
 #: effective training throughput assumed before anything was measured (2 CPU cores, small dense models)
 ASSUMED_FLOPS = 5e10
 #: seconds per bundle for building the models and compiling the step, before anything was measured
 BUNDLE_OVERHEAD_S = 3.0
+#: distinct architectures whose memory is estimated (one symbolic Keras build each, about half a second);
+#: a larger grid is planned without estimates, so a huge grid answers as fast as it is counted
+MAX_SIZED = 200
+#: cells listed in the table (the totals and the bundles count them all)
+MAX_LISTED = 200
 
 
 @dataclass
@@ -100,18 +106,23 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
         cost = memory.CellCost(spec.model.family, d.input_shape, d.num_classes, spec.training)
     except Exception as exc:  # a dataset that cannot load: the plan still lists the cells
         notes.append(f"cannot load the data ({type(exc).__name__}: {exc}); parameter counts and memory unknown")
+    sized = cost is not None and len({cost.arch(c) for c in cells}) <= MAX_SIZED
+    if cost is not None and not sized:
+        notes.append(f"more than {MAX_SIZED} distinct architectures: memory is not estimated, bundles are cut per "
+                     "stratum (the run sizes them as it goes); parameter counts only where the family has a formula")
     plans = []
     for c in cells:
         params = est = None
-        if cost is not None:
+        if cost is not None and (sized or cost.counts_without_building()):
             try:
                 params = cost.params(c)
             except Exception:
                 params = None
-            est = cost(c) or None
+        if sized:
+            est = cost(c) or None  # type: ignore[misc]
         plans.append(CellPlan(c, params, est, states.get(c.key, "pending")))
     # without data (it cannot load) the planner cannot size bundles: one per stratum, as run would cut them
-    bundles = list(plan_bundles(spec, todo, data)) if cost is not None else make_bundles(todo)
+    bundles = list(plan_bundles(spec, todo, data)) if sized else make_bundles(todo)
     index = {c.key: i for i, b in enumerate(bundles) for c in b.cells}
     for p in plans:
         p.bundle = index.get(p.cell.key)
@@ -200,16 +211,19 @@ def fmt_seconds(s: float | None) -> str:
 
 
 def render_plan(view: PlanView, console: Any) -> None:
-    """Print the plan: one table of cells grouped by bundle (fits 80 columns), then the totals."""
+    """Print the plan: one table of cells grouped by bundle (fits 80 columns), then the totals. Strings
+    of the spec and the store are text, never markup (:mod:`ddbench.safetext`)."""
     from rich.table import Table
+    from rich.text import Text
 
     spec = view.spec
     counts: dict[str, int] = {}
     for p in view.cells:
         counts[p.state] = counts.get(p.state, 0) + 1
-    console.print(f"plan of {spec.name} -> {view.run_dir} (spec hash {spec.spec_hash()})", highlight=False)
+    console.print(terminal(f"plan of {spec.name} -> {view.run_dir} (spec hash {spec.spec_hash()})"), highlight=False,
+                  markup=False)
     for note in view.notes:
-        console.print(f"note: {note}", highlight=False)
+        console.print(terminal(f"note: {note}"), highlight=False, markup=False)
     table = Table(title=f"{len(view.cells)} cells, {len(view.todo)} to train in {len(view.bundles)} bundle(s)",
                   title_justify="left")
     has_grid = bool(spec.model.grid)
@@ -219,21 +233,26 @@ def render_plan(view: PlanView, console: Any) -> None:
             table.add_column(col, justify=just, no_wrap=col != "grid")
     ordered = sorted(view.cells, key=lambda p: (p.bundle is None, p.bundle or 0, p.cell.noise_rate, p.cell.width,
                                                 p.cell.seed))
-    for p in ordered:
+    if len(ordered) > MAX_LISTED:
+        table.caption = f"the first {MAX_LISTED} of {len(ordered)} cells"
+        table.caption_justify = "left"
+    for p in ordered[:MAX_LISTED]:
         c = p.cell
         grid = " ".join(f"{k}={v}" for k, v in sorted(c.config.get("_grid", {}).items())) or "-"
-        table.add_row("-" if p.bundle is None else str(p.bundle + 1), str(c.width), *([grid] if has_grid else []),
+        table.add_row("-" if p.bundle is None else str(p.bundle + 1), str(c.width), *([Text(terminal(grid))] if has_grid else []),
                       f"{c.noise_rate:g}", str(c.seed), "?" if p.params is None else f"{p.params:,}",
-                      fmt_bytes(p.est_bytes), p.state)
+                      fmt_bytes(p.est_bytes), Text(terminal(p.state)))
     console.print(table)
-    for i, b in enumerate(view.bundles):
+    for i, b in enumerate(view.bundles[:MAX_LISTED]):
         widths = sorted({c.width for c in b.cells})
         span = f"width {widths[0]}" if len(widths) == 1 else f"widths {widths[0]}..{widths[-1]} ({len(widths)})"
         console.print(f"bundle {i + 1}: {len(b.cells)} cells, p={b.noise_rate:g} seeds {b.seeds}, {span}, "
-                      f"est. {fmt_bytes(b.est_bytes)}", highlight=False)
+                      f"est. {fmt_bytes(b.est_bytes)}", highlight=False, markup=False)
+    if len(view.bundles) > MAX_LISTED:
+        console.print(f"... {len(view.bundles) - MAX_LISTED} more bundles", highlight=False, markup=False)
     peak = max((b.est_bytes or 0.0 for b in view.bundles), default=0.0)
     state = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     console.print(f"cells: {state}; largest bundle est. {fmt_bytes(peak or None)} of device "
-                  f"{fmt_bytes(view.device_bytes)}", highlight=False)
+                  f"{fmt_bytes(view.device_bytes)}", highlight=False, markup=False)
     console.print(f"estimated time: {fmt_seconds(view.est_seconds)} ({view.rate_source}; "
-                  f"{spec.training.epochs} epochs, n_train {view.n_train or '?'})", highlight=False)
+                  f"{spec.training.epochs} epochs, n_train {view.n_train or '?'})", highlight=False, markup=False)

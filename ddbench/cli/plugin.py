@@ -8,6 +8,7 @@ from typing import List, Optional
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
 from . import common
 
@@ -28,11 +29,13 @@ def list_plugins(kind: common.Kind = typer.Argument(..., help="datasets, familie
     for col in ("name", "version", "description", "from"):
         table.add_column(col)
     for name, plugin in reg.items():
-        desc = getattr(plugin, "description", "")
+        desc = str(getattr(plugin, "description", ""))
         claims = getattr(plugin, "claims", None)
-        if claims:
+        if isinstance(claims, dict) and claims:
             desc += "\n" + "\n".join(f"  claim {k}: {v}" for k, v in claims.items())
-        table.add_row(name, plugin.plugin_version, desc, reg.origin(name))
+        # a plugin's strings are text: its "[bold]" or "[/]" is shown, never read as markup
+        table.add_row(*(Text(common.text(v)) for v in (name, getattr(plugin, "plugin_version", "?"), desc,
+                                                          reg.origin(name))))
     common.console.print(table)
 
 
@@ -74,7 +77,8 @@ def plugin_test(
     table.add_column("result")
     table.add_column("detail", overflow="fold")
     for c in checks:
-        table.add_row(c.name, "[green]pass[/]" if c.ok else "[red]FAIL[/]", c.message)
+        table.add_row(Text(common.text(c.name)), Text("pass", style="green") if c.ok else Text("FAIL", style="red"),
+                      Text(common.text(c.message)))
     common.console.print(table)
     if not all(c.ok for c in checks):
         raise typer.Exit(1)

@@ -28,6 +28,7 @@ from rich.text import Text
 from ..plan import Bundle, Cell
 from ..run.events import PHASES
 from ..run.events import Progress as ProgressEvents
+from ..safetext import terminal
 
 #: seconds between two status lines in log mode (``DDBENCH_PROGRESS_INTERVAL`` overrides)
 LOG_INTERVAL = 15.0
@@ -201,7 +202,8 @@ class _Live:
 
     def __rich__(self) -> Group:
         width = self.console.size.width
-        return Group(*(Text(line, no_wrap=True, overflow="ellipsis") for line in render_lines(self.state, width)))
+        return Group(*(Text(terminal(line, newlines=False), no_wrap=True, overflow="ellipsis")
+                       for line in render_lines(self.state, width)))
 
 
 class RichProgress(ProgressEvents):

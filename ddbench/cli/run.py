@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, List, Optional
 
 import typer
+from rich.markup import escape
 
 from . import common
 
@@ -83,7 +84,7 @@ def run(
         n = write_tensorboard(result.run_dir, tensorboard)
         if not quiet:
             common.console.print(f"TensorBoard: {n} cells' curves under {tensorboard} (tensorboard --logdir {tensorboard})",
-                          highlight=False)
+                                 highlight=False, markup=False)
     if not quiet:
         from ..leaderboard.render import print_board
 
@@ -92,13 +93,13 @@ def run(
             common.warn(note)
     if quiet:  # lost or damaged models are never silent, even with -q
         for note in result.repairs:
-            common.err.print(f"warning: {note}", highlight=False, markup=False)
+            common.err.print(f"warning: {common.text(note)}", highlight=False, markup=False)
     counts = result.counts
     common.console.print(("" if quiet else "\n") + summary_line(result), highlight=False, markup=False)
     for path in output_paths(result.run_dir) + ([tensorboard] if tensorboard is not None else []):
         common.console.print(f"  {path}", highlight=False, markup=False)
     if counts["failed"]:
-        common.err.print(f"[red]{counts['failed']} cell(s) failed[/]; see `ddbench status {result.run_dir} --failures`")
+        common.err.print(f"[red]{counts['failed']} cell(s) failed[/]; see `ddbench status {escape(str(result.run_dir))} --failures`")
         raise typer.Exit(3)
 
 
@@ -123,12 +124,12 @@ def validate(
             continue
         except SpecError as exc:
             bad += 1
-            common.err.print(str(exc), highlight=False, markup=False)
+            common.err.print(common.text(exc), highlight=False, markup=False)
             continue
         except OverrideError as exc:
             common.fail(str(exc), 2)
         n, factors = count_cells(spec), grid_factors(spec)  # counted, never built: a huge grid does not hang
-        common.console.print(f"[green]ok[/] {path}: {n} cells ({' x '.join(factors)}), hash {spec.spec_hash()}", highlight=False)
+        common.console.print(f"[green]ok[/] {escape(common.text(path))}: {n} cells ({' x '.join(factors)}), hash {spec.spec_hash()}", highlight=False)
         for w in check_grid(spec):
             common.warn(w, indent="  ")
     if bad:

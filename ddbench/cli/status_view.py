@@ -1,6 +1,7 @@
 """``ddbench status RUN`` on a terminal: a run's state (``store.status.collect``), readable at 80 columns.
 
-``--failures`` adds every traceback; without it, long lists are cut at :data:`SHOWN` entries.
+``--failures`` adds every traceback; without it, long lists are cut at :data:`SHOWN` entries. A run
+directory may come from someone else: its strings are printed as text, never as markup.
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..spec.identity import describe
@@ -37,13 +39,13 @@ def entry(states: Counter) -> tuple[str, str]:
 def render(report: StatusReport, console: Console, failures: bool = False) -> None:
     """Print ``report``; with ``failures``, every failed cell's and probe's traceback."""
     out = console.print
-    out(f"{report.run_dir}: spec {report.name}, hash {report.spec_hash or '(not recorded)'}", highlight=False)
+    out(f"{report.run_dir}: spec {report.name}, hash {report.spec_hash or '(not recorded)'}", highlight=False, markup=False)
     if report.identity:
         prov = report.provenance
         how = f"; trainer {prov['trainer']}" if prov.get("trainer") else ""
         if prov.get("executor") not in (None, "local"):
             how += f" on {prov['executor']}"
-        out(f"trained under {describe(report.identity)}{how}", highlight=False)
+        out(f"trained under {describe(report.identity)}{how}", highlight=False, markup=False)
     total = sum(report.counts.values())
     parts = [f"{n} {s}" for s, n in report.counts.items() if n]
     line = f"{total} cells: " + (", ".join(parts) if parts else "none planned")
@@ -68,7 +70,7 @@ def render(report: StatusReport, console: Console, failures: bool = False) -> No
         if failures and r.error:
             out(r.error.rstrip(), markup=False, highlight=False)
     if not failures and len(report.failed) > SHOWN:
-        out(f"... {len(report.failed) - SHOWN} more failed cells; --failures lists them all", highlight=False)
+        out(f"... {len(report.failed) - SHOWN} more failed cells; --failures lists them all", highlight=False, markup=False)
     issues = report.probe_issues
     if issues:
         n_failed = sum(i.status == "failed" for i in issues)
@@ -82,7 +84,7 @@ def render(report: StatusReport, console: Console, failures: bool = False) -> No
     if not failures and len(issues) > SHOWN:
         out(f"  ... {len(issues) - SHOWN} more; --failures lists them all", highlight=False)
     if not failures and (report.failed or any(i.error for i in issues)):
-        out(f"[dim]tracebacks: ddbench status {report.run_dir} --failures[/]", highlight=False)
+        out(f"[dim]tracebacks: ddbench status {escape(str(report.run_dir))} --failures[/]", highlight=False)
 
 
 def _print_grid(report: StatusReport, console: Console) -> None:

@@ -44,7 +44,7 @@ def export(
     except (FileNotFoundError, ValueError, ImportError) as exc:
         common.fail(str(exc))
     for path in paths.values():
-        common.console.print(f"wrote {path}", highlight=False)
+        common.console.print(f"wrote {path}", highlight=False, markup=False)
 
 
 def _published_report(name: Path, output: Optional[Path]) -> None:
@@ -90,4 +90,4 @@ def report(
     if "html" not in paths:
         common.fail(f"could not write the report of {run_dir}")
     for path in paths.values():
-        common.console.print(f"wrote {path}", highlight=False)
+        common.console.print(f"wrote {path}", highlight=False, markup=False)

@@ -7,11 +7,10 @@ so the arrays are cached by their generator arguments.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..atomic import atomic_path
 from ..registry import datasets
 from .base import Dataset, DatasetPlugin, cache_dir
 
@@ -59,9 +58,8 @@ class MNIST1D(DatasetPlugin):
                 "x_test": d["x_test"].astype(np.float32),
                 "y_test": d["y_test"].astype(np.int64),
             }
-            tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")  # per process: Ray workers may generate it at once
-            np.savez(tmp, **arrays)
-            tmp.replace(path)
+            with atomic_path(path) as tmp:  # a unique name: Ray workers may generate it at once
+                np.savez(tmp, **arrays)
         return Dataset(
             arrays["x"], arrays["y"], arrays["x_test"], arrays["y_test"], num_classes=10,
             meta={"generator": "mnist1d.data.make_dataset", **config.model_dump()},

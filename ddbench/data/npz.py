@@ -38,6 +38,13 @@ def _labels(y: np.ndarray, key: str, path: Path) -> np.ndarray:
     return y
 
 
+def refuse_objects(path: Path, key: str, dtype: np.dtype) -> None:
+    """An array of Python objects is a pickle: never loaded (it could run any code), and never numbers."""
+    if dtype.hasobject:
+        raise ValueError(f"{path}: array {key!r} holds Python objects (dtype {dtype}), which ddbench never loads "
+                         "(reading them would unpickle code); store numbers, e.g. np.asarray(x, dtype=np.float32)")
+
+
 @datasets.register("npz", version="1")
 class NPZ(DatasetPlugin):
     description = "your own arrays from a .npz file (x_train, y_train, x_test, y_test)"
@@ -52,29 +59,36 @@ class NPZ(DatasetPlugin):
         num_classes: int | None = Field(default=None, ge=2, description="None: the largest label + 1")
 
     def available_sizes(self, config: BaseModel) -> tuple[int, int] | None:
-        """The label counts, read from the .npy headers inside the archive (no array is loaded)."""
+        """The label counts, read from the .npy headers inside the archive (no array is loaded); an
+        array of Python objects (dtype ``object``, stored as a pickle) is refused here, so ``validate``
+        names it."""
         import zipfile
 
         path = Path(config.path).expanduser()
         if not path.is_file():
             raise ValueError(f"npz dataset: no file at {path.resolve()} (dataset.options.path)")
+        headers: dict[str, tuple[tuple[int, ...], np.dtype]] = {}
         try:
             with zipfile.ZipFile(path) as zf:
-                sizes = []
-                for key in (config.y_train_key, config.y_test_key):
+                for key in (config.x_train_key, config.y_train_key, config.x_test_key, config.y_test_key):
                     try:
                         member = zf.open(key + ".npy")
                     except KeyError:
-                        return None  # load() names the missing array and what the file has
+                        continue  # load() names the missing array and what the file has
                     with member:
                         version = np.lib.format.read_magic(member)
                         read = (np.lib.format.read_array_header_1_0 if version == (1, 0)
                                 else np.lib.format.read_array_header_2_0)
-                        shape = read(member)[0]
-                    sizes.append(int(shape[0]) if shape else 0)
-        except (zipfile.BadZipFile, ValueError) as exc:
+                        shape, _, dtype = read(member)
+                    headers[key] = (tuple(shape), np.dtype(dtype))
+        except (zipfile.BadZipFile, ValueError, TypeError) as exc:
             raise ValueError(f"npz dataset: {path} is not a .npz archive of arrays ({exc})") from None
-        return sizes[0], sizes[1]
+        for key, (_, dtype) in headers.items():
+            refuse_objects(path, key, dtype)
+        if config.y_train_key not in headers or config.y_test_key not in headers:
+            return None
+        return tuple(int(headers[k][0][0]) if headers[k][0] else 0  # type: ignore[return-value]
+                     for k in (config.y_train_key, config.y_test_key))
 
     def load(self, config: BaseModel) -> Dataset:
         path = Path(config.path).expanduser()
@@ -92,7 +106,15 @@ class NPZ(DatasetPlugin):
                         f"{path}: no array {key!r} (dataset.options.{option}); the file has: "
                         f"{', '.join(present) or '(no arrays)'}"
                     )
-            x_train, y_train, x_test, y_test = (z[k] for k in keys.values())
+            arrays = []
+            for key in keys.values():
+                try:
+                    arrays.append(z[key])
+                except ValueError as exc:  # numpy refuses a pickled (object) array without allow_pickle
+                    if "allow_pickle" not in str(exc):
+                        raise
+                    refuse_objects(path, key, np.dtype(object))
+            x_train, y_train, x_test, y_test = arrays
         y_train = _labels(y_train, config.y_train_key, path)
         y_test = _labels(y_test, config.y_test_key, path)
         for x, y, xk, yk in ((x_train, y_train, config.x_train_key, config.y_train_key),

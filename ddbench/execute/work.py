@@ -22,12 +22,14 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from .. import backend, registry
+from ..atomic import atomic_path, refuse_link
 from ..data import TrainData
 from ..plan import Bundle, Cell
 from ..probes.base import ProbeContext, run_probe
 from ..spec.model import Spec
 from ..train.base import CellOutcome, Trainer
 from ..train.resume import BundleCheckpoint
+from .stuck import stop_stuck_run, stuck_error, stuck_probes
 
 #: what an out-of-memory error looks like on the supported backends (XLA, TF, PyTorch)
 OOM_PATTERN = re.compile(r"RESOURCE_EXHAUSTED|ResourceExhaustedError|out of memory|OutOfMemoryError|"
@@ -94,11 +96,14 @@ class BundleEvents:
 
     def checkpoint(self, cell: Cell, epoch: int, model: Any) -> None:
         if self.checkpoints:
-            model.save_weights(cell_dir(self.work_dir, cell) / f"epoch_{epoch:05d}.weights.h5")
+            with atomic_path(cell_dir(self.work_dir, cell) / f"epoch_{epoch:05d}.weights.h5") as tmp:
+                model.save_weights(tmp)
 
 
 def cell_dir(run_dir: Path, cell: Cell) -> Path:
-    path = Path(run_dir) / "cells" / cell.key
+    """``RUN/cells/<key>/``, created; neither it nor ``cells/`` may be a link (:func:`ddbench.atomic.refuse_link`)."""
+    cells = refuse_link(Path(run_dir) / "cells", "the directory of the saved models")
+    path = refuse_link(cells / cell.key, f"the directory of cell {cell.label}")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
@@ -122,8 +127,13 @@ def probe_cell(spec: Spec, run_dir: Path, cell: Cell, model: Any, data: TrainDat
         if on_phase is not None:
             on_phase("probing", None, f"{p.name} on {cell.label}")
         plugin = registry.probes.get(p.name)
+        stuck = stuck_probes(run_dir, cell).get(p.name)
+        if stuck is not None and stuck >= p.time_limit:  # it hung a run before: recorded, never run again
+            out.append(ProbeRecord(p.name, plugin.plugin_version, "failed", {}, stuck_error(p.name, stuck), stuck))
+            continue
         ctx = ProbeContext.for_cell(cell, model, data, p.name, checkpoints(run_dir, cell))
-        res = run_probe(plugin, p.params, ctx)
+        res = run_probe(plugin, p.params, ctx, p.time_limit,
+                        on_stuck=lambda name=p.name, limit=p.time_limit: stop_stuck_run(run_dir, cell, name, limit))
         out.append(ProbeRecord(p.name, plugin.plugin_version, res.status, res.values, res.error, res.seconds))
     return out
 
@@ -140,8 +150,6 @@ def finish(spec: Spec, work_dir: Path, outcome: CellOutcome, data: TrainData,
     if outcome.model is not None:
         if on_phase is not None:
             on_phase("writing", None, f"model of {cell.label}")
-        from ..atomic import atomic_path
-
         path = cell_dir(work_dir, cell) / "model.keras"
         try:
             with atomic_path(path) as tmp:  # a full disk leaves no truncated model.keras behind

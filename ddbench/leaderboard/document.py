@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Sequence
 
+from ..safetext import markdown
+
 
 @dataclass
 class Table:
@@ -35,11 +37,13 @@ class Section:
 
 
 def sections_to_markdown(sections: Sequence[Section]) -> str:
+    """The sections as markdown; every string is text (:func:`ddbench.safetext.markdown`): a leaderboard's
+    strings are untrusted, and none of them becomes HTML, a link or a new block."""
     out: list[str] = []
     for s in sections:
-        out += ["#" * s.level + " " + s.title, ""]
+        out += ["#" * s.level + " " + markdown(s.title), ""]
         if s.lines:
-            out += [f"- {line}" for line in s.lines] + [""]
+            out += [f"- {markdown(line)}" for line in s.lines] + [""]
         if s.table is not None:
             t = s.table
             out.append("| " + " | ".join(_md_cell(h) for h in t.headers) + " |")
@@ -50,4 +54,4 @@ def sections_to_markdown(sections: Sequence[Section]) -> str:
 
 
 def _md_cell(text: str) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return markdown(text).replace("|", "\\|")

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .. import atomic
 from . import figures as F
 from .document import Section, Table
 from .formatting import fmt_ci, fmt_counts, fmt_num
@@ -343,9 +344,9 @@ def render_html(board: Leaderboard, *, arrays: Arrays | None = None, curves_png:
 
 def write_html(board: Leaderboard, path: str | Path, *, arrays: Arrays | None = None,
                curves_png: bytes | None = None) -> Path:
+    """Write the page atomically (:func:`ddbench.atomic.write_text`: a unique temporary name, then a rename,
+    so a link planted at the page's path, or at a temporary name, is never written through)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".html.tmp")
-    tmp.write_text(render_html(board, arrays=arrays, curves_png=curves_png), encoding="utf-8")
-    tmp.replace(path)
+    atomic.write_text(path, render_html(board, arrays=arrays, curves_png=curves_png))
     return path

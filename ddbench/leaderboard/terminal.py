@@ -14,8 +14,11 @@ it is printed at:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any
+
+from ..safetext import terminal
 
 #: a prose column never gets narrower than this in a horizontal table
 MIN_PROSE = 12
@@ -146,15 +149,23 @@ def _wrap(text: Any, console: Any, width: int) -> Iterator[Any]:
         yield out
 
 
+def _inert(text: Any) -> str:
+    """One line of terminal text: a leaderboard's string never moves the cursor, sets colours or links."""
+    return terminal(text, newlines=False)
+
+
 def sections_to_rich(sections: Sequence[Any]) -> list[Any]:
-    """Rich renderables; every cell is a ``Text`` so brackets in CIs are not read as markup."""
+    """Rich renderables; every cell is a ``Text`` (brackets in CIs, or a hostile string's ``[link=...]``,
+    are never read as markup) with its control characters shown as escapes (:mod:`ddbench.safetext`)."""
     from rich.text import Text
 
     out: list[Any] = []
     for s in sections:
-        out.append(Text(s.title, style="bold underline" if s.level == 1 else "bold"))
-        out += [Wrapped(Text("  " + line)) for line in s.lines]
+        out.append(Text(_inert(s.title), style="bold underline" if s.level == 1 else "bold"))
+        out += [Wrapped(Text("  " + _inert(line))) for line in s.lines]
         if s.table is not None:
-            out.append(FitTable(s.table))
+            t = s.table
+            out.append(FitTable(dataclasses.replace(t, headers=[_inert(h) for h in t.headers],
+                                                    rows=[[_inert(c) for c in row] for row in t.rows])))
         out.append(Text(""))
     return out

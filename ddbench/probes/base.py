@@ -1,8 +1,10 @@
 """The probe contract: one trained cell in, named values with a status out.
 
-A probe never raises into the run: :func:`run_probe` records an exception as
-status ``failed`` with its traceback, and a NaN value as status ``nan``, so one bad
-measurement costs one entry, not the grid.
+A probe never raises into the run: :func:`run_probe` records an exception, an output that is
+not a mapping of finite numbers, short strings or arrays within the size limit
+(:mod:`.checks`), or a run past its time limit (:mod:`.limit`) as status ``failed`` with the
+reason, and a NaN or infinite value as status ``nan``, so one bad measurement costs one entry,
+not the grid.
 
 Probe randomness (docs/science.md, "Probe randomness"): every Monte Carlo draw of a
 probe is seeded from the cell and the probe's *name*, never from the probe's
@@ -21,9 +23,9 @@ value. :meth:`ProbeContext.for_cell` derives two seeds:
 from __future__ import annotations
 
 import hashlib
-import math
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -32,6 +34,9 @@ from pydantic import BaseModel, ConfigDict
 
 from ..data import TrainData
 from ..plan import Cell
+from .checks import ProbeOutputError, check_values
+from .limit import ProbeTimeout
+from .limit import time_limit as limited
 
 
 def derive_seed(*parts: Any) -> int:
@@ -93,13 +98,36 @@ class ProbePlugin:
         raise NotImplementedError
 
 
-def run_probe(plugin_cls: type[ProbePlugin], params: dict[str, Any], ctx: ProbeContext) -> ProbeResult:
+def run_probe(plugin_cls: type[ProbePlugin], params: dict[str, Any], ctx: ProbeContext,
+              time_limit: float | None = None, on_stuck: Callable[[], None] | None = None) -> ProbeResult:
+    """Run one probe on one cell; whatever it does, one :class:`ProbeResult` comes back.
+
+    The probe's output is checked here (:mod:`.checks`): a wrong type or too many numbers fails the
+    probe with the reason, a non-finite number makes it ``nan``. ``time_limit`` (seconds) stops it
+    (:mod:`.limit`): status ``failed`` with the reason; ``on_stuck`` is called if it cannot be interrupted.
+    """
     t0 = time.perf_counter()
     try:
-        values = plugin_cls().measure(ctx, plugin_cls.Config.model_validate(params))
+        with limited(time_limit, on_stuck or _stuck_without_handler):
+            values = plugin_cls().measure(ctx, plugin_cls.Config.model_validate(params))
+    except ProbeTimeout as exc:
+        return ProbeResult(status="failed", error=f"ProbeTimeout: {exc} (raise probes[].time_limit in the spec "
+                           "if it needs longer)", seconds=time.perf_counter() - t0)
     except Exception:
         return ProbeResult(status="failed", error=traceback.format_exc(), seconds=time.perf_counter() - t0)
-    status = "ok"
-    if any(isinstance(v, float) and math.isnan(v) for v in values.values()):
-        status = "nan"
-    return ProbeResult(values=values, status=status, seconds=time.perf_counter() - t0)
+    seconds = time.perf_counter() - t0
+    try:
+        values, finite = check_values(values)
+    except ProbeOutputError as exc:
+        return ProbeResult(status="failed", error=f"ProbeOutputError: {exc}", seconds=seconds)
+    return ProbeResult(values=values, status="ok" if finite else "nan", seconds=seconds)
+
+
+def _stuck_without_handler() -> None:
+    """A probe that cannot be interrupted, run where no caller records it: end the process, saying so."""
+    import os
+    import sys
+
+    print("ddbench: a probe ran past its time limit and could not be interrupted; stopping", file=sys.stderr,
+          flush=True)
+    os._exit(130)

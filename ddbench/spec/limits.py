@@ -13,6 +13,9 @@ MAX_GRID_VALUES = 10_000
 MAX_SEED = 2**31 - 1
 #: run names are used as directory names
 MAX_NAME_LENGTH = 100
+#: seconds a probe may run on one cell unless its entry in ``probes:`` sets ``time_limit`` (generous: the
+#: built-in probes take seconds to minutes on the published grids; see ``ddbench.probes.limit``)
+DEFAULT_PROBE_TIME_LIMIT = 3600.0
 
 
 def takes_bool(annotation: Any) -> bool:

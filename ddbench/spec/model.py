@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from .grid import GridInput, expand_grid
 from .hashing import content_hash
-from .limits import MAX_NAME_LENGTH, MAX_SEED, check_output_dir, check_seeds
+from .limits import DEFAULT_PROBE_TIME_LIMIT, MAX_NAME_LENGTH, MAX_SEED, check_output_dir, check_seeds
 from .strict import _Strict
 
 SPEC_FORMAT = 1
@@ -184,6 +184,20 @@ class HypothesisSpec(_Strict):
 class ProbeSpec(_Strict):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
+    time_limit: float = Field(
+        default=DEFAULT_PROBE_TIME_LIMIT, gt=0, le=7 * 24 * 3600,
+        description="seconds this probe may run on one cell; past it the probe fails with the reason and the run "
+        "goes on (docs/science.md, 'Probe time limits'). Left out of the resolved spec when default, so "
+        "it changes no spec hash",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        """The default limit is not written: specs and leaderboards from before the field keep their hashes."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("time_limit") == DEFAULT_PROBE_TIME_LIMIT:
+            del out["time_limit"]
+        return out
 
 
 class _NamedList:

@@ -7,6 +7,7 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+from ..atomic import refuse_link
 from ..errors import StoreError
 
 _OPENED: list[Path] = []
@@ -41,7 +42,20 @@ class _Connection(sqlite3.Connection):
             raise StoreError(self.store_path, exc) from exc
 
 
+#: the files SQLite keeps beside a store (write-ahead log, shared memory, rollback journal)
+SIDE_FILES = ("-wal", "-shm", "-journal")
+
+
+def refuse_links(path: Path) -> None:
+    """Refuse a store, or a side file of it, that is a symbolic link, naming it: SQLite would open (and
+    create, and write) the file it points at, anywhere, and put its side files beside that file."""
+    refuse_link(path, "the run store")
+    for side in SIDE_FILES:
+        refuse_link(Path(f"{path}{side}"), "a side file of the run store")
+
+
 def _connect(path: Path, read_only: bool = False, immutable: bool = False) -> _Connection:
+    refuse_links(path)
     try:
         if read_only:
             uri = f"file:{path}?{'immutable=1' if immutable else 'mode=ro'}"

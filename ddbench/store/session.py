@@ -19,7 +19,20 @@ from ..spec.identity import RunBinding, binding_for, describe
 from ..spec.model import Spec
 from .binding import SpecChanged, bind, check_binding
 from .cellfiles import refuse_lost_store, verify_done_cells
+from .db import refuse_links
 from .run_store import DB_NAME, RunStore, StoreView
+
+
+def refuse_planted_links(run_dir: Path) -> None:
+    """Refuse a run directory whose store or model directories are symbolic links, naming the first: a
+    shared run directory must not make a run write elsewhere (:func:`ddbench.atomic.refuse_link`; files
+    are replaced by a rename, which never follows a link; the run lock refuses a link itself)."""
+    refuse_links(run_dir / DB_NAME)
+    for name in ("cells", "resume"):
+        atomic.refuse_link(run_dir / name, f"the {name} directory")
+    if (run_dir / "cells").is_dir():
+        for entry in (run_dir / "cells").iterdir():
+            atomic.refuse_link(entry, "a cell's directory")
 
 
 class RunSession:
@@ -41,6 +54,7 @@ class RunSession:
     def open(cls, spec: Spec, run_dir: str | Path | None = None) -> "RunSession":
         """Open (creating it) and lock the spec's run directory, its cells keyed under this process's runtime."""
         out = spec.run_dir(run_dir)
+        refuse_planted_links(out)
         if not (out / DB_NAME).exists():
             refuse_lost_store(out)  # saved models but no store: refuse before creating one
         store = RunStore(out)
@@ -123,7 +137,7 @@ class RunSession:
                 self.store.set_meta(data_fingerprints=self._fingerprints)
         for rel, blob in result.files.items():
             path = self.store.dir / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic.refuse_link(path.parent).mkdir(parents=True, exist_ok=True)
             atomic.write_bytes(path, blob)
         self.record_probes(result.cell.key, result.probes)
         self.store.record(

@@ -19,6 +19,8 @@ import struct
 import time
 from pathlib import Path
 
+from .. import atomic
+
 
 def cell_logdir(root: Path, descriptor: dict) -> Path:
     grid = "".join(f"_{k}{v}" for k, v in sorted((descriptor.get("grid") or {}).items()))
@@ -93,10 +95,9 @@ def write_events(where: Path, scalars: list[tuple[str, int, float]]) -> Path:
     where.mkdir(parents=True, exist_ok=True)
     now = time.time()
     path = where / f"events.out.tfevents.{int(now)}.{socket.gethostname()}"
-    with path.open("wb") as fh:
-        fh.write(record(event(now, file_version="brain.Event:2")))
-        for tag, step, value in scalars:
-            fh.write(record(event(now, step, scalar=(tag, value))))
+    blob = record(event(now, file_version="brain.Event:2"))
+    blob += b"".join(record(event(now, step, scalar=(tag, value))) for tag, step, value in scalars)
+    atomic.write_bytes(path, blob)  # replaced by a rename: never written through a planted link
     return path
 
 

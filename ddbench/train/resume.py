@@ -6,7 +6,7 @@ engine), the ``fit``-based ones (``fit``: one cell at a time, ``packed``: one se
 models' and optimizer's variables; with it goes the number of epochs trained, which is also the
 position in every seed's sequence of batch orders and (through the optimizer's iteration count)
 in the schedule. :class:`BundleCheckpoint` writes them with the curves recorded so far to one
-``.npz`` file per bundle, through a temporary file and ``os.replace`` (a kill leaves the old
+``.npz`` file per bundle, through a temporary file and a rename (:mod:`ddbench.atomic`; a kill leaves the old
 file or the new one, never half of one). There is one file per bundle, overwritten in place, so
 its size is bounded by one copy of the bundle's state (reported as ``checkpoint_bytes``); it is
 removed once the bundle's cells are handed to the store.
@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from ..atomic import atomic_path, refuse_link
 from ..plan import Bundle
 
 
@@ -56,15 +57,13 @@ class BundleCheckpoint:
 
     def save(self, epoch: int, state: list[np.ndarray], curves: list[dict[str, list[float]]]) -> None:
         """Write the state after ``epoch`` trained epochs (and the curves recorded so far), atomically."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        refuse_link(self.path.parent, "the resume directory").mkdir(parents=True, exist_ok=True)
         meta = {"keys": self.keys, "epoch": int(epoch), "curves": curves, "layout": _layout(state)}
-        tmp = self.path.with_name(self.path.name + f".{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
+        with atomic_path(self.path) as tmp, open(tmp, "xb") as f:  # never through a planted link
             np.savez(f, meta=np.frombuffer(json.dumps(meta).encode(), np.uint8),
                      **{f"s{i:05d}": a for i, a in enumerate(state)})
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, self.path)
         self.nbytes = self.path.stat().st_size
         self.last_save = time.monotonic()
 

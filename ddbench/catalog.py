@@ -3,8 +3,8 @@
 ``specs/NAME.yaml`` and ``leaderboards/NAME.json`` of the repository are the package data
 ``ddbench.recipes`` and ``ddbench.published`` (``setup.py`` maps the two directories into the
 package: one copy of each file), read with ``importlib.resources`` in a wheel and in an editable
-install alike. A source checkout whose install predates the two packages (or that is not installed)
-reads the same directories beside ``ddbench/``.
+install alike. A source checkout whose install predates the two packages, that is not installed, or
+that runs beside an editable install of another checkout reads its own directories beside ``ddbench/``.
 
 Wherever a spec or a leaderboard file is accepted, :func:`resolve` turns a bare name (no directory,
 no suffix) into the packaged file: a path that exists always wins, and an unknown name is refused
@@ -37,13 +37,20 @@ BOARDS = Shelf("ddbench.published", "leaderboards", ".json", "published leaderbo
 
 
 def directory(shelf: Shelf) -> Path | None:
-    """The directory of the shelf's files, or None when this ddbench has none."""
+    """The directory of the shelf's files, or None when this ddbench has none.
+
+    The package data of this ``ddbench``: inside it (a wheel) or beside it (a checkout, installed in
+    editable mode or not). An import of the data package that lands elsewhere (an editable install of
+    another checkout, while this one runs from its own directory) is not taken."""
+    here = Path(__file__).resolve().parent
+    beside = here.parent / shelf.checkout
     try:
-        root = resources.files(shelf.package)
+        root: Path | None = Path(str(resources.files(shelf.package))).resolve()
     except ModuleNotFoundError:  # a checkout installed before the data packages existed, or not at all
-        checkout = Path(__file__).resolve().parent.parent / shelf.checkout
-        return checkout if checkout.is_dir() else None
-    return Path(str(root))  # an installed wheel or a checkout: files on disk
+        root = None
+    if root is not None and (root.parent == here or root == beside.resolve()):
+        return root
+    return beside if beside.is_dir() else None
 
 
 def names(shelf: Shelf) -> list[str]:

@@ -28,6 +28,14 @@ def test_the_shelves_hold_the_repository_files():
     assert catalog.find(catalog.RECIPES, "README") is None and catalog.find(catalog.BOARDS, "table") is None
 
 
+def test_the_data_of_another_installation_is_not_taken(tmp_path, monkeypatch):
+    """An editable install of another checkout maps ddbench.recipes there; this checkout reads its own."""
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "elsewhere.yaml").write_text("name: elsewhere\n")
+    monkeypatch.setattr(catalog.resources, "files", lambda package: tmp_path / "specs")
+    assert catalog.directory(catalog.RECIPES) == ROOT / "specs" and "elsewhere" not in catalog.names(catalog.RECIPES)
+
+
 @pytest.mark.parametrize("arg, bare", [("quickstart", True), ("quickstart.yaml", False), ("specs/quickstart", False),
                                        ("./quickstart", False), (".hidden", False), ("", False), ("a\\b", False)])
 def test_a_bare_name_has_no_directory_and_no_suffix(arg, bare):

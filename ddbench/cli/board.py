@@ -30,15 +30,20 @@ _FORMAT = typer.Option(BoardFormat.table, "--format", "-f", help="table (termina
 _BOARD = "A leaderboard.json, or a published leaderboard's name (e.g. quickstart)."
 
 
-def _load(arg: Path) -> Any:
-    """The leaderboard of a file or a published name, hashes checked; exit 2 when it is refused."""
+def _read(path: Path) -> Any:
+    """The leaderboard in ``path``, hashes checked; exit 2 when it is refused."""
     from ..leaderboard.integrity import load_leaderboard
     from ..leaderboard.schema import LeaderboardError
 
     try:
-        return load_leaderboard(common.board_path(arg))
+        return load_leaderboard(path)
     except LeaderboardError as exc:
         common.fail(str(exc), code=2)
+
+
+def _load(arg: Path) -> Any:
+    """The leaderboard of a file or a published name."""
+    return _read(common.board_path(arg))
 
 
 def board_show(path: Path = typer.Argument(..., help=_BOARD), fmt: BoardFormat = _FORMAT) -> None:
@@ -93,8 +98,9 @@ def summary_refs(args: List[Path]) -> list[Any]:
         common.fail("this ddbench ships no published leaderboards; name leaderboard files", 2)
     refs = []
     for arg in args:
-        published = common.board_path(arg) != arg
-        refs.append(BoardRef(str(arg), _load(arg), f"{arg}.html" if published else str(arg.with_suffix(".html"))))
+        path = common.board_path(arg)
+        report = f"{arg}.html" if path != arg else str(arg.with_suffix(".html"))  # published: NAME.html
+        refs.append(BoardRef(str(arg), _read(path), report))
     return refs
 
 

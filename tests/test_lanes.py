@@ -2,8 +2,10 @@
 
 Known answers: a bundle of 3 seeds x 3 widths trained by the JAX engine (lanes
 vmapped, with and without padding, one epoch or blocks of epochs per call) gives the reference ``fit`` losses to float32
-round-off; a sigmoid MLP (f(0) != 0: padded units would leak) is refused by the
-exactness check, a ReLU MLP accepted; the FLOP bucketing follows its rule.
+round-off; a cnn5 with BatchNorm and ``crop_flip`` (2 widths x 2 seeds) stays on ``fit`` in every
+lane for 20 epochs (its compiled epoch rounds differently, so it trains stepwise; before, lane 0
+drifted); a sigmoid MLP (f(0) != 0: padded units would leak) is refused by the exactness check, a
+ReLU MLP accepted; the FLOP bucketing follows its rule.
 """
 
 from __future__ import annotations
@@ -41,8 +43,9 @@ def test_bucket_widths_rule():
     assert bucket_widths(big, "gpu", "auto") == [[1, 2], [3]]
 
 
-JAX_SCRIPT = textwrap.dedent("""
+COMMON = """
     import json, sys
+    import numpy as np
     sys.path.insert(0, {tests!r})
     from util import tiny_spec_text
     from ddbench.data import load_train_data
@@ -61,24 +64,36 @@ JAX_SCRIPT = textwrap.dedent("""
         return spec, data, bundle, {{f"{{o.cell.width}},{{o.cell.seed}}": o
                                     for o in trainer.train(bundle, data, spec.training, NullEvents())}}
 
+    def weight_gap(a, b):  # the largest weight difference, relative to the variable's scale (at least 0.1)
+        return max(float(np.max(np.abs(u - v)) / max(float(np.max(np.abs(v))), 0.1))
+                   for u, v in zip(a.get_weights(), b.get_weights()))
+
+    def compare(text, variants):
+        _, _, _, ref = train(text, get_trainer("fit"))
+        out = {{}}
+        for name, trainer in variants.items():
+            _, _, _, fast = train(text, trainer)
+            out[name] = {{k: {{"status": fast[k].status, "error": fast[k].error,
+                              "lanes": fast[k].timings.get("lanes"),
+                              "padded_to": fast[k].timings.get("padded_to_width"),
+                              "stepwise": fast[k].timings.get("stepwise"),
+                              "weights": weight_gap(fast[k].model, ref[k].model),
+                              **{{m: [ref[k].curves[m], fast[k].curves[m]] for m in ("train_loss", "test_loss")}}}}
+                          for k in ref}}
+        return out
+"""
+
+JAX_SCRIPT = textwrap.dedent(COMMON + """
     out = {{}}
     mlp = tiny_spec_text(rates="[0.2]", widths="[4, 16, 32]", epochs=7, seeds="[0, 1, 2]")
-    cnn = (tiny_spec_text(rates="[0.2]", widths="[2, 4]", epochs=2, seeds="[0, 1]", family="cnn5")
-           .replace("batch_size: 50", "batch_size: 50\\n  augmentation: crop_flip"))
     # 7 epochs, so that blocks of 3 epochs per call run, each epoch with its own augmentation
     mlp_aug = mlp.replace("batch_size: 50", "batch_size: 50\\n  augmentation: crop_flip")
-    for name, text in (("mlp", mlp), ("mlp_aug", mlp_aug), ("cnn5", cnn)):
-        _, _, _, ref = train(text, get_trainer("fit"))
+    for name, text in (("mlp", mlp), ("mlp_aug", mlp_aug)):
         variants = {{"never": StatelessTrainer(pad="never"), "always": StatelessTrainer(pad="always"),
                      # blocks of 3 epochs per compiled call (the accelerator default is 8; 1 on CPU)
                      "block": StatelessTrainer(pad="never", epochs_per_call=3)}}
-        for pad, trainer in variants.items():
-            _, _, _, fast = train(text, trainer)
-            out[f"{{name}}/{{pad}}"] = {{k: {{"status": fast[k].status, "error": fast[k].error,
-                                         "lanes": fast[k].timings.get("lanes"),
-                                         "padded_to": fast[k].timings.get("padded_to_width"),
-                                         **{{m: [ref[k].metrics[m], fast[k].metrics[m]] for m in ("train_loss", "test_loss")}}}}
-                                     for k in ref}}
+        for pad, cells in compare(text, variants).items():
+            out[f"{{name}}/{{pad}}"] = cells
     # the exactness check itself: ReLU pads exactly, sigmoid does not (f(0) = 1/2 feeds the next layer)
     checks = {{}}
     for act in ("relu", "sigmoid"):
@@ -94,6 +109,18 @@ JAX_SCRIPT = textwrap.dedent("""
 """)
 
 
+def _assert_lanes_match_fit(run: str, cells: dict, rel: float) -> None:
+    for key, r in cells.items():
+        assert r["status"] == "done", (run, key, r["error"])
+        for m in ("train_loss", "test_loss"):  # the whole curve: every recorded epoch
+            ref, fast = r[m]
+            assert fast == pytest.approx(ref, rel=rel), (run, key, m, ref, fast)
+        assert r["stepwise"] in (0.0, 1.0), (run, key, r)  # the path it trained on is recorded
+        # the weights (BatchNorm's moving averages too) bit for bit, unless padded into a wider model
+        padded = r["padded_to"] != int(key.split(",")[0])
+        assert r["weights"] < rel if padded else r["weights"] == 0.0, (run, key, r["weights"])
+
+
 @pytest.mark.slow
 def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
     tests_dir = os.path.dirname(os.path.abspath(__file__))
@@ -102,21 +129,39 @@ def test_vmapped_seeds_and_padded_widths_match_fit_on_jax():
     assert checks["relu"] == [True, "exact"]
     assert checks["sigmoid"][0] is False, checks["sigmoid"]
     for run, cells in out.items():
-        assert len(cells) == (9 if run.startswith("mlp") else 4)
-        for key, r in cells.items():
-            assert r["status"] == "done", (run, key, r["error"])
-            for m in ("train_loss", "test_loss"):
-                ref, fast = r[m]
-                # MLP: float32 round-off only. cnn5: a vmapped (batched) convolution sums in another order,
-                # and BatchNorm on a width-2 net amplifies it (measured 2.4e-4 after 12 steps; the same
-                # runs in float64 agree to 1e-8, with no growth between epochs: round-off, not a bug)
-                rel = 1e-5 if run.startswith("mlp") else 1e-3
-                assert fast == pytest.approx(ref, rel=rel), (run, key, m, ref, fast)
+        assert len(cells) == 9
+        # exact: where the compiled epoch is not bit for bit the stepwise one, the bundle trains
+        # stepwise (exactly fit's step); padded widths round differently (1e-7)
+        _assert_lanes_match_fit(run, cells, 1e-5)
     # seeds of a width are one vmapped group (3 lanes); padding puts all 9 MLP cells in one group
     assert {r["lanes"] for r in out["mlp/never"].values()} == {3}
     assert {(r["lanes"], r["padded_to"]) for r in out["mlp/always"].values()} == {(9, 32)}
-    assert {r["lanes"] for r in out["cnn5/never"].values()} == {2}
     assert {r["lanes"] for r in out["mlp/block"].values()} == {3}
+
+
+CONV_SCRIPT = textwrap.dedent(COMMON + """
+    # cnn5 with BatchNorm (its default) and crop_flip, 2 widths x 2 seeds, 20 epochs of 6 steps
+    cnn = (tiny_spec_text(rates="[0.2]", widths="[2, 4]", epochs=20, seeds="[0, 1]", family="cnn5")
+           .replace("batch_size: 50", "batch_size: 50\\n  augmentation: crop_flip")
+           .replace("record: {{schedule: log, num: 3}}", "record: {{schedule: linear, num: 3}}"))
+    out = compare(cnn, {{"never": StatelessTrainer(pad="never")}})
+    print("RESULT" + json.dumps(out))
+""")
+
+
+@pytest.mark.slow
+def test_vmapped_conv_lanes_with_batchnorm_and_augmentation_match_fit_over_20_epochs_on_jax():
+    """The lane-0 drift: a vmapped (and scanned) conv step rounds differently from ``fit``'s, and a
+    max-pool tie flipped by that round-off separated lane 0 from its reference (1.1e-4 after one
+    epoch, 1.1 after 20, relative in the weights; tests/test_exact_path.py). Such a bundle now trains
+    stepwise, each step exactly ``fit``'s, and every lane stays on its reference for 20 epochs.
+    (Padded conv lanes still round differently: not a variant here.)"""
+    tests_dir = os.path.dirname(os.path.abspath(__file__))
+    out = run_script(CONV_SCRIPT.format(tests=tests_dir), {"KERAS_BACKEND": "jax"}, timeout=400)
+    for run, cells in out.items():
+        assert len(cells) == 4 and {r["lanes"] for r in cells.values()} == {2}, (run, cells)
+        assert len(cells["2,0"]["train_loss"][0]) == 3  # recorded epochs 1, 10, 20
+        _assert_lanes_match_fit(f"cnn5/{run}", cells, 1e-5)
 
 
 def test_engine_section_configures_the_trainer_and_is_not_hashed():

@@ -10,6 +10,19 @@ holds one :class:`LaneState` (parameters, non-trainable variables, optimizer slo
 stacked over the group's lanes) per group, and the number of epochs trained (the position in
 every seed's sequence of batch orders). :func:`make_train_step` returns the step as a pure
 function ``(state, batch) -> (state, loss)``; an epoch is a ``lax.scan`` of it.
+
+**Exactness.** XLA may compile the same step differently inside a ``lax.scan`` (a while loop) or
+under ``vmap`` (lanes become grouped convolutions) than as a program of its own, which is what the
+reference ``fit`` runs per batch: on XLA:CPU a convolution's kernel gradient is summed in another
+order there (``tests/test_exact_path.py`` keeps the reproduction). Such a round-off difference
+(1e-7) would be harmless if the loss were smooth, but max pooling and ReLU make its gradient jump
+where two inputs nearly tie, and one flipped tie separates the trajectories for good. So the first
+call of each compiled function is checked: the same epochs run *stepwise* (every lane on its own,
+one compiled step per batch: one cell's step, no ``vmap``, no ``scan``, the computation ``fit``
+runs, bit for bit; lanes unrolled into one program are not enough, as XLA may fuse their updates
+differently), and unless the compiled call's state is bitwise identical, the bundle continues
+stepwise (recorded in every cell's timings as ``stepwise``).
+Holding both states during that check costs one extra copy of the state, once.
 """
 
 from __future__ import annotations
@@ -124,6 +137,16 @@ def make_train_step(groups: list[lanes_mod.Group], templates: list[Any], optimiz
     return train_step
 
 
+def states_identical(a: Any, b: Any) -> bool:
+    """Whether two states (pytrees of the same structure) are bitwise equal, leaf by leaf."""
+    import jax
+
+    la, lb = jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)
+    pairs = [(np.asarray(x), np.asarray(y)) for x, y in zip(la, lb)]
+    return len(la) == len(lb) and all(x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes()
+                                      for x, y in pairs)
+
+
 def make_epoch(train_step: Callable[[BundleState, Batch], tuple[BundleState, Any]]) -> Callable[..., Any]:
     """``(state, x, y, idx, aug) -> (state, mean summed loss)``: a ``lax.scan`` of the step over ``idx``
     (``(steps, seeds, batch)``) and ``aug`` (``(steps, seeds, batch, 3)`` or ``None``), the epoch counter
@@ -189,16 +212,65 @@ class Engine(BundleEngine):
         donate = (0,) if self.platform != "cpu" else ()
         self._epoch_fn = jax.jit(self.epoch_fn, donate_argnums=donate)
         self._block = jax.jit(make_block(self.epoch_fn), donate_argnums=donate)  # traced on first use only
+        # the exact path (see the module's docstring): per group, one lane's step compiled on its own, called
+        # per lane and batch; it never donates its input, which the first call of a compiled function is checked from
+        sharding = distribution.batch_sharding() if distribution is not None else None
+        self._lane_steps = [jax.jit(make_train_step([lanes_mod.Group([0], 0)], [models[g.template]], [opt], self.loss, [0],
+                                                    self.augmented, sharding))
+                            for g, opt in zip(self.groups, self.optimizers)]
+        self.stepwise = False  # True once a compiled epoch (or block) was not bitwise the stepwise path's
+        self._verified: set[str] = set()  # the compiled functions ("epoch", "block") shown bitwise exact
 
     def _advance(self, epoch: int, stop: int) -> int:
+        if self.stepwise:
+            self.state, self._pending_loss = self._run_stepwise(self.state, epoch, 1)
+            return 1
         k = self.epochs_per_call
-        if k <= 1 or stop - epoch < k:
-            return super()._advance(epoch, stop)
-        orders = [self.epoch_inputs(e) for e in range(epoch, epoch + k)]
+        kind, n = ("block", k) if k > 1 and stop - epoch >= k else ("epoch", 1)
+        if kind in self._verified:
+            self._run_compiled(kind, epoch, n)
+            return n
+        exact, exact_loss = self._run_stepwise(self.state, epoch, n)
+        self._run_compiled(kind, epoch, n)
+        if states_identical(self.state, exact):
+            self._verified.add(kind)
+        else:  # the compiled call rounds differently: keep the exact state, and stay stepwise
+            self.stepwise = True
+            self.state, self._pending_loss = exact, exact_loss
+        return n
+
+    def _run_compiled(self, kind: str, epoch: int, n: int) -> None:
+        if kind == "epoch":
+            self.state, self._pending_loss = self._epoch(self.state, *self.epoch_inputs(epoch))
+            return
+        orders = [self.epoch_inputs(e) for e in range(epoch, epoch + n)]
         idx = np.stack([o[0] for o in orders])  # (k, steps, seeds, batch)
         aug = np.stack([o[1] for o in orders]) if self.augmented else None
         self.state, self._pending_loss = self._block(self.state, self.x_src, self.y_dev, idx, aug)
-        return k
+
+    def _run_stepwise(self, state: BundleState, epoch: int, n: int) -> tuple[BundleState, Any]:
+        """Epochs ``epoch .. epoch + n - 1`` from ``state``, each lane of each group on its own, one compiled
+        step per batch (exactly one cell's step); the last epoch's mean summed loss."""
+        import jax
+        import jax.numpy as jnp
+
+        for e in range(epoch, epoch + n):
+            idx, aug = self.epoch_inputs(e)
+            totals: list[Any] = [0.0] * self.steps
+            groups = []
+            for g, lane_step, lane in zip(self.groups, self._lane_steps, state.groups):
+                lanes = []
+                for j, i in enumerate(g.members):
+                    one = lane if g.lanes == 1 else jax.tree_util.tree_map(lambda a, j=j: a[j], lane)
+                    sub, row = BundleState((one,), state.epoch), self.seed_row[i]
+                    for t in range(self.steps):
+                        batch = Batch(self.x_src, self.y_dev, idx[t, row:row + 1], None if aug is None else aug[t, row:row + 1])
+                        sub, loss = lane_step(sub, batch)
+                        totals[t] = totals[t] + loss
+                    lanes.append(sub.groups[0])
+                groups.append(lanes[0] if g.lanes == 1 else jax.tree_util.tree_map(lambda *a: jnp.stack(a), *lanes))
+            state = BundleState(tuple(groups), state.epoch + 1)
+        return state, jnp.mean(jnp.stack(totals))
 
     def _epoch(self, state: BundleState, idx: np.ndarray, aug: np.ndarray | None) -> tuple[BundleState, Any]:
         return self._epoch_fn(state, self.x_src, self.y_dev, idx, aug)
@@ -253,12 +325,14 @@ class Engine(BundleEngine):
         return out
 
     def layout(self) -> list[dict[str, float]]:
-        """Per cell: the lanes of its vmapped group and the width it was padded to (recorded in timings)."""
+        """Per cell: the lanes of its vmapped group, the width it was padded to and whether it trained on the
+        stepwise (exact) path (recorded in timings)."""
         out: list[dict[str, float]] = [{} for _ in self.cells]
         replicas = self.distribution.replicas if self.distribution is not None else 1
         for g in self.groups:
             for i in g.members:
-                out[i] = {"lanes": g.lanes, "padded_to_width": self.cells[g.template].width, "replicas": replicas}
+                out[i] = {"lanes": g.lanes, "padded_to_width": self.cells[g.template].width, "replicas": replicas,
+                          "stepwise": float(self.stepwise)}
         return out
 
     # ------------------------------------------------------------ evaluation and write-back

@@ -56,6 +56,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
+def discard(path: str | Path) -> None:
+    """Remove ``path`` and whatever a write of it left behind when its process was killed mid-way (the
+    private temporary directories :func:`atomic_path` makes beside it)."""
+    path = Path(path)
+    path.unlink(missing_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*.tmp"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+
+
 def write_bytes(path: str | Path, data: bytes) -> None:
     with atomic_path(path) as tmp, open(tmp, "xb") as fh:
         fh.write(data)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..atomic import atomic_path, refuse_link
+from ..atomic import atomic_path, discard, refuse_link
 from ..plan import Bundle
 
 
@@ -82,9 +82,7 @@ class BundleCheckpoint:
         return meta["epoch"], state, meta["curves"]
 
     def remove(self) -> None:
-        self.path.unlink(missing_ok=True)
-        for stale in self.path.parent.glob(self.path.name + ".*.tmp"):
-            stale.unlink(missing_ok=True)
+        discard(self.path)  # the file, and a save's temporary left by a kill mid-way
 
 
 def _layout(state: list[Any]) -> list[list[Any]]:

@@ -12,22 +12,24 @@ every seed's sequence of batch orders). :func:`make_train_step` returns the step
 function ``(state, batch) -> (state, loss)``; an epoch is a ``lax.scan`` of it.
 
 **Exactness.** XLA may compile the same step differently inside a ``lax.scan`` (a while loop) or
-under ``vmap`` (lanes become grouped convolutions) than as a program of its own, which is what the
-reference ``fit`` runs per batch: on XLA:CPU a convolution's kernel gradient is summed in another
-order there (``tests/test_exact_path.py`` keeps the reproduction). Such a round-off difference
-(1e-7) would be harmless if the loss were smooth, but max pooling and ReLU make its gradient jump
-where two inputs nearly tie, and one flipped tie separates the trajectories for good. So the first
-call of each compiled function is checked: the same epochs run *stepwise* (every lane on its own,
-one compiled step per batch: one cell's step, no ``vmap``, no ``scan``, the computation ``fit``
-runs, bit for bit; lanes unrolled into one program are not enough, as XLA may fuse their updates
-differently), and unless the compiled call's state is bitwise identical, the bundle continues
-stepwise (recorded in every cell's timings as ``stepwise``).
-Holding both states during that check costs one extra copy of the state, once.
+under ``vmap`` (lanes become grouped convolutions, batched matrix products) than as a program of its
+own, which is what the reference ``fit`` runs per batch: on XLA:CPU a convolution's kernel gradient
+is summed in another order in both (``tests/test_exact_path.py`` keeps the reproduction). Such a
+round-off difference (1e-7) would be harmless if the loss were smooth, but max pooling and ReLU make
+its gradient jump where two inputs nearly tie, and one flipped tie separates the trajectories for
+good. So the first call of each vmapped function is checked against the same epochs run
+*stepwise* (every lane on its own, one compiled step per batch: one cell's step, no ``vmap``, no
+``scan``, bit for bit what ``fit`` runs; lanes unrolled into one program are not enough, XLA may fuse
+their updates differently). Unless the states are bitwise identical, the bundle goes on with one
+compiled epoch per lane (exact for MLPs, one call per lane and epoch) if that is identical, else
+stepwise (conv nets on XLA:CPU, where it is also faster than the vmapped epoch). The path is
+recorded in every cell's timings (``vmapped``, ``stepwise``). Holding the states during the check
+costs two extra copies of the state, once.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Literal, NamedTuple
 
 import numpy as np
 
@@ -42,6 +44,9 @@ from .padding import padding_is_exact
 
 #: epochs per compiled call on accelerators; 1 on a CPU, where dispatch never shows
 EPOCHS_PER_CALL = 8
+#: how the lanes train (the module's docstring): one vmapped program, one compiled epoch per lane, or one
+#: compiled step per lane and batch
+Path = Literal["vmapped", "lanes", "stepwise"]
 
 
 class LaneState(NamedTuple):
@@ -212,34 +217,46 @@ class Engine(BundleEngine):
         donate = (0,) if self.platform != "cpu" else ()
         self._epoch_fn = jax.jit(self.epoch_fn, donate_argnums=donate)
         self._block = jax.jit(make_block(self.epoch_fn), donate_argnums=donate)  # traced on first use only
-        # the exact path (see the module's docstring): per group, one lane's step compiled on its own, called
-        # per lane and batch; it never donates its input, which the first call of a compiled function is checked from
+        # the fallbacks (see the module's docstring): per group, one lane's step compiled on its own, and one
+        # lane's epoch (a scan of that step); both are called per lane, on slices of the state
         sharding = distribution.batch_sharding() if distribution is not None else None
-        self._lane_steps = [jax.jit(make_train_step([lanes_mod.Group([0], 0)], [models[g.template]], [opt], self.loss, [0],
-                                                    self.augmented, sharding))
-                            for g, opt in zip(self.groups, self.optimizers)]
-        self.stepwise = False  # True once a compiled epoch (or block) was not bitwise the stepwise path's
-        self._verified: set[str] = set()  # the compiled functions ("epoch", "block") shown bitwise exact
+        lane_fns = [make_train_step([lanes_mod.Group([0], 0)], [models[g.template]], [opt], self.loss, [0], self.augmented,
+                                    sharding) for g, opt in zip(self.groups, self.optimizers)]
+        self._lane_steps = [jax.jit(f) for f in lane_fns]
+        self._lane_epochs = [jax.jit(make_epoch(f)) for f in lane_fns]
+        self.path: Path = "vmapped"
+        self._verified: set[str] = set()  # the vmapped functions ("epoch", "block") shown bitwise exact
 
     def _advance(self, epoch: int, stop: int) -> int:
-        if self.stepwise:
-            self.state, self._pending_loss = self._run_stepwise(self.state, epoch, 1)
+        if self.path != "vmapped":
+            run = self._run_stepwise if self.path == "stepwise" else self._run_lanes
+            self.state, self._pending_loss = run(self.state, epoch, 1)
             return 1
         k = self.epochs_per_call
         kind, n = ("block", k) if k > 1 and stop - epoch >= k else ("epoch", 1)
         if kind in self._verified:
-            self._run_compiled(kind, epoch, n)
+            self._run_vmapped(kind, epoch, n)
             return n
-        exact, exact_loss = self._run_stepwise(self.state, epoch, n)
-        self._run_compiled(kind, epoch, n)
+        import jax
+        import jax.numpy as jnp
+
+        start = self.state
+        exact, exact_loss = self._run_stepwise(start, epoch, n)
+        if self.platform != "cpu":  # the vmapped call donates its input
+            start = jax.tree_util.tree_map(jnp.copy, start)
+        self._run_vmapped(kind, epoch, n)
         if states_identical(self.state, exact):
             self._verified.add(kind)
-        else:  # the compiled call rounds differently: keep the exact state, and stay stepwise
-            self.stepwise = True
-            self.state, self._pending_loss = exact, exact_loss
+            return n
+        # the vmapped call rounds differently: each lane's own compiled epochs, if they are exact, else stepwise
+        lanes, lanes_loss = self._run_lanes(start, epoch, n)
+        if states_identical(lanes, exact):
+            self.path, self.state, self._pending_loss = "lanes", lanes, lanes_loss
+        else:
+            self.path, self.state, self._pending_loss = "stepwise", exact, exact_loss
         return n
 
-    def _run_compiled(self, kind: str, epoch: int, n: int) -> None:
+    def _run_vmapped(self, kind: str, epoch: int, n: int) -> None:
         if kind == "epoch":
             self.state, self._pending_loss = self._epoch(self.state, *self.epoch_inputs(epoch))
             return
@@ -248,29 +265,43 @@ class Engine(BundleEngine):
         aug = np.stack([o[1] for o in orders]) if self.augmented else None
         self.state, self._pending_loss = self._block(self.state, self.x_src, self.y_dev, idx, aug)
 
+    def _run_lanes(self, state: BundleState, epoch: int, n: int) -> tuple[BundleState, Any]:
+        """Epochs ``epoch .. epoch + n - 1`` from ``state``, one compiled epoch per lane (one cell's epoch)."""
+        return self._per_lane(state, epoch, n, stepwise=False)
+
     def _run_stepwise(self, state: BundleState, epoch: int, n: int) -> tuple[BundleState, Any]:
-        """Epochs ``epoch .. epoch + n - 1`` from ``state``, each lane of each group on its own, one compiled
-        step per batch (exactly one cell's step); the last epoch's mean summed loss."""
+        """Epochs ``epoch .. epoch + n - 1`` from ``state``, one compiled step per lane and batch (one cell's
+        step: exactly what ``fit`` runs)."""
+        return self._per_lane(state, epoch, n, stepwise=True)
+
+    def _per_lane(self, state: BundleState, epoch: int, n: int, stepwise: bool) -> tuple[BundleState, Any]:
+        """Every lane of every group on its own (sliced from the stacked state, stacked again); returns the
+        last epoch's mean summed loss."""
         import jax
         import jax.numpy as jnp
 
         for e in range(epoch, epoch + n):
             idx, aug = self.epoch_inputs(e)
-            totals: list[Any] = [0.0] * self.steps
+            losses: list[Any] = []
             groups = []
-            for g, lane_step, lane in zip(self.groups, self._lane_steps, state.groups):
+            for gi, (g, lane) in enumerate(zip(self.groups, state.groups)):
                 lanes = []
                 for j, i in enumerate(g.members):
                     one = lane if g.lanes == 1 else jax.tree_util.tree_map(lambda a, j=j: a[j], lane)
-                    sub, row = BundleState((one,), state.epoch), self.seed_row[i]
-                    for t in range(self.steps):
-                        batch = Batch(self.x_src, self.y_dev, idx[t, row:row + 1], None if aug is None else aug[t, row:row + 1])
-                        sub, loss = lane_step(sub, batch)
-                        totals[t] = totals[t] + loss
+                    sub, r = BundleState((one,), state.epoch), self.seed_row[i]
+                    if stepwise:
+                        for t in range(self.steps):
+                            batch = Batch(self.x_src, self.y_dev, idx[t, r:r + 1], None if aug is None else aug[t, r:r + 1])
+                            sub, loss = self._lane_steps[gi](sub, batch)
+                            losses.append(loss / self.steps)
+                    else:
+                        sub, loss = self._lane_epochs[gi](sub, self.x_src, self.y_dev, idx[:, r:r + 1],
+                                                          None if aug is None else aug[:, r:r + 1])
+                        losses.append(loss)
                     lanes.append(sub.groups[0])
                 groups.append(lanes[0] if g.lanes == 1 else jax.tree_util.tree_map(lambda *a: jnp.stack(a), *lanes))
             state = BundleState(tuple(groups), state.epoch + 1)
-        return state, jnp.mean(jnp.stack(totals))
+        return state, jnp.sum(jnp.stack(losses))
 
     def _epoch(self, state: BundleState, idx: np.ndarray, aug: np.ndarray | None) -> tuple[BundleState, Any]:
         return self._epoch_fn(state, self.x_src, self.y_dev, idx, aug)
@@ -325,14 +356,15 @@ class Engine(BundleEngine):
         return out
 
     def layout(self) -> list[dict[str, float]]:
-        """Per cell: the lanes of its vmapped group, the width it was padded to and whether it trained on the
-        stepwise (exact) path (recorded in timings)."""
+        """Per cell: the lanes of its group, the width it was padded to, and the path it trained on: the lanes as
+        one vmapped program (``vmapped``), one compiled step per lane and batch (``stepwise``), or neither (one
+        compiled epoch per lane); recorded in timings."""
         out: list[dict[str, float]] = [{} for _ in self.cells]
         replicas = self.distribution.replicas if self.distribution is not None else 1
         for g in self.groups:
             for i in g.members:
                 out[i] = {"lanes": g.lanes, "padded_to_width": self.cells[g.template].width, "replicas": replicas,
-                          "stepwise": float(self.stepwise)}
+                          "vmapped": float(self.path == "vmapped"), "stepwise": float(self.path == "stepwise")}
         return out
 
     # ------------------------------------------------------------ evaluation and write-back

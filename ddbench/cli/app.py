@@ -46,6 +46,7 @@ def main(version: bool = typer.Option(False, "--version", callback=_version, is_
 
 # the order here is the order of `ddbench --help`
 app.command()(run.run)
+app.command()(run.refine)
 app.command()(run.validate)
 app.command()(run.plan)
 app.command()(run.schema)

@@ -14,6 +14,7 @@ estimated time. The time is rough and says where its rate comes from:
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,6 +98,11 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
     retry = ("pending", "running", "failed") if retry_failed else ("pending", "running")
     todo = [c for c in cells if states.get(c.key, "pending") in retry]
     notes: list[str] = []
+    if spec.model.refine is not None:
+        r = spec.model.refine
+        strata = len(spec.dataset.noise.rates) * math.prod(len(v) for v in spec.model.grid.values())
+        notes.append(f"model.refine: after this grid, up to {r.points} widths per stratum ({strata} strata) around "
+                     f"{', '.join(r.around)}, chosen from the trained grid; not counted here")
     data = StratumData(spec)
     cost = None
     n_train = None

@@ -67,7 +67,9 @@ class ProgressState:
     _epochs_per_cell: int = 0
 
     def start(self, total_cells: int, todo: int) -> None:
+        """A grid starts training (a run whose grid is refined trains twice: the base grid, then the new cells)."""
         self.total_cells, self.todo, self.t_start = total_cells, todo, self.clock()
+        self.finished, self.bad = 0, {}
 
     def bundle_started(self, bundle: Bundle) -> None:
         self.bundles += 1
@@ -240,6 +242,7 @@ class RichProgress(ProgressEvents):
     # ------------------------------------------------------------ events
 
     def start(self, total_cells: int, todo: int) -> None:
+        self._close()  # the grid trained before this one (a refined grid's base grid)
         self.state.start(total_cells, todo)
         self._print(f"{total_cells} cells: {total_cells - todo} already finished, {todo} to train")
         if self.mode == "live" and todo:
@@ -278,6 +281,10 @@ class RichProgress(ProgressEvents):
         self._print(text)
 
     def stop(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        """Stop the live view and say what the grid trained (once)."""
         if self._live is not None:
             self._live.stop()
             self._live = None
@@ -285,6 +292,7 @@ class RichProgress(ProgressEvents):
         if s.todo and self.mode != "quiet":
             self._print(f"trained {s.finished}/{s.todo} cells in {fmt_clock(s.elapsed())}"
                         + (f" ({', '.join(f'{n} {k}' for k, n in sorted(s.bad.items()))})" if s.bad else ""))
+        s.todo = 0
 
 
 # --------------------------------------------------------------------------- the end of a run

@@ -1,4 +1,5 @@
-"""Commands that take a spec: ``run``, ``validate``, ``plan``, ``analyse`` and ``schema``.
+"""Commands that take a spec: ``run``, ``validate``, ``plan``, ``analyse`` and ``schema``; and ``refine``, which
+takes the spec a run directory recorded.
 
 Keras is imported only by the commands that train or load models, after ``--backend`` has set
 ``KERAS_BACKEND``; ``validate`` and ``schema`` stay fast.
@@ -67,7 +68,7 @@ def run(
     if not quiet:
         for w in check_grid(spec):
             common.warn(w)
-    from .progress import RichProgress, output_paths, summary_line
+    from .progress import RichProgress
 
     progress = RichProgress(common.console, enabled=not quiet)
     try:
@@ -85,6 +86,14 @@ def run(
         if not quiet:
             common.console.print(f"TensorBoard: {n} cells' curves under {tensorboard} (tensorboard --logdir {tensorboard})",
                                  highlight=False, markup=False)
+    _report(result, quiet, [tensorboard] if tensorboard is not None else [])
+
+
+def _report(result: Any, quiet: bool, extra_paths: list[Path]) -> None:
+    """The end of ``run`` and ``refine``: the board, warnings, the summary line and the output paths; exit 3
+    when cells failed."""
+    from .progress import output_paths, summary_line
+
     if not quiet:
         from ..leaderboard.render import print_board
 
@@ -96,11 +105,49 @@ def run(
             common.err.print(f"warning: {common.text(note)}", highlight=False, markup=False)
     counts = result.counts
     common.console.print(("" if quiet else "\n") + summary_line(result), highlight=False, markup=False)
-    for path in output_paths(result.run_dir) + ([tensorboard] if tensorboard is not None else []):
+    for path in output_paths(result.run_dir) + extra_paths:
         common.console.print(f"  {path}", highlight=False, markup=False)
     if counts["failed"]:
         common.err.print(f"[red]{counts['failed']} cell(s) failed[/]; see `ddbench status {escape(str(result.run_dir))} --failures`")
         raise typer.Exit(3)
+
+
+def refine(
+    run_dir: Path = typer.Argument(..., help="A run directory trained by `ddbench run`."),
+    around: Optional[str] = typer.Option(None, "--around", help="What to refine around: k_star, peak, or k_star,peak (the default)."),
+    points: Optional[int] = typer.Option(None, "--points", help="New widths per stratum, 1 to 64 (default 4)."),
+    spacing: Optional[str] = typer.Option(None, "--spacing", help="auto (the grid's own, the default), geometric or linear."),
+    backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend (default: the one the run was trained with)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the final summary line and the output paths."),
+) -> None:
+    """Add widths around k* and the test-error peak to a run, in place: train only their cells, analyse again
+    and rewrite the leaderboard (its spec becomes the refined grid; docs/science.md, "Refining the grid")."""
+    from ..run.refine import recorded_run, settings_from
+
+    try:
+        settings = settings_from(around, points, spacing)
+    except ValueError as exc:
+        common.fail(str(exc), 2)
+    try:
+        spec, identity = recorded_run(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        common.fail(str(exc))
+    common.select_backend(backend or identity.get("backend"))
+    from ..run.pipeline import run as run_spec
+    from ..store.binding import SpecChanged
+    from ..store.lock import RunLocked
+    from .progress import RichProgress
+
+    try:
+        result = run_spec(spec, run_dir=run_dir, progress=RichProgress(common.console, enabled=not quiet),
+                          retry_failed=False, refine=settings)
+    except (RunLocked, SpecChanged, ValueError, ConnectionError) as exc:
+        common.fail(str(exc))
+    except KeyboardInterrupt:
+        common.err.print("[yellow]interrupted[/]: finished cells are saved; `ddbench refine` again trains the rest "
+                         "(and refines no further until they are done).")
+        raise typer.Exit(130)
+    _report(result, quiet, [])
 
 
 def validate(

@@ -12,6 +12,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from ..leaderboard.formatting import fmt_refinement
+from ..leaderboard.schema import Refinement
 from ..spec.identity import describe
 from ..store.status import StatusReport, last_line
 
@@ -52,6 +54,8 @@ def render(report: StatusReport, console: Console, failures: bool = False) -> No
     if report.other_cells:
         line += f"; {report.other_cells} more from earlier grids kept"
     out(line, highlight=False)
+    for step in report.refinements:
+        out(f"grid refined: {fmt_refinement(Refinement.model_validate(step))}", highlight=False, markup=False)
     if report.run_alive:
         out("a run is in progress in this directory (it holds the run lock)", highlight=False)
     elif report.counts.get("interrupted"):

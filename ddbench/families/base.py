@@ -25,6 +25,8 @@ class FamilyPlugin:
     description: ClassVar[str] = ""
     #: the name of the grid knob the family's ``width`` means (for plots and docs)
     width_label: ClassVar[str] = "width"
+    #: the smallest width the family builds: grids are checked against it, and a refinement never goes below it
+    min_width: ClassVar[int] = 1
 
     def build(self, config: BaseModel, width: int, input_shape: tuple[int, ...], num_classes: int, name: str) -> Any:
         """Return a functional ``keras.Model`` mapping inputs to logits."""

@@ -1,3 +1,4 @@
 """Leaderboards: the standard results file of a run, its renderings and comparisons."""
 
-SCHEMA_VERSION = "1.0"
+#: 1.1: ``refinements`` (widths added around k* and the peak), written only when the grid was refined
+SCHEMA_VERSION = "1.1"

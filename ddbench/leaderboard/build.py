@@ -10,7 +10,7 @@ from ..hypotheses.cells import CellView
 from ..hypotheses.table import ResultTable
 from ..store.run_store import CellRecord, RunStore
 from .measures import probe_scores
-from .schema import Leaderboard, Row, Verdict, board_data, content_hash
+from .schema import Leaderboard, Refinement, Row, Verdict, board_data, content_hash
 
 ROW_METRICS = ("train_error", "train_loss", "test_error", "test_loss", "train_error_clean", "train_error_noisy", "epochs")
 
@@ -63,7 +63,8 @@ def stratum_records(table: ResultTable, analysis: Any) -> list[dict[str, Any]]:
 
 
 def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], analysis: dict[str, Any],
-                      provenance: dict[str, Any], plugins: dict[str, dict[str, str]]) -> Leaderboard:
+                      provenance: dict[str, Any], plugins: dict[str, dict[str, str]],
+                      refinements: list[Refinement] | None = None) -> Leaderboard:
     if "strata" not in analysis:
         analysis = {**analysis, "strata": stratum_records(cell_views(store), spec.analysis)}
     probes = store.probe_values()
@@ -87,6 +88,7 @@ def build_leaderboard(store: RunStore, *, spec: Any, verdicts: list[Verdict], an
         rows=rows,
         verdicts=verdicts,
         probe_scores=probe_scores(rows, grid_axes, {p.name: registry.probes.get(p.name).measures for p in spec.probes}),
+        refinements=list(refinements or []),
     )
     board.content_hash = content_hash(board_data(board))  # write_leaderboard stamps it again over what it writes
     return board

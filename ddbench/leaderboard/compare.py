@@ -16,7 +16,8 @@ Each (claim, stratum) on either side gets one status (:func:`classify`):
   noise rates, or not applicable on one side only.
 
 Beside the verdicts: both sides' provenance (backend, precision, Keras, seeds, resampling unit,
-replicates, ddbench and plugin versions) with differences flagged, and per width the difference of mean
+replicates, width grid and its refinements, ddbench and plugin versions) with differences flagged, a note
+naming different width grids and every refinement on one side only, and per width the difference of mean
 test error and test loss next to each side's seed spread. Rendering lives in :mod:`.compare_render`.
 """
 
@@ -26,14 +27,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from .compare_metrics import CellDiff, WidthDiff, compare_cells, compare_widths
+from .compare_metrics import CellDiff, WidthDiff, compare_cells, compare_widths, grid_notes, spec_differences
 from .formatting import canon
 from .schema import Leaderboard, Verdict
 from .verdicts import stratum_labels, verdict_entries
 
 AGREE, RESOLUTION, FLIP, NOT_COMPARABLE = "agree", "resolution change", "flip", "not comparable"
 STATUSES = (FLIP, RESOLUTION, NOT_COMPARABLE, AGREE)
-MAX_SPEC_DIFFERENCES = 20
 #: fewer seeds than this cannot be resampled as seeds (the statistical core then resamples points)
 MIN_SEED_UNITS = 3
 
@@ -157,6 +157,9 @@ def provenance(board: Leaderboard) -> dict[str, Any]:
         "resampling_unit": _names(s.unit for s in sides),
         "replicates": _names(s.replicates for s in sides) or _names([board.analysis.get("bootstrap")]),
         "error_control": _names([board.analysis.get("correction")]),
+        "widths": str(board.widths()),
+        "refinement": "; ".join(f"{r.source} added {r.added} around {', '.join(r.around)}"
+                                for r in board.refinements) or None,
     }
     for kind, plugins in sorted(board.plugins.items()):
         for name, version in sorted(plugins.items()):
@@ -200,24 +203,6 @@ def board_reasons(pa: dict[str, Any], pb: dict[str, Any]) -> list[str]:
         if canon(pa[key]) != canon(pb[key]):
             out.append(f"different {what}: {pa[key] or '?'} vs {pb[key] or '?'}")
     return out
-
-
-def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(obj, dict):
-        out: dict[str, Any] = {}
-        for k, v in obj.items():
-            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
-        return out
-    return {prefix: obj}
-
-
-def spec_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
-    fa, fb = _flatten(a), _flatten(b)
-    diffs = [f"{k}: {fa.get(k, '(absent)')} vs {fb.get(k, '(absent)')}"
-             for k in sorted(set(fa) | set(fb)) if canon(fa.get(k)) != canon(fb.get(k)) or (k in fa) != (k in fb)]
-    if len(diffs) > MAX_SPEC_DIFFERENCES:
-        diffs = diffs[:MAX_SPEC_DIFFERENCES] + [f"... and {len(diffs) - MAX_SPEC_DIFFERENCES} more"]
-    return diffs
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -392,6 +377,7 @@ def compare(a: Leaderboard, b: Leaderboard) -> Comparison:
         notes.append("no verdicts on either side")
     if not common_rates:
         notes.append(f"no common noise rate: {pa['noise_rates']} vs {pb['noise_rates']}")
+    notes += grid_notes(a, b)
     return Comparison(
         a=prov_a, b=prov_b, same_spec=same, common={**pa, "noise_rates": common_rates},
         provenance_differences=provenance_differences(prov_a, prov_b),

@@ -1,4 +1,5 @@
-"""Per-width metric differences and cell matching between two leaderboards (see :mod:`.compare`)."""
+"""What differs between two leaderboards beside their verdicts (see :mod:`.compare`): the specs, the width grids
+and their refinements, per-width metrics, and the cells matched on both sides."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from .curves import varying_config_keys
-from .formatting import canon, fmt_p
+from .formatting import canon, fmt_p, fmt_refinement
 from .schema import Leaderboard, Row
 
 METRICS = ("test_error", "test_loss")
+MAX_SPEC_DIFFERENCES = 20
 
 
 def _num(x: Any) -> float | None:
@@ -126,4 +128,36 @@ def compare_cells(a: Leaderboard, b: Leaderboard) -> CellDiff:
         out.max_abs, out.mean_abs = max(diffs), sum(diffs) / len(diffs)
         out.worst = (f"{ra.family} width {ra.width} p={ra.noise_rate:g} seed {ra.seed}: "
                      f"{ra.test_error:.4f} vs {rb.test_error:.4f}")
+    return out
+
+
+def _flatten(obj: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(obj, dict):
+        out: dict[str, Any] = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: obj}
+
+
+def spec_differences(a: dict[str, Any], b: dict[str, Any]) -> list[str]:
+    fa, fb = _flatten(a), _flatten(b)
+    diffs = [f"{k}: {fa.get(k, '(absent)')} vs {fb.get(k, '(absent)')}"
+             for k in sorted(set(fa) | set(fb)) if canon(fa.get(k)) != canon(fb.get(k)) or (k in fa) != (k in fb)]
+    if len(diffs) > MAX_SPEC_DIFFERENCES:
+        diffs = diffs[:MAX_SPEC_DIFFERENCES] + [f"... and {len(diffs) - MAX_SPEC_DIFFERENCES} more"]
+    return diffs
+
+
+def grid_notes(a: Leaderboard, b: Leaderboard) -> list[str]:
+    """Where the two boards' width grids differ, and each refinement that is not on both sides, named."""
+    wa, wb = a.widths(), b.widths()
+    out = []
+    if wa != wb:
+        only_a, only_b = [w for w in wa if w not in wb], [w for w in wb if w not in wa]
+        out.append("different width grids: " + "; ".join(
+            f"only in {side} {ws}" for side, ws in (("A", only_a), ("B", only_b)) if ws))
+    ra, rb = [fmt_refinement(r) for r in a.refinements], [fmt_refinement(r) for r in b.refinements]
+    out += [f"{side}'s grid was refined: {line}" for side, mine, other in (("A", ra, rb), ("B", rb, ra))
+            for line in mine if line not in other]
     return out

@@ -61,3 +61,24 @@ def mean_std(values: list[float], fixed: bool) -> str:
 def fmt_counts(counts: Counter) -> str:
     order = [s for s in STATUS_ORDER if counts.get(s)] + sorted(s for s in counts if s not in STATUS_ORDER and counts[s])
     return ", ".join(f"{counts[s]} {s}" for s in order) or "none"
+
+
+def fmt_stratum(stratum: dict[str, Any]) -> str:
+    """``p=0.2 depth=2``: a stratum by its noise rate and grid axes (its family left out)."""
+    axes = [f"{k}={v}" for k, v in sorted(stratum.items()) if k not in ("family", "noise_rate")]
+    rate = [fmt_p(stratum["noise_rate"])] if isinstance(stratum.get("noise_rate"), (int, float)) else []
+    return " ".join(rate + axes) or "all"
+
+
+def fmt_refinement(step: Any) -> str:
+    """``model.refine around k_star, peak (4 per stratum, geometric): added [10, 13] (p=0: k* 16, peak 24)``:
+    one refinement (``leaderboard.schema.Refinement``) on one line."""
+    found = []
+    for s in step.strata:
+        parts = [f"k* {s.k_star}" if s.k_star is not None else "no k*"]
+        if "peak" in step.around:
+            parts.append(f"peak {s.peak}" if s.peak is not None else "no peak")
+        found.append(f"{fmt_stratum(s.stratum)}: {', '.join(parts)}")
+    added = f"added {list(step.added)}" if step.added else "added no width"
+    return (f"{step.source} around {', '.join(step.around)} ({step.points} per stratum, {step.spacing}) "
+            f"of widths {list(step.base)}: {added}" + (f" ({'; '.join(found)})" if found else ""))

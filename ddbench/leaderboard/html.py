@@ -23,7 +23,7 @@ from typing import Any
 from .. import atomic
 from . import figures as F
 from .document import Section, Table
-from .formatting import fmt_ci, fmt_counts, fmt_num
+from .formatting import fmt_ci, fmt_counts, fmt_num, fmt_refinement
 from .intervals import Arrays
 from .measures import scores_section
 from .render import _status_counts, curve_sections, unfinished_section
@@ -292,6 +292,7 @@ def provenance_html(board: Leaderboard) -> str:
         ("distribution", s.get("distribution")), ("engine", s.get("engine")),
         ("wall time", f"{fmt_num(s['wall_seconds'])} s" if isinstance(s.get("wall_seconds"), (int, float)) else None),
         ("cells", fmt_counts(_status_counts(board))),
+        *[("grid refined", fmt_refinement(step)) for step in board.refinements],
         ("analysis", board.analysis),
         ("plugins", "; ".join(f"{kind}: " + ", ".join(f"{n} v{v}" for n, v in d.items()) for kind, d in board.plugins.items())),
         ("data fingerprints", board.data_fingerprints),

@@ -15,7 +15,7 @@ from typing import Any
 from . import probe_status
 from .curves import METRICS, curve_groups, interpolation_threshold
 from .document import Section, Table, sections_to_markdown
-from .formatting import fmt_ci, fmt_counts, fmt_num, fmt_signed, mean_std
+from .formatting import fmt_ci, fmt_counts, fmt_num, fmt_refinement, fmt_signed, mean_std
 from .measures import scores_section
 from .schema import Leaderboard
 from .terminal import sections_to_rich
@@ -46,6 +46,7 @@ def header_section(board: Leaderboard) -> Section:
     if model.get("family"):
         lines.append(f"family: {model['family']}, widths {model.get('widths', '?')}"
                      + (f", grid {model['grid']}" if model.get("grid") else ""))
+    lines += [f"grid refined: {fmt_refinement(step)}" for step in board.refinements]
     a = board.analysis
     if a.get("correction") == "holm":
         fams = ", ".join(f"{k} {v}" for k, v in (a.get("families") or {}).items())

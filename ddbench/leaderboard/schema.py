@@ -20,6 +20,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    model_serializer,
     model_validator,
 )
 
@@ -106,6 +107,29 @@ class Verdict(ErrorControl):
     strata: list[StratumVerdict] = Field(default_factory=list)
 
 
+class RefinedStratum(_Model):
+    """What a refinement found and added in one stratum."""
+
+    stratum: dict[str, Any]
+    k_star: int | None = None  # the stratum's k* on the grid before this refinement (None: never reached)
+    peak: int | None = None  # the width of its test-error peak near k* (None: no peak window, or not asked)
+    gaps: list[tuple[int, int]] = Field(default_factory=list)  # the open intervals of the grid it filled
+    added: list[int] = Field(default_factory=list)  # the new widths of this stratum
+    note: str = ""  # why a target was missing (no k*, no peak), else ''
+
+
+class Refinement(_Model):
+    """One refinement of the grid (docs/science.md, "Refining the grid"): the widths it added and why."""
+
+    source: Literal["model.refine", "ddbench refine"]  # the spec's own refine block, or the command
+    around: list[str]  # k_star, peak
+    points: int  # new widths asked per stratum
+    spacing: Literal["geometric", "linear"]
+    base: list[int]  # the grid's widths before this refinement
+    added: list[int]  # the new widths: the union over strata, none of them in base
+    strata: list[RefinedStratum] = Field(default_factory=list)
+
+
 class Leaderboard(_Model):
     schema_version: str = SCHEMA_VERSION
     ddbench_version: str
@@ -126,6 +150,9 @@ class Leaderboard(_Model):
     rows: list[Row] = Field(default_factory=list)
     verdicts: list[Verdict] = Field(default_factory=list)
     probe_scores: list[dict[str, Any]] = Field(default_factory=list)  # probe-as-measure rank agreement (issue 3)
+    refinements: list[Refinement] = Field(
+        default_factory=list, description="how the grid was refined around k* and the peak, in order (schema 1.1; "
+        "written only when it was: the rows' widths are the spec's plus every refinement's added ones)")
 
     #: the content hash of the JSON data this board was validated from (None when built in memory);
     #: computed while reading, so any reader that validates a file's data can have it checked
@@ -141,6 +168,18 @@ class Leaderboard(_Model):
             except (TypeError, ValueError):  # models or NaN in the input: not data read from a file
                 board._read_hash = None
         return board
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        """No ``refinements`` key on a board whose grid was not refined: boards from before it keep their hashes."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("refinements") == []:
+            del out["refinements"]
+        return out
+
+    def widths(self) -> list[int]:
+        """The widths of its rows: the spec's grid and every refinement's."""
+        return sorted({r.width for r in self.rows})
 
     @property
     def read_hash(self) -> str | None:

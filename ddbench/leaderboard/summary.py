@@ -67,12 +67,13 @@ def _num(x: Any) -> str:
     return f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool) else str(x)
 
 
-def _widths(spec: dict[str, Any]) -> str:
-    widths = _get(spec, "model", "widths")
+def _widths(board: Leaderboard) -> str:
+    """``2..300 (14)``: the spec's grid; a refined grid's widths as trained, ``(18, refined)``."""
+    widths = board.widths() if board.refinements else _get(board.spec, "model", "widths")
     if not isinstance(widths, list) or not widths:
         return "?"
     ws = sorted(w for w in widths if isinstance(w, (int, float)))
-    return f"{_num(ws[0])}..{_num(ws[-1])} ({len(ws)})" if ws else "?"
+    return f"{_num(ws[0])}..{_num(ws[-1])} ({len(ws)}{', refined' if board.refinements else ''})" if ws else "?"
 
 
 def _rates(spec: dict[str, Any]) -> str:
@@ -91,7 +92,7 @@ SETTINGS: dict[str, Callable[[Leaderboard, Verdict], Any]] = {
     "n_train": lambda b, v: _get(b.spec, "dataset", "n_train") or "all",
     "noise rates": lambda b, v: _rates(b.spec),
     "family": lambda b, v: _get(b.spec, "model", "family"),
-    "widths": lambda b, v: _widths(b.spec),
+    "widths": lambda b, v: _widths(b),
     "epochs": lambda b, v: _get(b.spec, "training", "epochs"),
     "optimizer": lambda b, v: _get(b.spec, "training", "optimizer", "name"),
     "seeds": lambda b, v: len(b.spec.get("seeds") or []),

@@ -15,17 +15,17 @@ from ..leaderboard.build import build_leaderboard, cell_views
 from ..leaderboard.io import write_leaderboard
 from ..leaderboard.render import render_markdown
 from ..leaderboard.report import write_report
-from ..leaderboard.schema import Leaderboard
+from ..leaderboard.schema import Leaderboard, Refinement
 from ..spec.model import Spec
 from ..store.run_store import RunStore, StoreView
 from ..store.session import RunSession
 from .events import Progress
 
 
-def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any],
-            progress: Progress | None = None) -> tuple[Leaderboard, list[str]]:
-    """Run every hypothesis on the finished cells of ``store`` (a view holding the spec's cells) and
-    build the leaderboard; ``prov`` is the run-time provenance."""
+def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any], progress: Progress | None = None,
+            refinements: list[Refinement] | None = None) -> tuple[Leaderboard, list[str]]:
+    """Run every hypothesis on the finished cells of ``store`` (a view holding the spec's cells, and the widths
+    ``refinements`` added to its grid) and build the leaderboard; ``prov`` is the run-time provenance."""
     progress = progress or Progress()
     verdicts, analysis, notes = evaluate(spec, cell_views(store),
                                          lambda what: progress.phase("analysing", None, what))
@@ -35,7 +35,8 @@ def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any],
         "families": {spec.model.family: registry.families.get(spec.model.family).plugin_version},
         "datasets": {spec.dataset.name: registry.datasets.get(spec.dataset.name).plugin_version},
     }
-    board = build_leaderboard(store, spec=spec, verdicts=verdicts, analysis=analysis, provenance=prov, plugins=used)
+    board = build_leaderboard(store, spec=spec, verdicts=verdicts, analysis=analysis, provenance=prov, plugins=used,
+                              refinements=refinements)
     if prov.get("identity"):  # backend, Keras major.minor, precision of the cells (what `compare` lines up)
         board.summary["identity"] = dict(prov["identity"])
     return board, notes
@@ -55,9 +56,16 @@ def reanalyse(run_dir: str | Path, spec: Spec) -> Leaderboard:
 
     Bound like a run: a spec whose recipe (dataset, family, training) or precision differs from the
     store's, or whose grid has cells never trained here, is refused with the changes
-    (:class:`~ddbench.store.binding.SpecChanged`).
+    (:class:`~ddbench.store.binding.SpecChanged`). A spec with ``model.refine`` is refined again from its
+    base grid's cells (the same widths as its run, which trained them) and analysed on the refined grid.
     """
+    from .refine import kept_refinements, refined_spec, refinement
+
     with RunSession.read(spec, run_dir) as session:
-        board, _ = analyse(spec, session.view(), session.provenance)
+        steps, grid = kept_refinements(session.refinements(), spec.model.widths), session
+        if spec.model.refine is not None:
+            steps.append(refinement(spec, session.view(), spec.model.refine))
+            grid = session.regrid(refined_spec(spec, steps[-1]), read=True)
+        board, _ = analyse(spec, grid.view(), session.provenance, refinements=steps)
         write_outputs(board, session.dir)
         return board

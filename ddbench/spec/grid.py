@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import math
 from collections import Counter
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Literal, Union
 
 import numpy as np
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from .limits import MAX_GRID_VALUES, MAX_WIDTH
 from .strict import _Strict
@@ -109,3 +109,113 @@ class RangeGrid(_Strict):
 
 #: what a width grid may be written as in YAML (``expand_grid`` turns it into the sorted list of ints)
 GridInput = Union[Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)], GeomspaceGrid, RangeGrid]
+
+
+# --------------------------------------------------------------------------- refining a grid around k* and the peak
+
+#: what a grid may be refined around (docs/science.md, "Refining the grid")
+REFINE_TARGETS = ("k_star", "peak")
+#: the most widths one refinement may add per stratum
+MAX_REFINE_POINTS = 64
+
+
+class RefineSpec(_Strict):
+    """``model.refine``: once the base grid has trained, add widths around k* and the test-error peak of every
+    stratum and train them in the same run directory (docs/science.md, "Refining the grid")."""
+
+    around: list[Literal["k_star", "peak"]] = Field(
+        default=list(REFINE_TARGETS), description="what to refine around: k_star (the interpolation threshold), "
+        "peak (the test-error peak near k*), or both", min_length=1, json_schema_extra={"uniqueItems": True})
+    points: int = Field(default=4, ge=1, le=MAX_REFINE_POINTS,
+                        description=f"new widths per stratum (1 to {MAX_REFINE_POINTS}), spread over the gaps "
+                        "between the grid values that bracket its targets")
+    spacing: Literal["auto", "geometric", "linear"] = Field(
+        default="auto", description="how new widths are spaced inside a gap: geometric, linear, or auto (the "
+        "grid's own: geometric when its ratios are more nearly constant than its differences)")
+
+    @field_validator("around", mode="before")
+    @classmethod
+    def _around(cls, v: Any) -> Any:
+        allowed = ", ".join(REFINE_TARGETS)
+        if not isinstance(v, list):
+            raise ValueError(f"got {v!r}; allowed: a list of one or both of {allowed}")
+        if not v:
+            raise ValueError(f"the list is empty; allowed: one or both of {allowed}")
+        for i, item in enumerate(v):
+            if item not in REFINE_TARGETS:
+                raise ValueError(f"item {i} is {item!r}; allowed: {allowed}")
+        if len(set(v)) != len(v):
+            raise ValueError(f"{sorted(t for t, n in Counter(v).items() if n > 1)[0]} is listed twice; list each once")
+        return list(v)
+
+
+def grid_spacing(widths: list[int]) -> str:
+    """``geometric`` when the grid's successive ratios vary less than its successive differences (coefficient of
+    variation of ``log(w[i+1] / w[i])`` vs of ``w[i+1] - w[i]``), else ``linear``; geometric below 3 widths."""
+    w = np.asarray(sorted(set(widths)), dtype=float)
+    if len(w) < 3:
+        return "geometric"
+    ratios, diffs = np.diff(np.log(w)), np.diff(w)
+    return "geometric" if ratios.std() / ratios.mean() < diffs.std() / diffs.mean() else "linear"
+
+
+def refine_gaps(widths: list[int], targets: list[int], min_width: int = 1) -> list[tuple[int, int]]:
+    """The gaps a refinement fills: for each target (a grid value), the gaps to its neighbouring grid values
+    (below the smallest grid value, the gap down to ``min_width``, the family's smallest width; none above the
+    largest), sorted and without repeats. New widths lie strictly inside a gap."""
+    grid = sorted(set(widths))
+    out: set[tuple[int, int]] = set()
+    for t in targets:
+        if t not in grid:
+            raise ValueError(f"{t} is not a value of the grid {grid}")
+        i = grid.index(t)
+        lo = grid[i - 1] if i > 0 else min(min_width, t)
+        if lo < t:
+            out.add((lo, t))
+        if i + 1 < len(grid):
+            out.add((t, grid[i + 1]))
+    return sorted(out)
+
+
+def fill_gaps(gaps: list[tuple[int, int]], points: int, spacing: str) -> list[int]:
+    """``points`` new integer widths in ``gaps`` (open intervals of the grid), as evenly spaced as integers allow.
+
+    Each new width goes to the gap whose spacing it shrinks most (largest ``length / (count + 1)``, ``length``
+    = ``log(b / a)`` for geometric spacing, ``b - a`` for linear; ties: the narrower gap), never beyond the
+    integers a gap holds; inside a gap, ``n`` widths are the interior points of ``geomspace(a, b, n + 2)``
+    (or ``linspace``), each rounded to the nearest integer not yet taken. Fewer than ``points`` when the gaps
+    hold fewer integers."""
+    geometric = spacing == "geometric"
+    count = dict.fromkeys(gaps, 0)
+
+    def share(g: tuple[int, int]) -> tuple[float, int]:
+        a, b = g
+        return ((math.log(b / a) if geometric else b - a) / (count[g] + 1), -a)
+
+    for _ in range(points):
+        room = [g for g in gaps if count[g] < g[1] - g[0] - 1]
+        if not room:
+            break
+        count[max(room, key=share)] += 1
+    out: list[int] = []
+    for (a, b), n in count.items():
+        if not n:
+            continue
+        ideal = (np.geomspace if geometric else np.linspace)(a, b, n + 2)[1:-1]
+        taken: set[int] = set()
+        for x in ideal:
+            c = int(math.floor(x + 0.5))
+            # the nearest free integer strictly inside (a, b), preferring the wider one on a tie
+            pick = next(v for d in range(b - a) for v in (c + d, c - d) if a < v < b and v not in taken)
+            taken.add(pick)
+        out += sorted(taken)
+    return sorted(out)
+
+
+def refine_widths(widths: list[int], targets: list[int], points: int, spacing: str, min_width: int = 1) -> list[int]:
+    """The new widths of one stratum: ``points`` widths in the gaps around ``targets`` (:func:`refine_gaps`,
+    :func:`fill_gaps`); ``spacing`` ``auto`` is the grid's own (:func:`grid_spacing`). None is a grid value."""
+    if spacing == "auto":
+        spacing = grid_spacing(widths)
+    new = fill_gaps(refine_gaps(widths, targets, min_width), points, spacing)
+    return [w for w in new if w not in set(widths)]

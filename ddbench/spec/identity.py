@@ -107,6 +107,7 @@ def recipe_of(spec: Spec) -> dict[str, Any]:
             node = node[p]
         del node[leaf]
     part["model"]["grid"] = sorted(part["model"]["grid"])
+    part["model"].pop("refine", None)  # which widths to add: grid values, chosen after training
     try:
         family = registry.families.get(spec.model.family)
     except KeyError:

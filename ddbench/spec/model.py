@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import Field, field_validator, model_serializer, model_validator
 
-from .grid import GridInput, expand_grid
+from .grid import GridInput, RefineSpec, expand_grid
 from .hashing import content_hash
 from .limits import DEFAULT_PROBE_TIME_LIMIT, MAX_NAME_LENGTH, MAX_SEED, check_output_dir, check_seeds
 from .strict import _Strict
@@ -161,6 +161,11 @@ class ModelSpec(_Strict):
     grid: dict[str, list[Any]] = Field(
         default_factory=dict, description="extra grid axes over family options, e.g. {depth: [1, 2, 4, 8]}"
     )
+    refine: RefineSpec | None = Field(
+        default=None, description="after the grid has trained, add widths around k* and the test-error peak, e.g. "
+        "{around: [k_star, peak], points: 4} (docs/science.md, 'Refining the grid'); left out of the resolved spec "
+        "when absent, so it changes no hash of a spec without it",
+    )
 
     @field_validator("widths", mode="before", json_schema_input_type=GridInput)
     @classmethod
@@ -174,6 +179,18 @@ class ModelSpec(_Strict):
             if not vals:
                 raise ValueError(f"grid axis {key!r} is empty")
         return v
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        """No ``refine`` key unless one was asked for: specs from before the field keep their hashes."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("refine", 0) is None:
+            del out["refine"]
+        return out
+
+    def with_widths(self, widths: list[int]) -> "ModelSpec":
+        """This model section with ``widths`` added to its grid and no ``refine`` (the refined grid, as trained)."""
+        return self.model_copy(update={"widths": sorted(set(self.widths) | set(widths)), "refine": None})
 
 
 class HypothesisSpec(_Strict):

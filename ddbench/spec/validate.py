@@ -123,6 +123,10 @@ def check_plugins(spec: Spec) -> list[Problem]:
                                     spec.distribution.strategy))
     if fam is not None:
         problems += _check_options(fam, spec.model.config, ("model", "config"))
+        low = [w for w in spec.model.widths if w < fam.min_width]
+        if low:
+            problems.append(Problem("model.widths", f"{spec.model.family} builds widths from {fam.min_width}; "
+                                    f"allowed: integers >= {fam.min_width}", low))
         allowed = set(fam.Config.model_fields) - {"width"}
         for key, vals in spec.model.grid.items():
             if key not in allowed:

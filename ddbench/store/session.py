@@ -85,6 +85,24 @@ class RunSession:
             store.close()
             raise
 
+    def regrid(self, spec: Spec, *, read: bool = False) -> "RunSession":
+        """The same store (and lock) bound to another grid of the same recipe, keyed under the same runtime: a
+        refined grid after its base grid. ``prepare`` binds it as any grid change (its new cells pending);
+        ``read``: refuse it now, as :meth:`read` does, unless every one of its cells was trained here."""
+        binding = binding_for(spec, self.binding.identity)
+        session = RunSession(self.store, binding, plan_cells(spec, binding.identity))
+        if read:
+            check_binding(self.store, binding, session.keys)
+        session.provenance = dict(self.provenance)
+        return session
+
+    def refinements(self) -> list[Any]:
+        """The refinements of the grid last trained here (``leaderboard.schema.Refinement`` data)."""
+        return list(self.store.meta("refinements", []))
+
+    def record_refinements(self, steps: list[dict[str, Any]]) -> None:
+        self.store.set_meta(refinements=steps)
+
     def close(self) -> None:
         self.store.close()
 

@@ -60,6 +60,7 @@ class StatusReport:
     probe_issues: list[ProbeIssue]
     other_cells: int = 0
     run_alive: bool = False
+    refinements: list[dict[str, Any]] = field(default_factory=list)  # how the grid was refined (leaderboard schema)
 
 
 def collect(store: RunStore) -> StatusReport:
@@ -97,7 +98,7 @@ def collect(store: RunStore) -> StatusReport:
         identity=store.meta("identity") or {}, provenance=store.meta("provenance") or {}, counts=counts,
         widths=sorted({w for w, _ in table}), rates=sorted({p for _, p in table}), table=table,
         failed=[r for r in records if r.status in ("failed", "diverged")], probe_issues=issues, other_cells=other,
-        run_alive=alive)
+        run_alive=alive, refinements=list(store.meta("refinements", []) or []))
 
 
 def last_line(text: str | None) -> str:

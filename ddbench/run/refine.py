@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from .. import registry
+from ..hypotheses.table import ResultTable
 from ..leaderboard.build import cell_views
 from ..leaderboard.schema import RefinedStratum, Refinement
 from ..spec.grid import RefineSpec, grid_spacing, refine_gaps, refine_widths
@@ -23,14 +24,16 @@ from ..store.run_store import RunStore, StoreView
 FROM_SPEC, FROM_COMMAND = "model.refine", "ddbench refine"
 
 
-def refinement(spec: Spec, view: RunStore | StoreView, settings: RefineSpec, source: str = FROM_SPEC) -> Refinement:
-    """The widths ``settings`` add to ``spec``'s grid, from the finished cells of ``view`` (the spec's cells):
-    per stratum, ``settings.points`` widths in the gaps around its k* and/or test-error peak."""
+def refinement(spec: Spec, cells: RunStore | StoreView | ResultTable, settings: RefineSpec,
+               source: str = FROM_SPEC) -> Refinement:
+    """The widths ``settings`` add to ``spec``'s grid, from the finished cells of ``cells`` (a view of the spec's
+    cells, or their table): per stratum, ``settings.points`` widths in the gaps around its k* and/or test-error peak."""
+    table = cells if isinstance(cells, ResultTable) else cell_views(cells)
     widths = sorted(spec.model.widths)
     spacing = grid_spacing(widths) if settings.spacing == "auto" else settings.spacing
     min_width = registry.families.get(spec.model.family).min_width
     strata, added = [], set()
-    for core in cell_views(view).cores(spec.analysis):
+    for core in table.cores(spec.analysis):
         targets, notes, peak = [], [], None
         if "k_star" in settings.around:
             if core.k_star is None:

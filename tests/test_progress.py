@@ -165,3 +165,23 @@ def test_live_mode_on_a_terminal():
     assert p.mode == "live"
     _events(p, clock)
     assert "trained 2/2 cells in 0:40" in out.getvalue()
+
+
+def test_a_refined_run_trains_twice_and_says_what_each_grid_trained():
+    """A grid refined after its base grid: the base grid's line comes before the refined grid's start, counts
+    start again, and the end says what the refined grid trained (once)."""
+    out = io.StringIO()
+    p = RichProgress(Console(file=out, width=80, force_terminal=False), interval=10.0, clock=Clock())
+    base, refined = Bundle(cells(0.0, [2, 8])), Bundle(cells(0.0, [4]))
+    p.start(2, 2)
+    for c in base.cells:
+        p.cell_finished(c, "done", {})
+    p.message("refined: ...")
+    p.start(3, 1)
+    p.cell_finished(refined.cells[0], "failed", {})
+    p.stop()
+    p.stop()
+    lines = [line for line in out.getvalue().splitlines() if "eta" not in line]
+    assert lines[:3] == ["2 cells: 0 already finished, 2 to train", "refined: ...", "trained 2/2 cells in 0:00"]
+    assert lines[3:] == ["3 cells: 2 already finished, 1 to train", "failed: mlp w=4 p=0 seed=0",
+                         "trained 1/1 cells in 0:00 (1 failed)"]

@@ -75,6 +75,20 @@ def test_a_bad_refine_block_names_the_field_the_value_and_what_is_allowed(block,
     assert problem.line == line and "[got:" in str(problem)
 
 
+def test_the_json_schema_knows_the_refine_block():
+    import jsonschema
+
+    from ddbench.spec.schema import spec_json_schema
+    from ddbench.spec.yaml_io import load_yaml
+
+    validator = jsonschema.Draft202012Validator(spec_json_schema())
+    good = load_yaml(_with_refine("{around: [peak], points: 2, spacing: geometric}"))[0]
+    assert list(validator.iter_errors(good)) == []
+    for block in ("{around: [peek]}", "{around: []}", "{around: [peak, peak]}", "{points: 0}", "{spacing: log}",
+                  "{pointz: 1}"):
+        assert list(validator.iter_errors(load_yaml(_with_refine(block))[0])), block
+
+
 def test_refine_options_are_checked_like_the_block():
     assert settings_from(None, None, None) == RefineSpec()
     assert settings_from("peak, k_star", 2, "geometric") == RefineSpec(around=["peak", "k_star"], points=2,

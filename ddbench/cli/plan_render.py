@@ -83,6 +83,14 @@ def render_plan(view: PlanView, console: Any) -> None:
     render_devices(view, console)
 
 
+def fmt_hours(s: float | None) -> str:
+    """Hours, to 0.1 h, or to 2 significant digits below 0.1 h (a 12 s grid is 0.0033 h, not 0.0)."""
+    if s is None:
+        return "?"
+    h = s / 3600
+    return f"{h:,.1f}" if h >= 0.1 or h == 0 else f"{h:.2g}"
+
+
 def fmt_flops(n: float) -> str:
     return f"{n:.3g}" if n else "0"
 
@@ -106,7 +114,7 @@ def render_devices(view: PlanView, console: Any) -> None:
         largest = fmt_bytes(d.largest_bundle)
         if d.largest_cell is not None:
             largest += f"; a cell of {fmt_bytes(d.largest_cell)} does not fit"
-        hours = "?" if d.seconds is None else f"{d.seconds / 3600:,.1f}"
+        hours = fmt_hours(d.seconds)
         status = "this run" if d.source.startswith("measured on") else d.device.status.split(",")[0]
         table.add_row(d.device.key + (" (here)" if d.this_machine else ""), fmt_bytes(d.memory_bytes), str(len(d.bundles)),
                       largest, hours, status)

@@ -13,5 +13,6 @@ DATA = {"ddbench.recipes": ("specs", "*.yaml"), "ddbench.published": ("leaderboa
 setup(
     packages=find_packages(include=["ddbench", "ddbench.*"]) + list(DATA),
     package_dir={name: where for name, (where, _) in DATA.items()},
-    package_data={name: [glob] for name, (_, glob) in DATA.items()},
+    # and the throughput figures a benchmark measured (ddbench.engine.throughput; absent until one is recorded)
+    package_data={**{name: [glob] for name, (_, glob) in DATA.items()}, "ddbench.engine": ["throughput.json"]},
 )

@@ -22,6 +22,15 @@ engine, and the projected hours of the Nakkiran et al. ResNet18 sweep (k = 1..64
     python benchmarks/sweep_throughput.py            # small CPU grid (5 widths up to 128)
     python benchmarks/sweep_throughput.py --full     # 13 widths 2..1024, 1 and 3 seeds (for a GPU)
     python benchmarks/sweep_throughput.py --smoke    # 2 widths, 1-2 epochs, no images (CI)
+    python benchmarks/sweep_throughput.py --full --record-device h100   # and feed the planner (below)
+
+``--record-device KEY`` (cpu, h100, h200: the devices of ``ddbench.engine.throughput``) records what
+this run measured as that device's figures, so that ``ddbench plan`` uses them, marked measured with
+this command, date and device as their source: the engine's steady dense GFLOP/s (c) on the MLP grid
+(the last seed count), the conv GFLOP/s of the image models (training images/s x their counted FLOPs,
+the mean over cnn5 and resnet18k at their largest timed k) and the seconds of compiling (and the first
+epoch of) the grid's bundle. Commit the file it writes (``ddbench/engine/throughput.json``) with this
+output in ``benchmarks/RESULTS.md``.
 
 Runs under ``KERAS_BACKEND=jax`` (set here before Keras is imported). Nothing is
 asserted about speed: every number is a measurement of this run, on this device.
@@ -219,8 +228,9 @@ def time_seed_runs(epoch, starts: list, epochs: int, xs, ys, vmap_seeds: bool) -
 # --------------------------------------------------------------------------- images/s
 
 
-def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
-    """Training images/s of one model through the engine, on CIFAR-shaped synthetic data (compile excluded)."""
+def images_per_second(family: str, k: int, steps: int, repeats: int) -> tuple[float, float]:
+    """Training images/s of one model through the engine, on CIFAR-shaped synthetic data (compile excluded),
+    and its forward FLOPs per image (counted from its layer shapes)."""
     from ddbench import backend
     from ddbench.data import TrainData
     from ddbench.plan import Cell
@@ -241,12 +251,15 @@ def images_per_second(family: str, k: int, steps: int, repeats: int) -> float:
     config = registry.families.get(family)().Config().model_dump(mode="json")
     cell = Cell(family, config, k, 0.0, 0, 0, f"bench-{family}-{k}")
     model, _ = build_cell_model(cell, data)
+    from ddbench.families.flops import forward_flops
+
+    flops = float(forward_flops(model).total)
     engine = make_engine([cell], [model], data, training)
     engine.run_epochs(0, 1)  # compile + warm-up epoch
     t0 = time.perf_counter()
     engine.run_epochs(1, 1 + repeats)
     engine.sync()
-    return repeats * n / (time.perf_counter() - t0)
+    return repeats * n / (time.perf_counter() - t0), flops
 
 
 def projected_hours(ips: dict[int, float]) -> float:
@@ -290,6 +303,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--peak-n", type=int, help="matrix size of the peak matmul (default 2048; 8192 --full)")
     ap.add_argument("--image-budget", type=float, help="skip an image model whose predicted time (k^2 scaling from the "
                     "previous k, compile excluded) exceeds this many seconds (default: 60 on the CPU grid, none --full)")
+    ap.add_argument("--record-device", choices=["cpu", "h100", "h200"],
+                    help="record the measured GFLOP/s as this device's figures for `ddbench plan` (see above)")
+    ap.add_argument("--record-file", type=Path, help="where to record (default: ddbench/engine/throughput.json)")
     args = ap.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # progress shows even when piped
 
@@ -320,6 +336,14 @@ def main(argv: list[str] | None = None) -> int:
     from ddbench.data import load_train_data
 
     peak_n = args.peak_n or (8192 if args.full else 512 if args.smoke else 2048)
+    if args.record_device:
+        from ddbench.engine import throughput
+
+        found = throughput.device_key(backend.device())
+        if found != args.record_device:
+            ap.error(f"--record-device {args.record_device}: this machine is {backend.device()!r} "
+                     f"({found or 'not in the table'}); record a device's figures on that device")
+    measured: dict[str, float] = {}
     peak = matmul_peak(peak_n)
     print(f"measured float32 matmul peak: {peak:,.1f} GFLOP/s (jitted {peak_n}x{peak_n} matmul, best of 5); "
           "every GFLOP/s below is also given as a fraction of it")
@@ -377,6 +401,9 @@ def main(argv: list[str] | None = None) -> int:
         if bv is not None:
             print(f"  sustained (b') steady     : {share(bv['steady'])}")
         print(f"  sustained (c) steady      : {share(c['train'] - c['compile'])}")
+        if epochs > 1 and c["train"] > c["compile"]:
+            measured["dense_gflops"] = gflops(widths, per_width, c["train"] - c["compile"])
+            measured["bundle_seconds"] = c["compile"]
 
     if not args.smoke:
         single = QUICKSTART_WIDEST
@@ -390,10 +417,11 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.no_images or args.smoke or not ks:
         print("\nimages/s: skipped" + (" (--smoke)" if args.smoke else " (--no-images)"))
-        return 0
+        return record(args, measured)
     print(f"\nimages/s through the engine (training, batch {BATCH}, CIFAR-shaped synthetic 32x32x3, Adam, "
           f"{steps} batches x {repeats} timed epoch(s), compile excluded)")
     resnet: dict[int, float] = {}
+    conv: dict[str, float] = {}  # the GFLOP/s of each family at its largest timed k
     for family in ("cnn5", "resnet18k"):
         if family not in registry.families:
             print(f"  {family}: not registered in this tree, skipped")
@@ -407,11 +435,13 @@ def main(argv: list[str] | None = None) -> int:
                           f"--image-budget {budget:g}s)")
                     continue
             try:
-                ips = images_per_second(family, k, steps, repeats)
+                ips, flops = images_per_second(family, k, steps, repeats)
             except Exception as exc:  # e.g. out of memory: report, go on
                 print(f"  {family:9s} k={k:<3d}: failed ({type(exc).__name__}: {str(exc)[:200]})")
                 continue
-            print(f"  {family:9s} k={k:<3d}: {ips:10.1f} images/s")
+            conv[family] = ips * 3 * flops / 1e9
+            print(f"  {family:9s} k={k:<3d}: {ips:10.1f} images/s = {conv[family]:,.1f} GFLOP/s "
+                  f"(3 x {flops / 1e6:,.1f} MFLOP per image, counted)")
             prev = (k, ips)
             if family == "resnet18k":
                 resnet[k] = ips
@@ -421,6 +451,28 @@ def main(argv: list[str] | None = None) -> int:
               f"one model at a time on this device, images/s interpolated log-log from measured k={sorted(resnet)}"
               f"{', cost ~ k^2 beyond' if len(resnet) == 1 else ''}): "
               f"{hours:,.0f} hours ({hours / 24:,.1f} days)")
+    if conv:
+        measured["conv_gflops"] = sum(conv.values()) / len(conv)
+    return record(args, measured)
+
+
+def record(args: argparse.Namespace, measured: dict[str, float]) -> int:
+    """With ``--record-device``, write what this run measured as that device's figures."""
+    if not args.record_device:
+        return 0
+    from ddbench import backend
+    from ddbench.engine import throughput
+
+    if not measured:
+        print(f"\nnothing measured to record for {args.record_device}")
+        return 1
+    cmd = " ".join(["benchmarks/sweep_throughput.py", *sys.argv[1:]])
+    source = (f"{cmd} on {backend.device()}, backend {backend.name()}, "
+              f"{datetime.date.today().isoformat()}")
+    path = args.record_file or throughput.MEASURED_PATH
+    throughput.record(args.record_device, source, path, **measured)
+    figures = ", ".join(f"{k} {v:,.1f}" for k, v in sorted(measured.items()))
+    print(f"\nrecorded for {args.record_device} in {path}: {figures}")
     return 0
 
 

@@ -1,15 +1,20 @@
 """``ddbench plan SPEC`` / ``ddbench run --dry-run``: what a run would do, without training.
 
 Lists the cells (parameter count, estimated training memory, state in the run directory), the
-bundles they train in (cut by the same planner ``run`` uses, for this process's device) and an
-estimated time. The time is rough and says where its rate comes from:
+bundles they train in (cut by the same planner ``run`` uses, for this process's device or the one
+``--device`` names) and an estimated time on every device of the throughput table
+(:mod:`ddbench.engine.throughput`: CPU, H100, H200), each saying where its rates come from:
 
-* ``measured``: the run directory already has finished cells; their training seconds per
-  parameter x training point x epoch, applied to the cells still to train;
-* ``assumed``: no measurement yet; :data:`ASSUMED_FLOPS` floating-point operations per second
-  with ``6 x params`` operations per point and epoch (forward and backward), plus
-  :data:`BUNDLE_OVERHEAD_S` per bundle for building and compiling. Convolutions do far more work
-  per parameter than dense layers, so for them this is a lower bound.
+* ``measured on N finished cells``: the run directory already has finished cells; their training
+  seconds per parameter x training point x epoch, applied to the cells still to train (this
+  machine only);
+* else the throughput model: each cell's training and evaluation FLOPs (counted from its model's
+  layer shapes; ``2 x params`` per example's forward pass where no model is built) divided by
+  the device's sustained GFLOP/s for dense and for conv layers, plus seconds per bundle; every
+  figure is marked measured or "assumed, unmeasured", with its source.
+
+No data is loaded where the dataset plugin declares its shapes and sizes (TFDS datasets do: a
+plan never downloads); otherwise the first stratum is loaded to learn them.
 """
 
 from __future__ import annotations
@@ -19,19 +24,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..engine import throughput
+from ..engine.throughput import Device, Work
 from ..plan import Bundle, Cell, make_bundles, plan_cells
-from ..safetext import terminal
 from ..spec.model import Spec
 
-#: effective training throughput assumed before anything was measured (2 CPU cores, small dense models)
-ASSUMED_FLOPS = 5e10
-#: seconds per bundle for building the models and compiling the step, before anything was measured
-BUNDLE_OVERHEAD_S = 3.0
-#: distinct architectures whose memory is estimated (one symbolic Keras build each, about half a second);
-#: a larger grid is planned without estimates, so a huge grid answers as fast as it is counted
+#: distinct architectures whose memory is estimated (one symbolic Keras build each, about half a second;
+#: many widths of one architecture take 5 builds, see ddbench.memory); a larger grid is planned without
+#: estimates, so a huge grid answers as fast as it is counted
 MAX_SIZED = 200
 #: cells listed in the table (the totals and the bundles count them all)
 MAX_LISTED = 200
+#: the devices ``--device`` accepts besides the throughput table's
+THIS = "this"
 
 
 @dataclass
@@ -41,6 +46,24 @@ class CellPlan:
     est_bytes: float | None
     state: str  # pending (no run directory yet) or the store's status
     bundle: int | None = None  # index in PlanView.bundles (cells to train only)
+    work: Work | None = None  # training and evaluation FLOPs
+
+
+@dataclass
+class DevicePlan:
+    """The plan's cells to train on one device of the throughput table."""
+
+    device: Device
+    memory_bytes: int | None
+    bundles: list[Bundle]
+    seconds: float | None
+    source: str
+    this_machine: bool
+    largest_cell: float | None = None  # bytes of the largest cell, when it does not fit the device alone
+
+    @property
+    def largest_bundle(self) -> float | None:
+        return max((b.est_bytes or 0.0 for b in self.bundles), default=0.0) or None
 
 
 @dataclass
@@ -52,12 +75,20 @@ class PlanView:
     n_train: int | None
     device_bytes: int | None
     est_seconds: float | None
-    rate_source: str  # "measured (N cells)" / "assumed ..." / "unknown"
+    rate_source: str  # "measured (N cells)" / the device's figures / "unknown"
     notes: list[str] = field(default_factory=list)
+    devices: list[DevicePlan] = field(default_factory=list)
+    device: str = THIS  # whose bundles and time are the headline
+    flops_source: str = ""
 
     @property
     def todo(self) -> list[CellPlan]:
         return [c for c in self.cells if c.bundle is not None]
+
+    @property
+    def work(self) -> Work | None:
+        works = [c.work for c in self.todo]
+        return sum(works, Work()) if all(w is not None for w in works) else None  # type: ignore[arg-type]
 
 
 def _states(run_dir: Path) -> tuple[dict[str, str], list[Any]]:
@@ -86,12 +117,59 @@ def _measured_rate(done: list[Any], n_train: int | None) -> tuple[float | None, 
     return (total_s / work if work else None), count
 
 
-def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool = True) -> PlanView:
-    """Plan ``spec`` as ``ddbench run`` would, without training or writing anything."""
+def cell_work(spec: Spec, shape: Any, dense: float, conv: float = 0.0) -> Work:
+    """A cell's FLOPs from its forward FLOPs per example (``shape``: the dataset's ``DataShape``)."""
+    from .. import registry
+
+    closed = bool(getattr(registry.families.get(spec.model.family), "closed_form", False))
+    t = spec.training
+    return throughput.cell_work(dense, conv, n_train=shape.n_train, n_test=shape.n_test, epochs=t.epochs,
+                                batch_size=t.batch_size, recorded=len(t.recorded_epochs()), closed_form=closed)
+
+
+def _data_shape(spec: Spec, data: Any, cells: list[Cell], notes: list[str]) -> tuple[Any, Any]:
+    """(shape, declared): the dataset's ``DataShape`` from its declaration (nothing loaded), else from
+    loading the first stratum; (None, None) when neither works."""
+    from ..data import DataShape, declared_shape
+
+    try:
+        declared = declared_shape(spec.dataset)
+    except KeyError:
+        declared = None
+    if declared is not None:
+        notes.append(f"data not loaded: {spec.dataset.name} as its plugin declares it (input {declared.input_shape}, "
+                     f"{declared.num_classes} classes, {declared.n_train} training / {declared.n_test} test points)")
+        return declared, declared
+    try:
+        d = data.get(cells[0].data_key)
+        return DataShape(d.input_shape, d.num_classes, len(d.x_train), len(d.x_test)), None
+    except Exception as exc:  # a dataset that cannot load: the plan still lists the cells
+        notes.append(f"cannot load the data ({type(exc).__name__}: {exc}); parameter counts and memory unknown")
+        return None, None
+
+
+def _this_machine() -> tuple[str | None, str]:
+    from .. import backend
+
+    try:
+        described = backend.device()
+    except Exception:
+        described = ""
+    return throughput.device_key(described), described
+
+
+def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool = True,
+              device: str | None = None) -> PlanView:
+    """Plan ``spec`` as ``ddbench run`` would, without training or writing anything; ``device``: a key of
+    the throughput table whose bundles and time are the headline (default: this machine's)."""
     from .. import backend, memory
+    from ..backend.native import host_memory_bytes
     from ..execute import StratumData
     from ..memory import plan_bundles
 
+    table = throughput.devices()
+    if device not in (None, THIS, *table):
+        raise ValueError(f"unknown device {device!r}; allowed: {THIS}, {', '.join(table)}")
     out = spec.run_dir(run_dir)
     cells = plan_cells(spec)
     states, done = _states(out)
@@ -104,21 +182,21 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
         notes.append(f"model.refine: after this grid, up to {r.points} widths per stratum ({strata} strata) around "
                      f"{', '.join(r.around)}, chosen from the trained grid; not counted here")
     data = StratumData(spec)
-    cost = None
-    n_train = None
-    try:
-        d = data.get(cells[0].data_key)
-        n_train = len(d.x_train)
-        cost = memory.CellCost(spec.model.family, d.input_shape, d.num_classes, spec.training)
-    except Exception as exc:  # a dataset that cannot load: the plan still lists the cells
-        notes.append(f"cannot load the data ({type(exc).__name__}: {exc}); parameter counts and memory unknown")
+    shape, declared = _data_shape(spec, data, cells, notes)
+    cost = None if shape is None else memory.CellCost(spec.model.family, shape.input_shape, shape.num_classes,
+                                                      spec.training)
     sized = cost is not None and len({cost.arch(c) for c in cells}) <= MAX_SIZED
     if cost is not None and not sized:
         notes.append(f"more than {MAX_SIZED} distinct architectures: memory is not estimated, bundles are cut per "
                      "stratum (the run sizes them as it goes); parameter counts only where the family has a formula")
-    plans = []
+    if sized:
+        try:
+            cost.prepare(cells)  # type: ignore[union-attr]
+        except Exception:
+            pass  # the family cannot be built: memory and FLOPs stay unknown below
+    plans, counted = [], sized
     for c in cells:
-        params = est = None
+        params = est = work = None
         if cost is not None and (sized or cost.counts_without_building()):
             try:
                 params = cost.params(c)
@@ -126,139 +204,109 @@ def plan_view(spec: Spec, run_dir: str | Path | None = None, retry_failed: bool 
                 params = None
         if sized:
             est = cost(c) or None  # type: ignore[misc]
-        plans.append(CellPlan(c, params, est, states.get(c.key, "pending")))
-    # without data (it cannot load) the planner cannot size bundles: one per stratum, as run would cut them
-    bundles = list(plan_bundles(spec, todo, data)) if sized else make_bundles(todo)
+            try:
+                f = cost.flops(c)  # type: ignore[union-attr]
+                work = cell_work(spec, shape, f.dense, f.conv)
+            except Exception:
+                counted = False
+        if work is None and params and shape is not None:
+            work = cell_work(spec, shape, 2.0 * params)
+        plans.append(CellPlan(c, params, est, states.get(c.key, "pending"), work=work))
+    flops_source = ("counted from each model's layer shapes" if counted else "2 x params per example's forward pass "
+                    "(no model built; a lower bound for convolutions)")
+    rate, measured = _measured_rate(done, shape.n_train if shape else None)
+    this_key, described = _this_machine()
+    chosen = this_key if device in (None, THIS) else device
+    pending = [p for p in plans if states.get(p.cell.key, "pending") in retry]
+    per_device = []
+    for key, dev in table.items():
+        here = key == this_key
+        mem = backend.device_memory_bytes() if here else (dev.memory_bytes or host_memory_bytes())
+        bundles = (list(plan_bundles(spec, todo, data, declared=declared, device_bytes=mem, cost=cost)) if sized
+                   else make_bundles(todo))
+        est_s, source = estimate_seconds([p.params for p in pending], shape.n_train if shape else None,
+                                         spec.training.epochs, len(bundles), rate if here else None,
+                                         measured if here else 0, work=[p.work for p in pending], device=dev)
+        plan = DevicePlan(dev, mem, bundles, est_s, source, here)
+        budget = memory.budget_bytes(shape.nbytes, mem) if shape is not None and mem else None
+        biggest = max((p.est_bytes or 0.0 for p in pending), default=0.0)
+        if budget is not None and biggest > budget:
+            plan.largest_cell = biggest
+        per_device.append(plan)
+    head = next((d for d in per_device if d.device.key == chosen), None)
+    if head is None:  # this machine is an accelerator the table does not know
+        bundles = list(plan_bundles(spec, todo, data, declared=declared, cost=cost)) if sized else make_bundles(todo)
+        est_s, source = None, f"no throughput figures for this device ({described}); see the table's devices"
+        device_bytes = backend.device_memory_bytes()
+    else:
+        bundles, est_s, source, device_bytes = head.bundles, head.seconds, head.source, head.memory_bytes
     index = {c.key: i for i, b in enumerate(bundles) for c in b.cells}
     for p in plans:
         p.bundle = index.get(p.cell.key)
-    rate, measured = _measured_rate(done, n_train)
-    pending = [p.params for p in plans if p.bundle is not None]
-    est_s, source = estimate_seconds(pending, n_train, spec.training.epochs, len(bundles), rate, measured)
-    try:
-        device = backend.device_memory_bytes()
-    except Exception:
-        device = None
-    return PlanView(spec, out, plans, bundles, n_train, device, est_s, source, notes)
+    return PlanView(spec, out, plans, bundles, shape.n_train if shape else None, device_bytes, est_s, source, notes,
+                    per_device, chosen or THIS, flops_source)
+
+
+def describe(device: Device) -> str:
+    """A device's figures in one line: ``H100 SXM, 80 GB: dense 3,760 GFLOP/s (assumed, unmeasured), ...``."""
+    d, c, b = device.dense_gflops, device.conv_gflops, device.bundle_seconds
+    return (f"{device.label}: dense {d.value:,g} GFLOP/s ({d.status}), conv {c.value:,g} GFLOP/s ({c.status}), "
+            f"{b.value:g} s per bundle ({b.status})")
 
 
 def estimate_seconds(params: list[int | None], n_train: int | None, epochs: int, n_bundles: int,
-                     rate: float | None = None, measured: int = 0) -> tuple[float | None, str]:
+                     rate: float | None = None, measured: int = 0, work: list[Work | None] | None = None,
+                     device: Device | None = None) -> tuple[float | None, str]:
     """Estimated seconds to train cells of these parameter counts in ``n_bundles`` bundles, and where
     the rate comes from: ``rate`` (seconds per parameter x point x epoch, measured on ``measured``
-    finished cells) when given, else :data:`ASSUMED_FLOPS` and :data:`BUNDLE_OVERHEAD_S`."""
+    finished cells of this run, on this machine) when given; else the throughput model of
+    ``device`` (default: the table's CPU) applied to each cell's ``work`` (FLOPs), or, without it,
+    to ``6 x params x n_train x epochs``."""
+    device = device or throughput.devices()["cpu"]
     est_s, source = None, "unknown (no parameter counts)"
     if rate is not None:
         est_s = sum(rate * (p or 0) * (n_train or 0) * epochs for p in params)
         source = f"measured on {measured} finished cell(s) of this run"
+    elif work is not None and work and all(w is not None for w in work):
+        est_s = throughput.seconds(sum(work, Work()), n_bundles, device)  # type: ignore[arg-type]
+        source = describe(device)
     elif n_train and all(params):
-        flops = sum(6.0 * p * n_train * epochs for p in params)  # type: ignore[operator]
-        est_s = flops / ASSUMED_FLOPS + BUNDLE_OVERHEAD_S * n_bundles
-        source = (f"assumed {ASSUMED_FLOPS / 1e9:g} GFLOP/s and {BUNDLE_OVERHEAD_S:g} s per bundle "
-                  "(no cell of this run finished yet; a lower bound for convolutions)")
+        est_s = throughput.seconds(Work(dense=sum(6.0 * p * n_train * epochs for p in params)),  # type: ignore[operator]
+                                   n_bundles, device)
+        source = describe(device)
     if not params:
         est_s = 0.0
     return est_s, source
 
 
 def estimate_without_data(spec: Spec, run_dir: str | Path | None = None) -> tuple[int, float | None, str]:
-    """Cells to train and their estimated time, as :func:`plan_view` would say, without loading data or
-    building a model: parameters counted in closed form from the shape the dataset plugin declares,
-    one bundle per stratum. The time is None when the family has no closed-form count or the dataset
-    no declared shape."""
+    """Cells to train and their estimated time on the table's CPU, as :func:`plan_view` would say there,
+    without loading data, building a model or importing Keras: parameters counted in closed form from
+    the shape the dataset plugin declares (forward FLOPs ``2 x params``), one bundle per stratum. The
+    time is None when the family has no closed-form count or the dataset no declared shape."""
     from .. import registry
+    from ..data import declared_shape
     from ..families.base import FamilyPlugin
 
     out = spec.run_dir(run_dir)
     states, done = _states(out)
     todo = [c for c in plan_cells(spec) if states.get(c.key, "pending") in ("pending", "running", "failed")]
-    plugin = registry.datasets.get(spec.dataset.name)()
-    n_train = spec.dataset.n_train or plugin.default_n_train
-    if n_train is None:
-        try:
-            n_train = (plugin.available_sizes(plugin.Config.model_validate(spec.dataset.options)) or (None,))[0]
-        except (ValueError, OSError):
-            n_train = None
+    shape = declared_shape(spec.dataset)
     family = registry.families.get(spec.model.family)()
     closed_form = type(family).param_count is not FamilyPlugin.param_count
     params: list[int | None] = [None] * len(todo)
-    if closed_form and plugin.input_shape is not None and plugin.num_classes is not None:
+    work: list[Work | None] = [None] * len(todo)
+    if closed_form and shape is not None:
         counts: dict[tuple[int, str], int] = {}
         for i, c in enumerate(todo):
             arch = (c.width, repr(sorted(c.family_config.items())))
             if arch not in counts:
                 config = family.Config.model_validate(c.family_config)
-                counts[arch] = int(family.param_count(config, c.width, plugin.input_shape, plugin.num_classes))
+                counts[arch] = int(family.param_count(config, c.width, shape.input_shape, shape.num_classes))
             params[i] = counts[arch]
+            work[i] = cell_work(spec, shape, 2.0 * counts[arch])
+    n_train = shape.n_train if shape else None
     rate, measured = _measured_rate(done, n_train)
-    est_s, source = estimate_seconds(params, n_train, spec.training.epochs, len(make_bundles(todo)), rate, measured)
+    est_s, source = estimate_seconds(params, n_train, spec.training.epochs, len(make_bundles(todo)), rate, measured,
+                                     work=work)
     return len(todo), est_s, source
-
-
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "?"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return "?"  # pragma: no cover
-
-
-def fmt_seconds(s: float | None) -> str:
-    if s is None:
-        return "?"
-    s = int(round(s))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60:02d} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
-
-
-def render_plan(view: PlanView, console: Any) -> None:
-    """Print the plan: one table of cells grouped by bundle (fits 80 columns), then the totals. Strings
-    of the spec and the store are text, never markup (:mod:`ddbench.safetext`)."""
-    from rich.table import Table
-    from rich.text import Text
-
-    spec = view.spec
-    counts: dict[str, int] = {}
-    for p in view.cells:
-        counts[p.state] = counts.get(p.state, 0) + 1
-    console.print(terminal(f"plan of {spec.name} -> {view.run_dir} (spec hash {spec.spec_hash()})"), highlight=False,
-                  markup=False)
-    for note in view.notes:
-        console.print(terminal(f"note: {note}"), highlight=False, markup=False)
-    table = Table(title=f"{len(view.cells)} cells, {len(view.todo)} to train in {len(view.bundles)} bundle(s)",
-                  title_justify="left")
-    has_grid = bool(spec.model.grid)
-    for col, just in (("bundle", "right"), ("width", "right"), ("grid", "left"), ("p", "right"), ("seed", "right"),
-                      ("params", "right"), ("memory", "right"), ("state", "left")):
-        if col != "grid" or has_grid:
-            table.add_column(col, justify=just, no_wrap=col != "grid")
-    ordered = sorted(view.cells, key=lambda p: (p.bundle is None, p.bundle or 0, p.cell.noise_rate, p.cell.width,
-                                                p.cell.seed))
-    if len(ordered) > MAX_LISTED:
-        table.caption = f"the first {MAX_LISTED} of {len(ordered)} cells"
-        table.caption_justify = "left"
-    for p in ordered[:MAX_LISTED]:
-        c = p.cell
-        grid = " ".join(f"{k}={v}" for k, v in sorted(c.config.get("_grid", {}).items())) or "-"
-        table.add_row("-" if p.bundle is None else str(p.bundle + 1), str(c.width), *([Text(terminal(grid))] if has_grid else []),
-                      f"{c.noise_rate:g}", str(c.seed), "?" if p.params is None else f"{p.params:,}",
-                      fmt_bytes(p.est_bytes), Text(terminal(p.state)))
-    console.print(table)
-    for i, b in enumerate(view.bundles[:MAX_LISTED]):
-        widths = sorted({c.width for c in b.cells})
-        span = f"width {widths[0]}" if len(widths) == 1 else f"widths {widths[0]}..{widths[-1]} ({len(widths)})"
-        console.print(f"bundle {i + 1}: {len(b.cells)} cells, p={b.noise_rate:g} seeds {b.seeds}, {span}, "
-                      f"est. {fmt_bytes(b.est_bytes)}", highlight=False, markup=False)
-    if len(view.bundles) > MAX_LISTED:
-        console.print(f"... {len(view.bundles) - MAX_LISTED} more bundles", highlight=False, markup=False)
-    peak = max((b.est_bytes or 0.0 for b in view.bundles), default=0.0)
-    state = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    console.print(f"cells: {state}; largest bundle est. {fmt_bytes(peak or None)} of device "
-                  f"{fmt_bytes(view.device_bytes)}", highlight=False, markup=False)
-    console.print(f"estimated time: {fmt_seconds(view.est_seconds)} ({view.rate_source}; "
-                  f"{spec.training.epochs} epochs, n_train {view.n_train or '?'})", highlight=False, markup=False)

@@ -122,6 +122,11 @@ def _check_dataset(plugin: Any, work: Path, budget: float, _: Any) -> list[Check
     labels_ok = all(np.issubdtype(y.dtype, np.integer) and y.min() >= 0 and y.max() < ds.num_classes for y in (ds.y_train, ds.y_test))
     checks.append(Check("labels", labels_ok, f"integer labels in [0, {ds.num_classes})"))
     checks.append(Check("finite inputs", bool(np.isfinite(ds.x_train).all() and np.isfinite(ds.x_test).all()), "no NaN/inf"))
+    declared = plugin().declared(config)
+    if declared is not None:  # what `ddbench plan` sizes models from without loading
+        loaded = (tuple(ds.x_train.shape[1:]), ds.num_classes)
+        checks.append(Check("declared shape", tuple(declared[0]) == loaded[0] and declared[1] == loaded[1],
+                            f"declared input {tuple(declared[0])}, {declared[1]} classes; loaded {loaded[0]}, {loaded[1]}"))
     again = plugin().load(config)
     same = all(np.array_equal(a, b) for a, b in ((ds.x_train, again.x_train), (ds.y_train, again.y_train), (ds.x_test, again.x_test)))
     checks.append(Check("deterministic", same, "two loads give identical arrays"))

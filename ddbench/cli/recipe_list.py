@@ -1,8 +1,9 @@
 """``ddbench list recipes``: the recipes ddbench ships (:mod:`ddbench.catalog`), each with the paper it
 follows, its dataset, model family, cells and seeds, and the planner's time estimate on this machine.
 
-The estimate is ``ddbench plan``'s (:func:`.planview.estimate_without_data`): counted, never trained,
-and no data is loaded or downloaded; measured from ``runs/NAME`` when that run has finished cells.
+The estimate is ``ddbench plan``'s (:func:`.planview.estimate_without_data`, on the throughput table's
+CPU): counted, never trained, and no data is loaded or downloaded; measured from ``runs/NAME`` when that
+run has finished cells.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def recipe_rows() -> list[RecipeRow]:
 
 
 def _time(row: RecipeRow) -> str:
-    from .planview import fmt_seconds
+    from .plan_render import fmt_seconds
 
     if row.est_seconds is None:
         return "?"
@@ -98,9 +99,10 @@ def print_recipes(rows: list[RecipeRow], console: Any) -> None:
     """The recipes as a table that fits the terminal, then where they are and how the time is estimated."""
     from rich.text import Text
 
+    from ..engine.throughput import devices
     from ..leaderboard.document import Table
     from ..leaderboard.terminal import FitTable, Wrapped
-    from .planview import ASSUMED_FLOPS, BUNDLE_OVERHEAD_S
+    from .planview import describe
 
     table = Table(["recipe", "paper", "dataset", "family", "cells", "seeds", "est. time", "description"],
                   [[r.name, r.paper, r.dataset, r.family, _cells(r), "?" if r.seeds is None else str(r.seeds),
@@ -112,9 +114,10 @@ def print_recipes(rows: list[RecipeRow], console: Any) -> None:
     notes = [f"from {root}; run one with `ddbench run NAME` (`--smoke` for a quick check), see its cells and "
              "bundles with `ddbench plan NAME`, compare with its published board with "
              "`ddbench leaderboard compare NAME runs/NAME/leaderboard.json`",
-             f"est. time: training the cells still to train on this machine, measured from runs/NAME when it has "
-             f"finished cells, else assumed {ASSUMED_FLOPS / 1e9:g} GFLOP/s and {BUNDLE_OVERHEAD_S:g} s per bundle "
-             "(a lower bound for convolutions; the full-size recipes need a GPU and their TFDS data prepared)"]
+             f"est. time: training the cells still to train, measured from runs/NAME when it has finished cells, "
+             f"else 2 x params FLOPs per forward pass (3 per training example) on {describe(devices()['cpu'])} "
+             "(a lower bound for convolutions; the full-size recipes need a GPU and their TFDS data prepared: `ddbench plan NAME` "
+             "counts their FLOPs and gives their hours on one H100 and one H200)"]
     notes += [f"{r.name}: {r.source}" for r in rows if r.source and r.source.startswith("no estimate")]
     for note in notes:
         console.print(Wrapped(Text(note)))

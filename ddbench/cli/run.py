@@ -183,10 +183,15 @@ def validate(
         raise typer.Exit(2)
 
 
-def _print_plan(spec: Any, output: Optional[Path], retry_failed: bool = True) -> None:
-    from .planview import plan_view, render_plan
+def _print_plan(spec: Any, output: Optional[Path], retry_failed: bool = True, device: Optional[str] = None) -> None:
+    from ..engine.throughput import devices
+    from .plan_render import render_plan
+    from .planview import THIS, plan_view
 
-    render_plan(plan_view(spec, output, retry_failed=retry_failed), common.console)
+    allowed = (THIS, *devices())
+    if device is not None and device not in allowed:
+        common.fail(f"--device {device!r} is unknown; allowed: {', '.join(allowed)}", 2)
+    render_plan(plan_view(spec, output, retry_failed=retry_failed, device=device), common.console)
 
 
 def plan(
@@ -195,11 +200,16 @@ def plan(
     overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=common.SET_HELP),
     smoke: bool = typer.Option(False, "--smoke", help=common.SMOKE_HELP),
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend (parameter counts and device memory)."),
+    device: Optional[str] = typer.Option(None, "--device", help="The device whose bundles (cut to its memory) and time are "
+                                         "listed: this (this machine, the default), cpu, h100 or h200. The time on every "
+                                         "device of the throughput table is shown below them either way, each figure "
+                                         "marked measured or assumed."),
 ) -> None:
-    """List the cells and bundles a run would train: parameters, memory estimates, an estimated time."""
+    """List the cells and bundles a run would train: parameters, peak memory, and the estimated time on this
+    machine, one H100 and one H200 (FLOPs / sustained rate; no data is loaded where the dataset declares its shapes)."""
     common.select_backend(backend)
     spec = common.load_spec(spec_path, overrides, smoke, output)
-    _print_plan(spec, None if smoke else output)
+    _print_plan(spec, None if smoke else output, device=device)
 
 
 def analyse(

@@ -81,11 +81,54 @@ class DatasetPlugin:
     def load(self, config: BaseModel) -> Dataset:  # pragma: no cover - interface
         raise NotImplementedError
 
+    def declared(self, config: BaseModel) -> tuple[tuple[int, ...], int] | None:
+        """(input shape, classes) of the arrays :meth:`load` returns with ``config``, known without loading
+        (``ddbench plan`` sizes models from it and never loads, e.g. downloads, data); None when unknown.
+        By default the class's ``input_shape`` and ``num_classes``; a plugin whose options change the
+        shape (``flatten``, a dimension) overrides it. ``ddbench plugin test`` checks it against a load."""
+        if self.input_shape is None or self.num_classes is None:
+            return None
+        return tuple(self.input_shape), int(self.num_classes)
+
     def available_sizes(self, config: BaseModel) -> tuple[int, int] | None:
         """(training, test) points the dataset has with ``config``, when known without loading it;
         None when unknown. ``ddbench validate`` checks ``n_train``/``n_test``/``batch_size`` against
         it. May raise ``ValueError``/``OSError`` with a message when the options cannot work."""
         return None
+
+
+@dataclass(frozen=True)
+class DataShape:
+    """What the planner needs to know of a dataset, without its arrays."""
+
+    input_shape: tuple[int, ...]
+    num_classes: int
+    n_train: int
+    n_test: int
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the float32 training and test inputs (what a stratum keeps resident)."""
+        return (self.n_train + self.n_test) * int(np.prod(self.input_shape)) * 4
+
+
+def declared_shape(spec: "DatasetSpec") -> DataShape | None:
+    """The shapes and sizes a dataset spec will have, from what its plugin declares, without loading
+    anything; None when the plugin cannot tell (then only loading the data says)."""
+    from .. import registry
+
+    plugin = registry.datasets.get(spec.name)()
+    try:
+        config = plugin.Config.model_validate(spec.options)
+        declared = plugin.declared(config)
+        sizes = plugin.available_sizes(config)
+    except (ValueError, OSError):
+        return None
+    n_train = spec.n_train or plugin.default_n_train or (sizes[0] if sizes else None)
+    n_test = spec.n_test or plugin.default_n_test or (sizes[1] if sizes else None)
+    if declared is None or not n_train or not n_test:
+        return None
+    return DataShape(declared[0], declared[1], int(n_train), int(n_test))
 
 
 def cache_dir() -> Path:

@@ -48,6 +48,9 @@ class Digits(DatasetPlugin):
         normalize: Literal["unit", "none"] = Field(default="unit", description="unit: pixel / 16 in [0, 1]; none: raw 0..16")
         flatten: bool = Field(default=True, description="vectors of 64 (for an MLP); false: images (8, 8, 1) for a CNN")
 
+    def declared(self, config: BaseModel) -> tuple[tuple[int, ...], int]:
+        return ((64,) if config.flatten else (8, 8, 1)), 10
+
     def load(self, config: BaseModel) -> Dataset:
         load_digits = _import_sklearn_digits()
         bunch = load_digits()

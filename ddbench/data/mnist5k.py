@@ -67,3 +67,6 @@ class Mnist5k(DatasetPlugin):
 
     def available_sizes(self, config: BaseModel) -> tuple[int, int]:
         return N_IMAGES - N_TEST, N_TEST
+
+    def declared(self, config: BaseModel) -> tuple[tuple[int, ...], int]:
+        return ((784,) if config.flatten else (28, 28, 1)), 10

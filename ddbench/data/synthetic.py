@@ -95,6 +95,9 @@ class Synthetic(DatasetPlugin):
     def available_sizes(self, config: BaseModel) -> tuple[int, int]:
         return config.n_train_pool, config.n_test_pool
 
+    def declared(self, config: BaseModel) -> tuple[tuple[int, ...], int]:
+        return (config.dim,), config.num_classes
+
     def load(self, config: BaseModel) -> Dataset:
         teacher = make_teacher(config)
         _, rng_train, rng_test = _streams(config.seed)

@@ -106,6 +106,13 @@ class TFDSImageDataset(DatasetPlugin):
     def available_sizes(self, config: BaseModel) -> tuple[int, int] | None:
         return self.split_sizes
 
+    def declared(self, config: BaseModel) -> tuple[tuple[int, ...], int] | None:
+        """The catalogue's image shape (flattened with ``flatten``) and classes, without TFDS or the data."""
+        found = super().declared(config)
+        if found is None or not config.flatten:
+            return found
+        return (int(np.prod(found[0])),), found[1]
+
     def load(self, config: BaseModel) -> Dataset:
         tfds = _import_tfds()
         name = self.tfds_name

@@ -148,10 +148,26 @@ def plan(
     overrides: Optional[List[str]] = typer.Option(None, "--set", "-s", help=common.SET_HELP),
     smoke: bool = typer.Option(False, "--smoke", help=common.SMOKE_HELP),
     backend: Optional[str] = typer.Option(None, "--backend", help="Keras backend (parameter counts and device memory)."),
+    power: bool = typer.Option(False, "--power", help="Estimate the chance that the planned grid decides each claim, and the seeds or widths that would bring it to 80% (docs/science.md, 'Power'), instead of listing the cells."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help="--power: the run directory (or leaderboard file or published name) whose seed spread is simulated; default: the closest published leaderboard of the same dataset and family."),
+    simulations: Optional[int] = typer.Option(None, "--simulations", min=20, max=10000, help="--power: at most this many simulated runs per design (default: the spec's analysis.power_simulations, else 60)."),
 ) -> None:
     """List the cells and bundles a run would train: parameters, memory estimates, an estimated time."""
     common.select_backend(backend)
     spec = common.load_spec(spec_path, overrides, smoke, output)
+    if pilot is not None and not power:
+        common.fail("--pilot needs --power", 2)
+    if power:
+        from ..errors import UserError
+        from ..spec.model import DEFAULT_POWER_SIMULATIONS
+        from .powerview import print_power
+
+        try:
+            print_power(spec, pilot, None if smoke else output,
+                        simulations or spec.analysis.power_simulations or DEFAULT_POWER_SIMULATIONS, common.console)
+        except UserError as exc:
+            common.fail(str(exc), 2)
+        return
     _print_plan(spec, None if smoke else output)
 
 

@@ -69,8 +69,11 @@ def _needs(r: Any, costs: _Costs) -> tuple[str, str]:
         return "—", ""
     options = []
     if r.widths_suffice:
-        options.append((f"widths between {r.span[0]} and {r.span[1]}: {', '.join(map(str, r.widths))} "
-                        f"({100 * r.at_widths.power:.0f}% ± {100 * r.at_widths.se:.0f}%)", costs.text(widths=r.widths)))
+        seeds = None if r.at_widths.seeds == p.seeds else r.at_widths.seeds
+        more = "" if seeds is None else f" and {seeds} seeds"
+        options.append((f"widths between {r.span[0]} and {r.span[1]}{more}: {', '.join(map(str, r.widths))} "
+                        f"({100 * r.at_widths.power:.0f}% ± {100 * r.at_widths.se:.0f}%)",
+                        costs.text(seeds=seeds, widths=r.widths)))
     if r.seeds_needed is not None and r.at_seeds is not None:
         options.append((f"~{r.seeds_needed} seeds ({100 * r.at_seeds.power:.0f}% ± {100 * r.at_seeds.se:.0f}%)",
                         costs.text(seeds=r.seeds_needed)))
@@ -85,7 +88,8 @@ def _power_text(t: Any) -> str:
     from ..hypotheses.power import NOT_ESTIMABLE
 
     if not t.tested and t.no_arrays:
-        return f"{NOT_ESTIMABLE} (with {t.seeds} seed(s) error curves are resampled over test points)"
+        return f"{NOT_ESTIMABLE} (with {t.seeds} seed{'' if t.seeds == 1 else 's'} error curves are resampled over " \
+            "test points)"
     split = f", holds {t.holds}, fails {t.fails}" if t.decided else ""
     return f"power {100 * t.power:.0f}% ± {100 * t.se:.0f}% ({t.runs} runs{split})"
 

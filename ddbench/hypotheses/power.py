@@ -61,25 +61,27 @@ class ClaimPower:
         """``power ...; needs ...``: what the reason of an inconclusive verdict says."""
         p = self.planned
         if not self.estimable:
-            head = f"{NOT_ESTIMABLE} (with {p.seeds} seed(s) error curves are resampled over test points)"
+            head = f"{NOT_ESTIMABLE} (with {_seeds(p.seeds)} error curves are resampled over test points)"
             if self.at_seeds is None or not self.at_seeds.tested:
                 return head
         elif not self.tested:
             return f"power not estimable: not tested in the simulated runs ({p.reason or 'no reason given'})"
         else:
-            head = f"power {p.text()}"
+            head = f"power {p.text()} at {_seeds(p.seeds)} ({p.runs} simulated runs)"
         if self.estimable and p.power >= TARGET:
             return head
         needs = []
         if self.widths_suffice:
-            needs.append(f"needs widths between {self.span[0]} and {self.span[1]} (adding "
+            more = "" if self.at_widths.seeds == p.seeds else f" and {_seeds(self.at_widths.seeds)}"
+            needs.append(f"needs widths between {self.span[0]} and {self.span[1]}{more} (adding "
                          f"{', '.join(map(str, self.widths))}: {self.at_widths.text()})")
         if self.seeds_needed is not None and self.at_seeds is not None:
             needs.append(f"needs ~{self.seeds_needed} seeds ({self.at_seeds.text()})")
         elif self.at_seeds is not None:
-            needs.append(f"needs more than {self.ladder_top} seeds ({self.at_seeds.text()})")
+            needs.append(f"needs more than {self.ladder_top} seeds ({self.at_seeds.text()} at {self.ladder_top})")
         if self.at_widths is not None and self.at_widths.tested and not self.widths_suffice:
-            needs.append(f"widths between {self.span[0]} and {self.span[1]} do not suffice ({self.at_widths.text()})")
+            needs.append(f"widths between {self.span[0]} and {self.span[1]} at {_seeds(self.at_widths.seeds)} "
+                         f"do not suffice ({self.at_widths.text()})")
         return "; ".join([head, *needs])
 
     def record(self) -> dict[str, Any]:
@@ -189,7 +191,8 @@ def attach(verdicts: list[Any], spec: Any, pilot: Pilot | str) -> dict[str, Any]
         record["pilot"] = pilot.source
         results, _ = study(spec, pilot, simulations=n, want=want)
         origin = "" if pilot.source == "this run" else f" (pilot: {pilot.source})"
-        text = {_key(r): r.summary() + origin for r in results}
+        text = {k: "power not estimable: the claim was not tested in the simulated runs" for k in want}
+        text.update({_key(r): r.summary() + origin for r in results})
         details = {_key(r): r.record() for r in results}
         record["estimates"] = len(results)
         for v in verdicts:
@@ -205,6 +208,10 @@ def attach(verdicts: list[Any], spec: Any, pilot: Pilot | str) -> dict[str, Any]
             if s.verdict == "inconclusive" and k in text:
                 s.reason = _join(s.reason, text[k])
     return record
+
+
+def _seeds(n: int) -> str:
+    return f"{n} seed" if n == 1 else f"{n} seeds"
 
 
 def _key(r: ClaimPower) -> Key:

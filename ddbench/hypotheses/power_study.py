@@ -79,7 +79,8 @@ class Tally:
         return bool(lo > target or hi < target)
 
     def text(self) -> str:
-        return f"{100 * self.power:.0f}% ± {100 * self.se:.0f}% at {self.seeds} seeds, {self.runs} simulated runs"
+        """``P% ± SE``: the power and its Monte-Carlo SE."""
+        return f"{100 * self.power:.0f}% ± {100 * self.se:.0f}%"
 
 
 def planned_strata(spec: Any) -> list[dict[str, Any]]:

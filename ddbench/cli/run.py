@@ -204,11 +204,27 @@ def plan(
                                          "listed: this (this machine, the default), cpu, h100 or h200. The time on every "
                                          "device of the throughput table is shown below them either way, each figure "
                                          "marked measured or assumed."),
+    power: bool = typer.Option(False, "--power", help="Estimate the chance that the planned grid decides each claim, and the seeds or widths that would bring it to 80% (docs/science.md, 'Power'), instead of listing the cells."),
+    pilot: Optional[Path] = typer.Option(None, "--pilot", help="--power: the run directory (or leaderboard file or published name) whose seed spread is simulated; default: the closest published leaderboard of the same dataset and family."),
+    simulations: Optional[int] = typer.Option(None, "--simulations", min=20, max=10000, help="--power: at most this many simulated runs per design (default: the spec's analysis.power_simulations, else 60)."),
 ) -> None:
     """List the cells and bundles a run would train: parameters, peak memory, and the estimated time on this
     machine, one H100 and one H200 (FLOPs / sustained rate; no data is loaded where the dataset declares its shapes)."""
     common.select_backend(backend)
     spec = common.load_spec(spec_path, overrides, smoke, output)
+    if pilot is not None and not power:
+        common.fail("--pilot needs --power", 2)
+    if power:
+        from ..errors import UserError
+        from ..spec.model import DEFAULT_POWER_SIMULATIONS
+        from .powerview import print_power
+
+        try:
+            print_power(spec, pilot, None if smoke else output,
+                        simulations or spec.analysis.power_simulations or DEFAULT_POWER_SIMULATIONS, common.console)
+        except UserError as exc:
+            common.fail(str(exc), 2)
+        return
     _print_plan(spec, None if smoke else output, device=device)
 
 

@@ -32,6 +32,9 @@ class HypothesisPlugin:
     claims: ClassVar[dict[str, str]] = {}  # claim id -> one-line statement
     #: probes without which no claim can be tested; validate refuses a spec that omits them
     requires_probes: ClassVar[tuple[str, ...]] = ()
+    #: claims located on the width axis near k* (a peak, a point near k*): the power estimate also tries extra
+    #: widths around k* for them (docs/science.md, Statistics, "Power")
+    located_claims: ClassVar[tuple[str, ...]] = ()
     reference: ClassVar[str] = ""
 
     def evidence(self, table: ResultTable, config: Any, analysis: Any) -> list[Evidence]:  # pragma: no cover

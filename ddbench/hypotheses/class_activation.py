@@ -49,6 +49,7 @@ class ClassActivationHypothesis(HypothesisPlugin):
     description = "class-activation maps separate, complexity tracks test loss, noisy points rejoin their true class"
     reference = "Gu (class-activation patterns); docs/science.md, class_activation"
     requires_probes = ("class_activation",)
+    located_claims = ("complexity_peak",)
     claims = {
         "cam_similarity_decreases": "above k*, mean hidden-output CAM similarity decreases with width (Spearman < 0)",
         "complexity_peak": "the effective-complexity peak lies within grid_points of the test-loss peak",

@@ -29,6 +29,7 @@ __all__ = ["DoubleDescent", "peak_window", "straddle_problem"]
 class DoubleDescent(HypothesisPlugin):
     description = "test error peaks near the interpolation threshold k*, then falls again"
     reference = "Belkin et al. 2019; Nakkiran et al. 2020; docs/science.md, double_descent"
+    located_claims = ("peak", "loss_peak")
     claims = {
         "peak": "for p > 0 the test-error curve peaks near k* by at least delta above both sides",
         "loss_peak": "for p > 0 the test-loss curve peaks near k* by at least delta_loss above both sides",

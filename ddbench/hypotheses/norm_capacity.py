@@ -134,6 +134,7 @@ class NormCapacity(HypothesisPlugin):
     # Only the trained-net extension reads the weight_norm probe, and says not_applicable without it;
     # the random-features claims need no probe, so nothing is required.
     requires_probes = ()
+    located_claims = ("peaks_coincide",)
     reference = "Wang, Chen, Rosasco, Liu (norm-based capacity of random features); docs/science.md, norm_capacity"
     claims = {
         "peaks_coincide": "random features: test risk and ||a||^2 peak together near P = n (within 10% of n or the "

@@ -55,6 +55,7 @@ class SmoothnessHypothesis(HypothesisPlugin):
     description = "input-space sharpness peaks with the test error, is higher at noisy points near k*, then smooths"
     reference = "Gamba et al. (input-space smoothness and double descent); docs/science.md, smoothness"
     requires_probes = ("smoothness",)
+    located_claims = ("peak_at_error_peak", "noisy_sharper")
     claims = {
         "peak_at_error_peak": "mean sharpness over width has an interior peak within grid_points of the test-error peak",
         "decreases_above_k_star": "above k*, mean sharpness decreases with width (Spearman < 0)",

@@ -179,10 +179,11 @@ def glance_html(board: Leaderboard) -> str:
     rows = "".join(
         f'<tr><td><a href="#claim-{esc(v.claim)}">{claim_name(v.claim)}</a></td><td>{badge(v.verdict)}</td>'
         f'<td class="num">{esc(fmt_num(v.statistic))}</td><td class="num">{esc(fmt_ci(v.ci))}</td>'
-        f"<td>{esc(v.reason if v.verdict == 'not_applicable' else '')}</td></tr>" for v in board.verdicts)
+        f"<td>{esc(v.reason if v.verdict in ('not_applicable', 'inconclusive') else '')}</td></tr>"
+        for v in board.verdicts)
     return (f'<h2 id="glance">Verdicts at a glance</h2><p class="summary">{len(board.verdicts)} claims: {summary}</p>'
             "<table><thead><tr><th>claim</th><th>verdict</th><th>statistic</th><th>interval</th><th>why not "
-            f"applicable</th></tr></thead><tbody>{rows}</tbody></table>")
+            f"applicable / what it needs</th></tr></thead><tbody>{rows}</tbody></table>")
 
 
 def verdicts_html(board: Leaderboard) -> str:

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..hypotheses.cells import CellView
 from ..hypotheses.evaluate import evaluate
+from ..hypotheses.pilot import Pilot
+from ..hypotheses.power import attach
 from ..hypotheses.table import ResultTable
 from .schema import Leaderboard, Verdict
 
@@ -58,8 +60,12 @@ def rederive(board: Leaderboard) -> list[Verdict]:
     spec = Spec.model_validate(board.spec)
     if len(spec.seeds) < 3:
         raise NotRederivable(f"{len(spec.seeds)} seed(s): the claims were resampled over test points")
-    verdicts, _, notes = evaluate(spec, table_from_rows(board, spec))
+    table = table_from_rows(board, spec)
+    verdicts, _, notes = evaluate(spec, table)
     raised = [n for n in notes if "raised" in n]
     if raised:
         raise NotRederivable(raised[0].splitlines()[-1])
+    if board.analysis.get("power") and board.analysis["power"].get("pilot") == "this run":
+        # the run was its own pilot (3 or more seeds): its power estimates re-derive from the rows too
+        attach(verdicts, spec, Pilot(table, spec.analysis, "this run", has_arrays=False))
     return verdicts

@@ -11,8 +11,10 @@ from typing import Any
 
 from .. import atomic, registry
 from ..hypotheses.evaluate import evaluate
+from ..hypotheses.power import attach as attach_power
 from ..leaderboard.build import build_leaderboard, cell_views
 from ..leaderboard.io import write_leaderboard
+from ..leaderboard.power import pilot_for_run
 from ..leaderboard.render import render_markdown
 from ..leaderboard.report import write_report
 from ..leaderboard.schema import Leaderboard, Refinement
@@ -27,8 +29,14 @@ def analyse(spec: Spec, store: RunStore | StoreView, prov: dict[str, Any], progr
     """Run every hypothesis on the finished cells of ``store`` (a view holding the spec's cells, and the widths
     ``refinements`` added to its grid) and build the leaderboard; ``prov`` is the run-time provenance."""
     progress = progress or Progress()
-    verdicts, analysis, notes = evaluate(spec, cell_views(store),
-                                         lambda what: progress.phase("analysing", None, what))
+    table = cell_views(store)
+    verdicts, analysis, notes = evaluate(spec, table, lambda what: progress.phase("analysing", None, what))
+    if spec.analysis.power_simulations:
+        progress.phase("analysing", None, "power of the inconclusive verdicts")
+        try:
+            analysis["power"] = attach_power(verdicts, spec, pilot_for_run(spec, table))
+        except Exception as exc:  # noqa: BLE001 - an estimate that fails must not cost the leaderboard
+            notes.append(f"the power estimate failed ({type(exc).__name__}: {exc}); the verdicts carry none")
     used = {
         "hypotheses": {h.name: registry.hypotheses.get(h.name).plugin_version for h in spec.hypotheses},
         "probes": {p.name: registry.probes.get(p.name).plugin_version for p in spec.probes},

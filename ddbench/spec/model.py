@@ -22,6 +22,8 @@ from .limits import DEFAULT_PROBE_TIME_LIMIT, MAX_NAME_LENGTH, MAX_SEED, check_o
 from .strict import _Strict
 
 SPEC_FORMAT = 1
+#: simulated runs per design of the power estimate (analysis.power_simulations)
+DEFAULT_POWER_SIMULATIONS = 60
 #: fields that say how/where to run, not what to measure: they do not change the spec hash
 EXECUTION_FIELDS = ("output_dir", "description", "trainer", "engine", "distribution")
 #: fields that determine the trained models: a run directory is bound to them
@@ -257,6 +259,20 @@ class AnalysisSpec(_Strict):
     alpha: float = Field(default=0.05, gt=0, lt=1, description="family-wise error rate of the leaderboard's claims")
     bootstrap: int = Field(default=1000, ge=100, le=1_000_000, description="bootstrap resamples for confidence intervals")
     seed: int = Field(default=0, ge=0, le=MAX_SEED, description="seed of the bootstrap")
+    power_simulations: int = Field(
+        default=DEFAULT_POWER_SIMULATIONS, ge=0, le=10_000,
+        description="at most this many simulated runs per design for the power estimate every inconclusive "
+        "verdict carries (docs/science.md, 'Power'); 0: no estimate. Left out of the resolved spec when default, "
+        "so it changes no spec hash",
+    )
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        """The default is not written: specs and leaderboards from before the field keep their hashes."""
+        out = handler(self)
+        if isinstance(out, dict) and out.get("power_simulations") == DEFAULT_POWER_SIMULATIONS:
+            del out["power_simulations"]
+        return out
 
 
 class EngineSpec(_Strict):

@@ -17,6 +17,7 @@ from ddbench.hypotheses.pilot import Pilot
 from ddbench.hypotheses.power import NOT_ESTIMABLE, study
 from ddbench.hypotheses.power_study import Design, PowerStudy, refinement
 from ddbench.hypotheses.table import ResultTable
+from ddbench.spec.grid import refine_widths
 from ddbench.spec.validate import load_spec_text
 
 STRATUM = stratum_label({"family": "mlp", "noise_rate": 0.2})
@@ -90,8 +91,12 @@ def test_error_curve_claims_need_per_point_arrays_below_three_seeds():
     assert power_of(from_run, "double_descent.peak").estimable
 
 
-def test_refinement_adds_the_geometric_midpoints_around_k_star():
-    assert refinement(WIDTHS, [8, 16, 32], 16) == ([11, 23], (8, 32))
+def test_refinement_adds_what_ddbench_refine_would_around_k_star_and_the_peak():
+    # targets 8, 16, 32 (window and k*): 4 widths (refine's default) in the gaps beside them, one per gap,
+    # each a rounded geometric midpoint; the same rule as ``ddbench refine`` (spec.grid.refine_widths)
+    assert refinement(WIDTHS, [8, 16, 32], 16) == ([6, 11, 23, 45], (4, 64))
+    assert refinement(WIDTHS, [8, 16, 32], 16)[0] == refine_widths(WIDTHS, [8, 16, 32], 4, "geometric")
+    assert refinement(WIDTHS, [15], None) == refinement(WIDTHS, [16], None)  # a target off the grid: its nearest
     assert refinement(WIDTHS, [], None) == ([], None)
 
 

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from ..safetext import terminal
-from .planview import estimate_without_data, fmt_seconds
+from .plan_render import fmt_seconds
+from .planview import estimate_without_data
 
 
 def _variant(spec: Any, seeds: int | None = None, widths: list[int] | None = None) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from scipy import stats as sstats
 
+from ..spec.grid import RefineSpec, refine_widths
 from ..stats.plan import stream
 from .core import stratum_label
 from .evaluate import evaluate
@@ -92,18 +93,20 @@ def planned_strata(spec: Any) -> list[dict[str, Any]]:
 
 
 def refinement(widths: list[int], window: list[int], k_star: int | None) -> tuple[list[int], tuple[int, int] | None]:
-    """Extra widths around k*: the geometric midpoint of each gap between consecutive ``widths`` from the
-    last width at or below the peak window (and k*) to the first at or above it."""
-    around = [w for w in [*window, k_star] if w is not None]
-    if not around or len(widths) < 2:
+    """Extra widths around the pilot's k* and peak window: what ``ddbench refine`` would add with its default
+    settings (the one rule, :func:`..spec.grid.refine_widths`), targets moved to the nearest value of
+    ``widths`` (log scale); also the span ``(a, b)`` of grid values (or the family floor 1) that brackets them."""
+    ws = sorted({int(w) for w in widths})
+    around = [w for w in [*window, k_star] if w is not None and w > 0]
+    if not around or len(ws) < 2:
         return [], None
-    ws = sorted(set(int(w) for w in widths))
-    a = max([w for w in ws if w <= min(around)], default=ws[0])
-    b = min([w for w in ws if w >= max(around)], default=ws[-1])
-    inside = [w for w in ws if a <= w <= b]
-    extra = sorted({int(round(math.sqrt(lo * hi))) for lo, hi in zip(inside, inside[1:])} - set(ws))
-    extra = [w for w in extra if a < w < b]
-    return extra, ((a, b) if extra else None)
+    targets = sorted({min(ws, key=lambda w: abs(math.log(w / t))) for t in around})
+    extra = refine_widths(ws, targets, RefineSpec().points, "auto")
+    if not extra:
+        return [], None
+    a = max([w for w in ws if w < extra[0]], default=1)
+    b = min([w for w in ws if w > extra[-1]], default=extra[-1])
+    return extra, (a, b)
 
 
 class PowerStudy:

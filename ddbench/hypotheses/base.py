@@ -64,7 +64,7 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
         tested = [i for i, e in enumerate(evs) if e.applicable and e.samples is not None and e.statistic is not None
                   and math.isfinite(float(e.statistic))]
         tests = {i: make_test(float(evs[i].statistic), float(evs[i].threshold), evs[i].samples, evs[i].n_units,
-                              evs[i].side, evs[i].null_samples) for i in tested}
+                              evs[i].side, evs[i].null_samples, evs[i].null_exact, evs[i].null_observed) for i in tested}
         levels, adjusted = holm([tests[i].p_value for i in tested], alpha)
         level_of = dict(zip(tested, levels))
         adjusted_of = dict(zip(tested, adjusted))
@@ -86,6 +86,9 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
                     reason = f"{reason}; {t.reason}" if reason else t.reason
             if not e.applicable:
                 v = "not_applicable"
+            elif i in tests and tests[i].by_null:  # degenerate replicates: the null test alone decides
+                v, note = _decided_by_null(e, tests[i], level_of[i])
+                reason = f"{reason}; {note}" if reason else note
             else:
                 v = verdict_of(e.statistic, ci, e.threshold, e.side)
                 if v in ("holds", "fails") and i in tests and tests[i].p_null is not None \
@@ -118,6 +121,16 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
             )
     return verdicts, {"alpha": alpha, "correction": "holm", "family": "each hypothesis: its claims x strata",
                       "families": families, "interval": INTERVAL, "nonfinite_limit": NONFINITE_LIMIT}
+
+
+def _decided_by_null(e: Evidence, test: Any, level: float) -> tuple[str, str]:
+    """The verdict of a test with degenerate replicates, from its null p-value at its Holm step: rejected
+    on the claimed side of the threshold, holds; on the other side, fails; not rejected, inconclusive."""
+    p, cut = test.p_value, 1.0 - level
+    if p is None or not p < cut + 1e-15:
+        return "inconclusive", f"p = {p:.3g}, not below {cut:.3g} (Holm)"
+    on_side = e.statistic > e.threshold if e.side == "greater" else e.statistic < e.threshold
+    return ("holds" if on_side else "fails"), f"p = {p:.3g} < {cut:.3g} (Holm)"
 
 
 def _combine(strata: list[StratumVerdict]) -> tuple[str, float | None, Any, float | None, str]:

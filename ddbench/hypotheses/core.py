@@ -17,12 +17,15 @@ and the same replicate indices (docs/science.md, "Statistics").
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..stats.inference import is_degenerate
 from ..stats.plan import ResamplingPlan
 from ..stats.rowstats import correlation
 from ..stats.threshold import (
@@ -238,18 +241,51 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
     if not np.isfinite(point):
         return Evidence(claim, stratum, None, threshold=threshold, side=side, applicable=False, detail=detail,
                         reason=f"{method} is undefined (constant values)")
-    null = None
+    null, exact, observed = None, False, None
     if unit != "grid_points" and Y.shape[1] >= MIN_SEEDS:
         reps = fn(x[None, :], plan.mean(unit, Y))
         n_units = Y.shape[1]
+        if threshold == 0 and is_degenerate(reps, point):  # e.g. every seed monotone: decided by arrangements
+            null, exact, observed = arrangement_null(x, Y, fn, plan)
     else:
         unit, n_units = "grid_points", len(x)
         idx = plan.indices("grid_points", len(x))
         reps = fn(x[idx], y[idx])
-        if threshold == 0:  # widths and values unrelated: the exact permutation null
-            null = fn(x[None, :], y[plan.permutations(len(x))])
+        if threshold == 0:  # widths and values unrelated: the permutation null
+            if is_degenerate(reps, point):
+                null, exact, observed = arrangement_null(x, y[:, None], fn, plan)
+            else:
+                null = fn(x[None, :], y[plan.permutations(len(x))])
     return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units,
-                    null_samples=null, bounds=(-1.0, 1.0))
+                    null_samples=null, null_exact=exact, null_observed=observed, bounds=(-1.0, 1.0))
+
+
+#: a permutation null is enumerated whole up to this many arrangements; beyond it, the plan's random ones
+EXACT_ARRANGEMENTS = 50_000
+
+
+def arrangement_null(x: np.ndarray, Y: np.ndarray, fn: Callable[..., np.ndarray],
+                     plan: ResamplingPlan) -> tuple[np.ndarray, bool, float]:
+    """The permutation test of "widths and values unrelated" for a rank statistic over m widths and s seeds.
+
+    Its statistic is the mean over seeds of each seed's own correlation with the widths (all seeds
+    monotone gives +-1, which under the null has probability (1/m!)^s); the null arranges each seed's
+    values over the widths at random, independently. Returns the null draws (every one of the (m!)^s
+    arrangements once when there are at most :data:`EXACT_ARRANGEMENTS`: ``exact``; else the plan's
+    random ones) and the observed statistic. Seeds without a value at every width are left out.
+    """
+    Y = Y[:, np.isfinite(Y).all(axis=0)]
+    m, s = Y.shape
+    observed = float(np.mean(fn(np.broadcast_to(x, (s, m)), Y.T))) if s else float("nan")
+    if s and math.factorial(m) ** s <= EXACT_ARRANGEMENTS:
+        perms = np.array(list(itertools.permutations(range(m))), dtype=np.int32)  # (m!, m)
+        dist = np.zeros(1)
+        for k in range(s):  # the sum over seeds of every combination of per-seed arrangements
+            dist = (dist[:, None] + fn(np.broadcast_to(x, perms.shape), Y[perms, k])[None, :]).ravel()
+        return dist / s, True, observed
+    order = plan.unit_permutations(m, max(s, 1))  # (B, s, m)
+    per_seed = np.stack([fn(np.broadcast_to(x, (len(order), m)), Y[order[:, k], k]) for k in range(s)], axis=1)
+    return per_seed.mean(axis=1), False, observed
 
 
 def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str,

@@ -32,6 +32,11 @@ class Evidence:
     #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
     #: widths): "holds" then also needs this one-sided test (docs/science.md, Statistics, "Null replicates")
     null_samples: np.ndarray | None = None
+    #: the null draws are the whole null distribution (every arrangement once), not random draws
+    null_exact: bool = False
+    #: the observed value of the statistic the null draws are of, where it is not ``statistic`` (a test
+    #: statistic of its own, e.g. the mean of per-seed rank correlations)
+    null_observed: float | None = None
     #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
     bounds: tuple[float, float] | None = None
 

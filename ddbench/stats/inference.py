@@ -21,6 +21,13 @@ unrelated, by permutation). Then ``p_null = (1 + #{null draws at least as far on
 side of the threshold as the statistic}) / (1 + #draws)``, and the test's p-value is
 ``max(p_interval, min(1, 2 p_null))``: a decided verdict ("holds" or "fails") needs
 both the interval and the null test.
+
+Degenerate replicates. When every finite replicate is the same number (a rank correlation that is
+-1 in every resample because every seed is monotone; a maximum that always falls on one grid
+point), the bootstrap SE is 0 and no interval is valid: such a test never gets an interval. It is
+decided by its null draws alone, ``p = min(1, 2 p_null)``, where the evidence carries them (for a
+rank statistic: every arrangement of the values over the widths within each seed, enumerated
+exactly when there are few, ``exact``), and is otherwise inconclusive with that reason.
 """
 
 from __future__ import annotations
@@ -34,6 +41,8 @@ from scipy import stats as sstats
 
 #: a claim whose replicates are more than this share non-finite is inconclusive
 NONFINITE_LIMIT = 0.05
+#: replicates spread less than this (relative to the statistic) are one number: a degenerate distribution
+DEGENERATE_SPREAD = 1e-12
 INTERVAL = "studentized bootstrap SE (statistic ± t_{n-1} quantile × SE)"
 
 
@@ -58,6 +67,7 @@ class Test:
     reason: str = ""
     side: str = "greater"
     p_null: float | None = None  # one-sided p of the null replicates (None: none given)
+    by_null: bool = False  # degenerate replicates: decided by the null test alone, no interval
 
     @property
     def p_interval(self) -> float | None:
@@ -65,6 +75,8 @@ class Test:
 
     @property
     def p_value(self) -> float | None:
+        if self.by_null:
+            return None if self.p_null is None else min(1.0, 2.0 * self.p_null)
         p = self.p_interval
         if p is None or self.p_null is None:
             return p
@@ -74,9 +86,10 @@ class Test:
         return None if self.se is None else interval(self.statistic, self.se, self.df, level)
 
 
-def null_p(statistic: float, null: np.ndarray | None, side: str) -> float | None:
+def null_p(statistic: float, null: np.ndarray | None, side: str, exact: bool = False) -> float | None:
     """One-sided p of ``statistic`` against draws under the least-favourable null, on ``side`` ("greater": draws
-    at least as large); non-finite draws count against."""
+    at least as large); non-finite draws count against. ``exact``: the draws are the whole null distribution
+    (every arrangement, equally likely), so p is their share; else random draws, ``(1 + count) / (1 + draws)``."""
     if null is None:
         return None
     null = np.asarray(null, dtype=float).ravel()
@@ -84,12 +97,21 @@ def null_p(statistic: float, null: np.ndarray | None, side: str) -> float | None
         return None
     with np.errstate(invalid="ignore"):
         beyond = null >= statistic - 1e-12 if side == "greater" else null <= statistic + 1e-12
-    return float((1 + np.count_nonzero(beyond | ~np.isfinite(null))) / (1 + len(null)))
+    count = np.count_nonzero(beyond | ~np.isfinite(null))
+    return float(count / len(null)) if exact else float((1 + count) / (1 + len(null)))
+
+
+def is_degenerate(replicates: np.ndarray, statistic: float) -> bool:
+    """Whether finite ``replicates`` are all one number (at least two of them): no spread, no interval."""
+    r = np.asarray(replicates, dtype=float)
+    r = r[np.isfinite(r)]
+    return len(r) >= 2 and float(np.ptp(r)) <= DEGENERATE_SPREAD * max(1.0, abs(float(statistic)))
 
 
 def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: int | None, side: str = "greater",
-              null: np.ndarray | None = None) -> Test:
-    """The :class:`Test` of a statistic and its replicates: SE, df, the non-finite rule, the null test."""
+              null: np.ndarray | None = None, null_exact: bool = False, null_observed: float | None = None) -> Test:
+    """The :class:`Test` of a statistic and its replicates: SE, df, the non-finite rule, the null test, and
+    the rule for degenerate replicates (decided by the null test alone, or not at all)."""
     reps = np.asarray(samples, dtype=float).ravel()
     B = len(reps)
     finite = reps[np.isfinite(reps)]
@@ -100,10 +122,20 @@ def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: 
                     f"{100 * share:.1f}% of the {B} replicates are non-finite (more than {100 * NONFINITE_LIMIT:g}%)", side)
     if len(finite) < 2:
         return Test(statistic, threshold, None, df, B, share, "fewer than 2 finite replicates", side)
+    towards = "greater" if statistic > threshold else "less"  # the side the statistic lies on
+    if is_degenerate(finite, statistic):
+        what = (f"degenerate resampling distribution: all {len(finite)} finite replicates are {finite[0]:.4g}, "
+                "so no interval is valid")
+        observed = statistic if null_observed is None else null_observed
+        p = null_p(observed, null, towards, exact=null_exact) if math.isfinite(observed) else None
+        if p is None:
+            return Test(statistic, threshold, None, df, B, share, f"{what}; no other valid test here", side)
+        how = (f"exact permutation test over all {len(np.ravel(null))} arrangements" if null_exact
+               else f"permutation test ({len(np.ravel(null))} random arrangements)")
+        return Test(statistic, threshold, None, df, B, share, f"{what}; decided by the {how}", side, p, by_null=True)
     sd = float(np.std(finite, ddof=1))
     if n_units is not None and n_units >= 2:
         sd *= math.sqrt(n_units / (n_units - 1))
-    towards = "greater" if statistic > threshold else "less"  # the side the statistic lies on
     return Test(statistic, threshold, sd, df, B, share, "", side, null_p(statistic, null, towards))
 
 

@@ -87,6 +87,15 @@ class ResamplingPlan:
             self._indices[key] = np.argsort(rng.random((self.n_boot, n)), axis=1).astype(np.int32)
         return self._indices[key]
 
+    def unit_permutations(self, n: int, units: int) -> np.ndarray:
+        """(B, units, n) int array: independent random permutations of range(n) for each unit (seed) in
+        each replicate (for a permutation null that rearranges each seed's values over the widths)."""
+        key = ("unit_permutations", int(n), int(units))
+        if key not in self._indices:
+            rng = stream("ddbench-resampling-plan", self.seed, "unit_permutations", int(n), int(units))
+            self._indices[key] = np.argsort(rng.random((self.n_boot, units, n)), axis=2).astype(np.int32)
+        return self._indices[key]
+
     def normal(self, shape: tuple[int, ...], *key: Any) -> np.ndarray:
         """(B, *shape) standard normal draws of the stream named by ``key`` (e.g. stratum, quantity)."""
         rng = stream("ddbench-parametric", self.seed, *key)

@@ -17,15 +17,13 @@ and the same replicate indices (docs/science.md, "Statistics").
 
 from __future__ import annotations
 
-import itertools
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from ..stats.inference import is_degenerate
+from ..stats.permutation import NullTest, arrangement_test
 from ..stats.plan import ResamplingPlan
 from ..stats.rowstats import correlation
 from ..stats.threshold import (
@@ -241,66 +239,49 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
     if not np.isfinite(point):
         return Evidence(claim, stratum, None, threshold=threshold, side=side, applicable=False, detail=detail,
                         reason=f"{method} is undefined (constant values)")
-    null, exact, observed = None, False, None
+    test: NullTest | None = None
     if unit != "grid_points" and Y.shape[1] >= MIN_SEEDS:
         reps = fn(x[None, :], plan.mean(unit, Y))
         n_units = Y.shape[1]
-        if threshold == 0 and is_degenerate(reps, point):  # e.g. every seed monotone: decided by arrangements
-            null, exact, observed = arrangement_null(x, Y, fn, plan)
+        if threshold == 0:  # values unrelated to x: each unit's values arranged over the grid
+            test = null_test(x, Y, fn, plan, unit)
     else:
         unit, n_units = "grid_points", len(x)
         idx = plan.indices("grid_points", len(x))
         reps = fn(x[idx], y[idx])
-        if threshold == 0:  # widths and values unrelated: the permutation null
-            if is_degenerate(reps, point):
-                null, exact, observed = arrangement_null(x, y[:, None], fn, plan)
-            else:
-                null = fn(x[None, :], y[plan.permutations(len(x))])
+        if threshold == 0:  # values unrelated to x: the mean curve's values arranged over the grid
+            test = null_test(x, y[:, None], fn, plan, unit)
     return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units,
-                    null_samples=null, null_exact=exact, null_observed=observed, bounds=(-1.0, 1.0))
+                    bounds=(-1.0, 1.0), **null_fields(test))
 
 
-#: a permutation null is enumerated whole up to this many arrangements; beyond it, the plan's random ones
-EXACT_ARRANGEMENTS = 50_000
+def null_test(x: np.ndarray, Y: np.ndarray, fn: Callable[..., np.ndarray], plan: ResamplingPlan,
+              unit: str) -> NullTest | None:
+    """The permutation test of "values unrelated to x" (:func:`ddbench.stats.permutation.arrangement_test`) with
+    the plan's random arrangements where the exact distribution is too large. ``unit``: what Y's columns are
+    (``seeds``, ``cells``; ``grid_points``: one column, the mean curve)."""
+    word = {"seeds": "seed", "cells": "cell", "grid_points": "mean curve"}.get(unit, unit)
+    return arrangement_test(x, Y, fn, plan.unit_permutations, unit=word, points="grid points")
 
 
-def arrangement_null(x: np.ndarray, Y: np.ndarray, fn: Callable[..., np.ndarray],
-                     plan: ResamplingPlan) -> tuple[np.ndarray, bool, float]:
-    """The permutation test of "widths and values unrelated" for a rank statistic over m widths and s seeds.
-
-    Its statistic is the mean over seeds of each seed's own correlation with the widths (all seeds
-    monotone gives +-1, which under the null has probability (1/m!)^s); the null arranges each seed's
-    values over the widths at random, independently. Returns the null draws (every one of the (m!)^s
-    arrangements once when there are at most :data:`EXACT_ARRANGEMENTS`: ``exact``; else the plan's
-    random ones) and the observed statistic. Seeds without a value at every width are left out.
-    """
-    Y = Y[:, np.isfinite(Y).all(axis=0)]
-    m, s = Y.shape
-    observed = float(np.mean(fn(np.broadcast_to(x, (s, m)), Y.T))) if s else float("nan")
-    if s and math.factorial(m) ** s <= EXACT_ARRANGEMENTS:
-        perms = np.array(list(itertools.permutations(range(m))), dtype=np.int32)  # (m!, m)
-        dist = np.zeros(1)
-        for k in range(s):  # the sum over seeds of every combination of per-seed arrangements
-            dist = (dist[:, None] + fn(np.broadcast_to(x, perms.shape), Y[perms, k])[None, :]).ravel()
-        return dist / s, True, observed
-    order = plan.unit_permutations(m, max(s, 1))  # (B, s, m)
-    per_seed = np.stack([fn(np.broadcast_to(x, (len(order), m)), Y[order[:, k], k]) for k in range(s)], axis=1)
-    return per_seed.mean(axis=1), False, observed
+def null_fields(test: NullTest | None) -> dict[str, Any]:
+    """The :class:`Evidence` fields of a permutation test (none without one)."""
+    if test is None:
+        return {}
+    return {"null_samples": test.values, "null_weights": test.weights, "null_observed": test.observed,
+            "null_test": test.name}
 
 
-def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str,
-                       method: str = "spearman") -> tuple[float, np.ndarray, str, int]:
-    """corr of two per-width quantities given as (W, S) matrices, with the same replicate indices for both."""
+def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str, method: str = "spearman",
+                       test: bool = False) -> tuple[float, np.ndarray, str, int, NullTest | None]:
+    """corr of two per-width quantities given as (W, S) matrices, with the same replicate indices for both;
+    ``test``: also the permutation test of "A and B unrelated" (B's values arranged against A's, per unit)."""
     fn = correlation(method)
     a, b = _row_mean(A), _row_mean(B)
     point = float(fn(a[None, :], b[None, :])[0])
     if unit != "grid_points" and A.shape[1] >= MIN_SEEDS:
-        return point, fn(plan.mean(unit, A), plan.mean(unit, B)), unit, A.shape[1]
+        return (point, fn(plan.mean(unit, A), plan.mean(unit, B)), unit, A.shape[1],
+                null_test(A, B, fn, plan, unit) if test else None)
     idx = plan.indices("grid_points", len(a))
-    return point, fn(a[idx], b[idx]), "grid_points", len(a)
-
-
-def permutation_null(a: np.ndarray, b: np.ndarray, plan: ResamplingPlan, method: str = "spearman") -> np.ndarray:
-    """corr(a, b[perm]) for the plan's permutations: the statistic when a and b are unrelated."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return correlation(method)(a[None, :], b[plan.permutations(len(b))])
+    return (point, fn(a[idx], b[idx]), "grid_points", len(a),
+            null_test(a[:, None], b[:, None], fn, plan, "grid_points") if test else None)

@@ -244,24 +244,23 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
         reps = fn(x[None, :], plan.mean(unit, Y))
         n_units = Y.shape[1]
         if threshold == 0:  # values unrelated to x: each unit's values arranged over the grid
-            test = null_test(x, Y, fn, plan, unit)
+            test = null_test(x, Y, method, plan, unit)
     else:
         unit, n_units = "grid_points", len(x)
         idx = plan.indices("grid_points", len(x))
         reps = fn(x[idx], y[idx])
         if threshold == 0:  # values unrelated to x: the mean curve's values arranged over the grid
-            test = null_test(x, y[:, None], fn, plan, unit)
+            test = null_test(x, y[:, None], method, plan, unit)
     return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units,
                     bounds=(-1.0, 1.0), **null_fields(test))
 
 
-def null_test(x: np.ndarray, Y: np.ndarray, fn: Callable[..., np.ndarray], plan: ResamplingPlan,
-              unit: str) -> NullTest | None:
+def null_test(x: np.ndarray, Y: np.ndarray, method: str, plan: ResamplingPlan, unit: str) -> NullTest | None:
     """The permutation test of "values unrelated to x" (:func:`ddbench.stats.permutation.arrangement_test`) with
     the plan's random arrangements where the exact distribution is too large. ``unit``: what Y's columns are
     (``seeds``, ``cells``; ``grid_points``: one column, the mean curve)."""
     word = {"seeds": "seed", "cells": "cell", "grid_points": "mean curve"}.get(unit, unit)
-    return arrangement_test(x, Y, fn, plan.unit_permutations, unit=word, points="grid points")
+    return arrangement_test(x, Y, method, plan.unit_permutations, unit=word, points="grid points")
 
 
 def null_fields(test: NullTest | None) -> dict[str, Any]:
@@ -281,7 +280,7 @@ def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit:
     point = float(fn(a[None, :], b[None, :])[0])
     if unit != "grid_points" and A.shape[1] >= MIN_SEEDS:
         return (point, fn(plan.mean(unit, A), plan.mean(unit, B)), unit, A.shape[1],
-                null_test(A, B, fn, plan, unit) if test else None)
+                null_test(A, B, method, plan, unit) if test else None)
     idx = plan.indices("grid_points", len(a))
     return (point, fn(a[idx], b[idx]), "grid_points", len(a),
-            null_test(a[:, None], b[:, None], fn, plan, "grid_points") if test else None)
+            null_test(a[:, None], b[:, None], method, plan, "grid_points") if test else None)

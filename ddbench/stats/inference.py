@@ -40,6 +40,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats as sstats
 
+from .permutation import TIE as PERMUTATION_TIE
+
 #: a claim whose replicates are more than this share non-finite is inconclusive
 NONFINITE_LIMIT = 0.05
 #: replicates spread less than this (relative to the statistic) are one number: a degenerate distribution
@@ -122,10 +124,6 @@ def is_degenerate(replicates: np.ndarray, statistic: float) -> bool:
     return len(r) >= 2 and float(np.ptp(r)) <= DEGENERATE_SPREAD * max(1.0, abs(float(statistic)))
 
 
-#: null values of a permutation test are rounded (``stats.permutation.DIGITS``): equal within this
-PERMUTATION_TIE = 0.5e-9
-
-
 def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: int | None, side: str = "greater",
               null: np.ndarray | None = None, null_weights: np.ndarray | None = None,
               null_observed: float | None = None, null_test: str = "") -> Test:
@@ -146,7 +144,7 @@ def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: 
         return Test(statistic, threshold, None, df, B, share, "fewer than 2 finite replicates", side)
     towards = "greater" if statistic > threshold else "less"  # the side the statistic lies on
     observed = statistic if null_observed is None else float(null_observed)
-    tie = PERMUTATION_TIE if null_test else 1e-12
+    tie = PERMUTATION_TIE if null_test else 1e-12  # permutation tests' values are rounded to a grid
     p_null = None if null is None else null_p(observed, null, towards, null_weights, tie) if math.isfinite(observed) else 1.0
     if is_degenerate(finite, statistic):
         what = (f"degenerate resampling distribution: all {len(finite)} finite replicates are {finite[0]:.4g}, "

@@ -19,6 +19,7 @@ seeds are one seed); units whose values are constant carry no ordering and are l
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .plan import stream
+from .rowstats import row_ranks
 
 #: a unit's arrangements are enumerated whole up to this many (m! <= 50,000: m <= 8 grid points)
 EXACT_ARRANGEMENTS = 50_000
@@ -37,7 +39,8 @@ RANDOM_ARRANGEMENTS = 10_000
 MAX_SUPPORT = 1_000_000
 #: null values are rounded to this many decimals, so one value computed in two orders is one value
 DIGITS = 9
-#: values closer than this are equal (half the rounding step: never merges two rounded values)
+#: a permutation test's observed and null values are equal within this (half the rounding step: two
+#: distinct rounded values are never equal), read by ``inference.make_test``
 TIE = 0.5 * 10.0**-DIGITS
 
 
@@ -94,15 +97,44 @@ def _units(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return X[:, first], Y[:, first]
 
 
-def arrangement_test(x: np.ndarray, Y: np.ndarray, fn: Callable[[np.ndarray, np.ndarray], np.ndarray],
-                     permutations: Callable[[int, int, int], np.ndarray], unit: str = "seed",
-                     points: str = "grid points") -> NullTest | None:
+@functools.lru_cache(maxsize=16)
+def _all_permutations(m: int) -> np.ndarray:
+    return np.array(list(itertools.permutations(range(m))), dtype=np.int64)
+
+
+def _correlations(arranged: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Rows of (R, m) standardised values against the standardised axis x: the correlations, summed term by
+    term in a fixed order (no BLAS), so one arrangement gives the same number whichever batch it is in."""
+    total = np.zeros(len(arranged))
+    for j in range(arranged.shape[1]):
+        total = total + arranged[:, j] * x[j]
+    return np.clip(total, -1.0, 1.0)
+
+
+@functools.lru_cache(maxsize=1024)
+def _unit_distribution(x: bytes, y_sorted: bytes) -> tuple[np.ndarray, np.ndarray]:
+    """The distribution (rounded values, probabilities) of one unit's correlation over every arrangement: it
+    depends on the unit's axis and on its values only as a set, so units alike share it (computed once)."""
+    xs, ys = np.frombuffer(x), np.frombuffer(y_sorted)
+    return _histogram(np.round(_correlations(ys[_all_permutations(len(ys))], xs), DIGITS))
+
+
+def _standardised(V: np.ndarray, method: str) -> np.ndarray:
+    """Columns of V as the correlation sees them (average ranks for Spearman), centred, of unit length: the
+    correlation of two such columns is their dot product, and arranging one of them leaves its length alone."""
+    R = row_ranks(V.T).T if method == "spearman" else V
+    C = R - R.mean(axis=0)
+    return C / np.sqrt((C * C).sum(axis=0))
+
+
+def arrangement_test(x: np.ndarray, Y: np.ndarray, method: str, permutations: Callable[[int, int, int], np.ndarray],
+                     unit: str = "seed", points: str = "grid points") -> NullTest | None:
     """The permutation test of "Y unrelated to x" with each unit (column of Y) arranged independently.
 
     ``x``: (m,) the axis (widths, depths, chunk sizes), or (m, s) one per unit (a paired quantity: then Y's
-    values are arranged against each unit's own x). ``fn``: a row-wise correlation. ``permutations(m, s, draws)``:
-    (draws, s, m) random arrangements (the plan's), used where the exact distribution is too large. None when no
-    unit has values at every point that vary.
+    values are arranged against each unit's own x). ``method``: ``spearman`` or ``pearson``.
+    ``permutations(m, s, draws)``: (draws, s, m) random arrangements (the plan's), used where the exact
+    distribution is too large. None when no unit has values at every point that vary.
     """
     Y = np.asarray(Y, float)
     X = np.asarray(x, float)
@@ -111,14 +143,18 @@ def arrangement_test(x: np.ndarray, Y: np.ndarray, fn: Callable[[np.ndarray, np.
     m, s = Y.shape
     if not s or m < 2:
         return None
-    observed = float(_mean(fn(X.T, Y.T)[None, :])[0])
+    Xs, Ys = _standardised(X, method), _standardised(Y, method)
+
+    def corr(k: int, order: np.ndarray) -> np.ndarray:  # unit k's correlation under each arrangement (rows)
+        return _correlations(Ys[order, k], Xs[:, k])
+
+    observed = float(_mean(np.array([[corr(k, np.arange(m)[None, :])[0] for k in range(s)]]))[0])
     what = f"the {unit}'s values over the {m} {points}" if s == 1 else f"each of {s} {unit}s' values over the {m} {points}"
     if math.factorial(m) <= EXACT_ARRANGEMENTS:
-        perms = np.array(list(itertools.permutations(range(m))), dtype=np.int64)
         dist: tuple[np.ndarray, np.ndarray] | None = (np.zeros(1), np.ones(1))
         for k in range(s):  # the sum of the units' rounded statistics, in column order (as in _mean)
-            per = np.round(fn(np.broadcast_to(X[:, k], perms.shape), Y[perms, k]), DIGITS)
-            dist = _convolve(dist, _histogram(per))
+            unit_dist = _unit_distribution(np.ascontiguousarray(Xs[:, k]).tobytes(), np.sort(Ys[:, k]).tobytes())
+            dist = _convolve(dist, unit_dist)
             if dist is None:
                 break
         if dist is not None:
@@ -127,7 +163,7 @@ def arrangement_test(x: np.ndarray, Y: np.ndarray, fn: Callable[[np.ndarray, np.
             count = f"{math.factorial(m)}" if s == 1 else f"{math.factorial(m)}^{s}" + (f" = {total:,}" if total < 1e15 else "")
             return NullTest(values, weights, observed, f"exact permutation test (all {count} arrangements of {what})")
     order = permutations(m, s, RANDOM_ARRANGEMENTS)  # (draws, s, m)
-    per_unit = np.stack([fn(np.broadcast_to(X[:, k], order[:, k].shape), Y[order[:, k], k]) for k in range(s)], axis=1)
+    per_unit = np.stack([corr(k, order[:, k]) for k in range(s)], axis=1)
     return NullTest(_mean(per_unit), None, observed, f"permutation test ({len(order):,} random arrangements of {what})")
 
 

@@ -268,7 +268,7 @@ def null_fields(test: NullTest | None) -> dict[str, Any]:
     if test is None:
         return {}
     return {"null_samples": test.values, "null_weights": test.weights, "null_observed": test.observed,
-            "null_test": test.name}
+            "null_test": test.name, "null_key": test.key}
 
 
 def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str, method: str = "spearman",

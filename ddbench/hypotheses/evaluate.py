@@ -138,8 +138,9 @@ def _problem(e: Evidence) -> str:
             return "null_weights are not probabilities (non-negative, summing to 1)"
     if e.null_observed is not None and not _real(e.null_observed):
         return f"null_observed is {_kind(e.null_observed)}, not a number"
-    if not isinstance(e.null_test, str):
-        return f"null_test is {_kind(e.null_test)}, not a string"
+    for field in ("null_test", "null_key"):
+        if not isinstance(getattr(e, field), str):
+            return f"{field} is {_kind(getattr(e, field))}, not a string"
     if e.n_units is not None and (not isinstance(e.n_units, numbers.Integral) or isinstance(e.n_units, bool)):
         return f"n_units is {_kind(e.n_units)}, not an integer"
     if e.bounds is not None and not (isinstance(e.bounds, (list, tuple, np.ndarray)) and len(e.bounds) == 2

@@ -42,6 +42,9 @@ class Evidence:
     #: interval: it alone decides a claim whose replicates are degenerate); "" for null draws derived from
     #: the bootstrap replicates, which decide only together with the interval
     null_test: str = ""
+    #: a fingerprint of the values the null test arranged: pooled strata with the same one are copies (a
+    #: quantity that does not depend on the stratum) and count once in the pooled test
+    null_key: str = ""
     #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
     bounds: tuple[float, float] | None = None
 

@@ -70,7 +70,8 @@ def _pooled_null(items: list[Evidence], claim: str) -> dict[str, Any]:
         return {}
     if all(e.null_test for e in items):
         tests = [NullTest(np.asarray(e.null_samples, float), None if e.null_weights is None else np.asarray(e.null_weights, float),
-                          float(e.statistic if e.null_observed is None else e.null_observed), e.null_test) for e in items]
+                          float(e.statistic if e.null_observed is None else e.null_observed), e.null_test, e.null_key)
+                 for e in items]
         return null_fields(pooled_test(tests, claim))
     if not any(e.null_test or e.null_weights is not None for e in items) and all(len(e.null_samples) == B for e in items):
         return {"null_samples": np.mean(np.stack([e.null_samples for e in items]), axis=0)}

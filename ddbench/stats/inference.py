@@ -44,8 +44,9 @@ from .permutation import TIE as PERMUTATION_TIE
 
 #: a claim whose replicates are more than this share non-finite is inconclusive
 NONFINITE_LIMIT = 0.05
-#: replicates spread less than this (relative to the statistic) are one number: a degenerate distribution
-DEGENERATE_SPREAD = 1e-12
+#: replicates spread less than this (relative to the statistic, absolute below 1) are one number: a degenerate
+#: distribution (quantities stored in float32 carry about 7 significant digits; a real spread is far larger)
+DEGENERATE_SPREAD = 1e-6
 INTERVAL = "studentized bootstrap SE (statistic ± t_{n-1} quantile × SE)"
 
 
@@ -150,8 +151,8 @@ def make_test(statistic: float, threshold: float, samples: np.ndarray, n_units: 
         what = (f"degenerate resampling distribution: all {len(finite)} finite replicates are {finite[0]:.4g}, "
                 "so no interval is valid")
         if not null_test or p_null is None:
-            return Test(statistic, threshold, None, df, B, share,
-                        f"{what}; no test that is valid here exists for this statistic", side)
+            return Test(statistic, threshold, None, df, B, share, f"{what}; this statistic has no test of its own here "
+                        "(a permutation test exists only for trends with threshold 0)", side)
         floor = min(1.0, 2.0 * smallest_p(null, towards, null_weights))
         return Test(statistic, threshold, None, df, B, share, f"{what}; decided by the {null_test}", side, p_null,
                     by_null=True, p_floor=floor)

@@ -20,6 +20,7 @@ seeds are one seed); units whose values are constant carry no ordering and are l
 from __future__ import annotations
 
 import functools
+import hashlib
 import itertools
 import math
 from collections.abc import Callable
@@ -53,6 +54,8 @@ class NullTest:
     weights: np.ndarray | None
     observed: float
     name: str
+    #: a fingerprint of the units arranged (their values and axis): two strata with the same one are copies
+    key: str = ""
 
     @property
     def exact(self) -> bool:
@@ -144,6 +147,8 @@ def arrangement_test(x: np.ndarray, Y: np.ndarray, method: str, permutations: Ca
     if not s or m < 2:
         return None
     Xs, Ys = _standardised(X, method), _standardised(Y, method)
+    key = hashlib.sha256(method.encode() + np.ascontiguousarray(X).tobytes() + np.ascontiguousarray(Y).tobytes()
+                         + str(Y.shape).encode()).hexdigest()[:16]
 
     def corr(k: int, order: np.ndarray) -> np.ndarray:  # unit k's correlation under each arrangement (rows)
         return _correlations(Ys[order, k], Xs[:, k])
@@ -161,17 +166,23 @@ def arrangement_test(x: np.ndarray, Y: np.ndarray, method: str, permutations: Ca
             values, weights = _histogram(dist[0] / s, dist[1])
             total = math.factorial(m) ** s
             count = f"{math.factorial(m)}" if s == 1 else f"{math.factorial(m)}^{s}" + (f" = {total:,}" if total < 1e15 else "")
-            return NullTest(values, weights, observed, f"exact permutation test (all {count} arrangements of {what})")
+            return NullTest(values, weights, observed, f"exact permutation test (all {count} arrangements of {what})",
+                            key)
     order = permutations(m, s, RANDOM_ARRANGEMENTS)  # (draws, s, m)
     per_unit = np.stack([corr(k, order[:, k]) for k in range(s)], axis=1)
-    return NullTest(_mean(per_unit), None, observed, f"permutation test ({len(order):,} random arrangements of {what})")
+    return NullTest(_mean(per_unit), None, observed, f"permutation test ({len(order):,} random arrangements of {what})",
+                    key)
 
 
 def pooled_test(tests: list[NullTest], key: str) -> NullTest:
     """The test of the mean over strata of their statistics, strata independent: the exact convolution of
     their exact distributions where it is small enough, else RANDOM_ARRANGEMENTS random draws (from a stream
-    hashed from ``key``; strata tested by random draws contribute their own draws, row by row)."""
+    hashed from ``key``; strata tested by random draws contribute their own draws, row by row). Strata whose
+    units are the same values (a quantity that does not depend on what tells the strata apart) count once."""
     draws = RANDOM_ARRANGEMENTS
+    distinct = list({t.key or str(i): t for i, t in enumerate(tests)}.values())
+    copies = len(tests) - len(distinct)
+    tests = distinct
     k = len(tests)
     observed = float(_mean(np.array([[t.observed for t in tests]]))[0])
     if all(t.exact for t in tests):
@@ -183,9 +194,13 @@ def pooled_test(tests: list[NullTest], key: str) -> NullTest:
         if dist is not None:
             values, weights = _histogram(dist[0] / k, dist[1])
             return NullTest(values, weights, observed, f"exact permutation test of the mean over {k} strata "
-                            "(each stratum's arrangements independent)")
+                            f"(each stratum's arrangements independent{_copies(copies)})")
     rng = stream("ddbench-pooled-null", key, k, draws)
     rows = [rng.choice(t.values, size=draws, p=t.weights / t.weights.sum()) if t.exact
             else np.resize(np.asarray(t.values, float), draws) for t in tests]
     return NullTest(_mean(np.stack(rows, axis=1)), None, observed,
-                    f"permutation test of the mean over {k} strata ({draws:,} random draws)")
+                    f"permutation test of the mean over {k} strata ({draws:,} random draws{_copies(copies)})")
+
+
+def _copies(n: int) -> str:
+    return f"; {n} stratum{'s' if n > 1 else ''} with the same values as another counted once" if n else ""

@@ -15,11 +15,12 @@ import math
 
 import numpy as np
 import pytest
-from zoo import TRAIN, zoo
+from zoo import RF_N, RF_WIDTHS, TRAIN, rf_peak, rf_zoo, zoo
 
 from ddbench.hypotheses.base import decide
 from ddbench.hypotheses.class_activation import ClassActivationHypothesis
 from ddbench.hypotheses.double_descent import DoubleDescent
+from ddbench.hypotheses.norm_capacity import NormCapacity
 from ddbench.spec.model import AnalysisSpec
 
 ALPHA = 0.05
@@ -128,6 +129,37 @@ def test_few_widths_above_k_star_rarely_hold_a_trend(above):
 def test_identical_seeds_rarely_hold_a_trend():
     check_null("probe values unrelated to width, 3 identical seeds",
                ca_rates((0, 1, 2), slope=0.0, identical=True, seed=4))
+
+
+def nc_rates(scenario: str, *, seeds=(0, 1, 2), zoos: int = ZOOS, seed: int = 6) -> dict[str, float]:
+    """Share of random-features zoos (tests/zoo.py: n = 120, 15 widths, lognormal seed noise sd 0.1 on the risk
+    and on ||a||^2) where ``peaks_coincide`` holds and where it fails. Scenarios: ``flat`` curves; ``tied``, the
+    least-favourable null: both peak at n but ||a||^2 is as large at the first grid point above the window
+    (P = 193) as inside it; ``peak``, both peak at n (planted)."""
+    rng = np.random.default_rng(seed)
+    out = {"holds": 0, "fails": 0}
+    for _ in range(zoos):
+        risk, norm = rf_peak(RF_N, 0.5, 0.1), rf_peak(RF_N, 100, 1.0)
+        if scenario == "flat":
+            risk, norm = np.full(len(RF_WIDTHS), 0.2), np.full(len(RF_WIDTHS), 100.0)
+        elif scenario == "tied":
+            norm[RF_WIDTHS.index(193)] = norm.max()
+        v = verdicts(NormCapacity, rf_zoo(risk, norm, seeds=seeds, rng=rng))["peaks_coincide"]
+        out[v] = out.get(v, 0) + 1
+    return {k: out[k] / zoos for k in ("holds", "fails")}
+
+
+@pytest.mark.parametrize("scenario, seeds", [("flat", 3), ("tied", 3), ("tied", 8)])
+def test_peaks_coincide_rarely_holds_at_its_null(scenario, seeds):
+    rates = nc_rates(scenario, seeds=tuple(range(seeds)))
+    check_null(f"peaks_coincide, {scenario} curves, {seeds} seeds (fails {rates['fails']:.3f})",
+               {"any": rates["holds"]})
+
+
+def test_planted_peaks_coincide_is_detected():
+    rates = nc_rates("peak", zoos=150)
+    print(f"\nplanted: risk and ||a||^2 both peak at n, 3 seeds: {rates}")
+    assert rates["holds"] >= 0.8 and rates["fails"] == 0
 
 
 def test_planted_peak_is_detected():

@@ -7,14 +7,23 @@ import math
 import numpy as np
 import pytest
 from scipy.special import erf
+from zoo import RF_N, RF_WIDTHS, rf_peak, rf_zoo
 
 from ddbench import registry
 from ddbench.families.base import HEAD, PENULTIMATE
 from ddbench.hypotheses.base import decide
 from ddbench.hypotheses.cells import CellView
-from ddbench.hypotheses.norm_capacity import NormCapacity, interior_peak, near_window, peak_miss
+from ddbench.hypotheses.norm_capacity import (
+    NormCapacity,
+    coincide_margin,
+    interior_peak,
+    near_window,
+    peak_miss,
+    sub_windows,
+)
 from ddbench.hypotheses.table import ResultTable
 from ddbench.spec.model import AnalysisSpec
+from ddbench.stats.threshold import peak_margin, tie_null
 from ddbench.train.ridge import ridge_solve
 
 
@@ -136,10 +145,12 @@ def test_closed_form_run_peaks_at_n(tmp_path):
     assert 100 <= widths[norm.argmax()] <= 400 and 100 <= widths[loss.argmax()] <= 400
     assert loss.max() > 2 * loss[-1] and norm.max() > 2 * norm[-1]
     verdicts = {v.claim: v for v in result.leaderboard.verdicts}
-    # the peaks coincide in every replicate (statistic 0 with no spread): no interval is valid, and an argmax
-    # distance has no test of its own, so the claim is inconclusive and says why
+    # both maxima lie near n (a positive peak margin; the old argmax distance, recorded, is 0). With one seed
+    # ||a||^2 is held fixed, and its margin, the smaller, binds in every replicate: no interval, and it says why
     peaks = verdicts["norm_capacity.peaks_coincide"]
-    assert peaks.statistic == 0 and peaks.verdict == "inconclusive" and "degenerate resampling" in peaks.reason
+    (s,) = peaks.strata
+    assert peaks.statistic > 0.3 and s.detail["argmax_miss_grid_steps"] == 0
+    assert peaks.verdict == "inconclusive" and "degenerate resampling" in peaks.reason and "holds it fixed" in peaks.reason
     assert verdicts["norm_capacity.trained_norm_tracks_error"].verdict == "not_applicable"
 
 
@@ -186,33 +197,73 @@ def test_helpers_known_answers():
     assert interior_peak(np.array([[1.0, 3.0, 2.0, 4.0]]))[0] == pytest.approx(1.0)
     assert interior_peak(np.array([[3.0, 1.0, 2.0, 4.0]]))[0] < 0  # a U: no interior peak
     assert peak_miss(np.array([[0, 5, 1.0]]), np.array([[0, 1, 5.0]]), np.array([1]), 1)[0] == 1
+    # peak margin: (max inside - max outside) / range; rows are replicates
+    c = np.array([[0.0, 4, 2, 1], [0.0, 1, 2, 4]])
+    assert peak_margin(c, np.array([1])).tolist() == [0.5, -0.75]
+    assert np.isnan(peak_margin(np.ones((1, 4)), np.array([1]))[0])  # a constant curve has no peak
+    assert [r.tolist() for r in sub_windows(np.array([3, 4, 5]), 1)] == [[3, 4], [4, 5]]
+    assert [r.tolist() for r in sub_windows(np.array([3, 4]), 1)] == [[3, 4]]
+    # together: the risk peaks at 1 and the norm at 3, both "near" {1, 2, 3}, but 2 grid points apart: no run of
+    # 2 holds both maxima (fails); with grid_points = 2 the whole window does
+    risk, norm = np.array([[0.0, 4, 2, 1, 0]]), np.array([[0.0, 1, 2, 4, 0]])
+    assert coincide_margin(risk, norm, sub_windows(np.array([1, 2, 3]), 1))[0][0] < 0
+    assert coincide_margin(risk, norm, sub_windows(np.array([1, 2, 3]), 2))[0][0] == 1.0
+    # the least-favourable null ties the largest values inside and outside: no noise, margin 0
+    assert tie_null(np.array([0.0, 4, 2, 1]), np.array([[0.0, 4, 2, 1]] * 2), np.array([1])).tolist() == [0, 0]
 
 
-def _degenerate(verdict):
-    """An argmax distance that never moves in the bootstrap: no interval, no test of its own."""
-    return (verdict.verdict == "inconclusive" and verdict.ci is None and "degenerate resampling" in verdict.reason
-            and "has no test of its own" in verdict.reason)
-
-
-def test_peaks_together_hold_the_other_claims_and_their_argmax_is_degenerate():
+def test_peaks_together_hold_with_the_other_claims():
     norm = 10 * _peak(WIDTHS, N)
     risk = 0.1 + 0.01 * norm
     v = evaluate(rf_table(risk, norm))
-    assert v["peaks_coincide"].statistic == 0 and _degenerate(v["peaks_coincide"])
+    assert v["peaks_coincide"].verdict == "holds" and v["peaks_coincide"].statistic > 0.8
     assert v["fall_together"].verdict == "holds"
     assert v["unimodal_in_norm"].verdict == "holds"
     assert v["strong_ridge_flattens"].verdict == "not_applicable" and "no grid over ridge" in v["strong_ridge_flattens"].reason
     assert v["trained_norm_tracks_error"].verdict == "not_applicable"
     (s,) = v["peaks_coincide"].strata
     assert s.detail["risk_peak_width"] == s.detail["norm_peak_width"] == 100 and s.detail["bootstrap"] == "test_points"
+    assert s.detail["argmax_miss_grid_steps"] == 0 and s.detail["margin_widths"] == [100]
+    assert "holds it fixed" in s.reason  # one seed: the norm does not vary under the test-point bootstrap
 
 
-def test_mismatched_peaks_are_degenerate_not_decided():
+def test_mismatched_peaks_are_measured_but_one_seed_cannot_resample_the_norm():
     risk = 0.1 + 0.1 * _peak(WIDTHS, N)
     norm = 10 * _peak(WIDTHS, 4 * N)  # the norm peaks at P ~ 4n
     v = evaluate(rf_table(risk, norm))
-    assert v["peaks_coincide"].statistic > 0.5 and _degenerate(v["peaks_coincide"])  # the peaks miss, in every replicate
-    assert v["peaks_coincide"].strata[0].detail["norm_peak_width"] == 398
+    (s,) = v["peaks_coincide"].strata
+    assert v["peaks_coincide"].statistic == s.detail["norm_margin"] < -0.5 < 0.5 < s.detail["risk_margin"]
+    # the norm's margin binds, and one seed's norm is one number in every replicate: no interval, not "fails"
+    # (3 seeds decide it: test_seed_resampled_peaks_at_n_hold_and_a_norm_peak_elsewhere_fails)
+    assert v["peaks_coincide"].verdict == "inconclusive" and "degenerate resampling" in v["peaks_coincide"].reason
+    assert s.detail["norm_peak_width"] == 398 and s.detail["argmax_miss_grid_steps"] == 3  # recorded, not tested
+
+
+# the same claims resampled over 3 seeds (each seed's own features: the norm varies too), tests/zoo.py
+
+
+def rf_verdict(risk, norm, seed=0, **kwargs):
+    return evaluate(rf_zoo(risk, norm, rng=np.random.default_rng(seed), **kwargs))["peaks_coincide"]
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_seed_resampled_peaks_at_n_hold_and_a_norm_peak_elsewhere_fails(seed):
+    risk, norm = rf_peak(RF_N, 0.5, 0.1), rf_peak(RF_N, 100, 1.0)  # both peak at n = 120, between 100 and 139
+    held = rf_verdict(risk, norm, seed)
+    assert held.verdict == "holds" and held.unit == "seeds" and held.strata[0].detail["margin_widths"] == [100, 139]
+    failed = rf_verdict(risk, rf_peak(4 * RF_N, 100, 1.0), seed)  # the norm peaks at 4 n
+    assert failed.verdict == "fails" and failed.statistic < 0
+
+
+def test_flat_curves_do_not_hold_and_identical_seeds_decide_nothing():
+    flat = rf_verdict(np.full(len(RF_WIDTHS), 0.2), np.full(len(RF_WIDTHS), 100.0))
+    assert flat.verdict != "holds"
+    # three copies of one seed: every replicate equal, and the tie null built from them too: undecided
+    risk, norm = rf_peak(RF_N, 0.5, 0.1), rf_peak(RF_N, 100, 1.0)
+    copies = evaluate(rf_zoo(risk, norm, sd=0.0))["peaks_coincide"]
+    assert copies.verdict == "inconclusive" and copies.ci is None and "degenerate resampling" in copies.reason
+    const = evaluate(rf_zoo(np.full(len(RF_WIDTHS), 0.2), norm, sd=0.0))["peaks_coincide"]
+    assert const.verdict == "not_applicable" and "constant" in const.reason
 
 
 def test_second_descent_in_norm_fails_unimodality():
@@ -229,7 +280,7 @@ def test_strong_ridge_is_recorded_not_tested():
     risk = 0.1 + 0.01 * norm
     v = evaluate(rf_table(risk, norm, strata=((1e-4, {"ridge": 1e-4}), (5e-3, {"ridge": 5e-3}))))
     by = {s.stratum.get("ridge"): s for s in v["peaks_coincide"].strata}
-    assert _degenerate(by[1e-4]) and by[5e-3].verdict == "not_applicable" and "strong ridge" in by[5e-3].reason
+    assert by[1e-4].verdict == "holds" and by[5e-3].verdict == "not_applicable" and "strong ridge" in by[5e-3].reason
     rec = v["strong_ridge_flattens"]
     assert rec.verdict == "not_applicable" and rec.strata[0].reason == "recorded, not tested"
     assert set(rec.strata[0].detail["per_ridge"]) == {"0.0001", "0.005"}

@@ -55,6 +55,8 @@ def test_published_verdicts_rederive_from_their_rows(path):
     except NotRederivable as exc:
         pytest.fail(f"{path.name}: {exc}")
     assert [v.model_dump(mode="json") for v in again] == [v.model_dump(mode="json") for v in strip(board.verdicts)]
+    # and its provenance names the hypothesis versions that decided them (a re-derived board records them)
+    assert {v.hypothesis: v.hypothesis_version for v in board.verdicts}.items() <= board.plugins["hypotheses"].items()
 
 
 #: the published board whose power estimates CI re-derives in full (a small grid with inconclusive claims)

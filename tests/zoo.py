@@ -41,3 +41,30 @@ def zoo(test_error: Callable[[float, int, int], float], *, rates=(0.2,), seeds=(
                                        "test_loss": float(loss.mean())},
                                       {}, probes(rate, seed, i) if probes else {}))
     return ResultTable(cells, lambda k: arrays[k])
+
+
+RF_N = 120  # n_train of the random-features zoos: between the grid points 100 and 139, as n usually is
+RF_WIDTHS = [int(round(w)) for w in np.geomspace(10, 1000, 15)]  # 10 .. 1000; near n: 100 and 139
+
+
+def rf_peak(at: float, height: float = 1.0, base: float = 0.0, widths=RF_WIDTHS) -> np.ndarray:
+    """A curve over ``widths`` peaked at P = ``at``: base + height / (1 + (log(P / at) / 0.3)^2)."""
+    return base + height / (1 + (np.log(np.asarray(widths, float) / at) / 0.3) ** 2)
+
+
+def rf_zoo(risk: np.ndarray, norm: np.ndarray, *, seeds=(0, 1, 2), sd: float = 0.1, n: int = RF_N,
+           widths=RF_WIDTHS, rng: np.random.Generator | None = None, ridge: float = 1e-4) -> ResultTable:
+    """Random-features cells (no training; resampled over seeds, so no per-point arrays): at each seed and width
+    the test loss ``risk[i]`` and ``||a||^2`` ``norm[i]``, each times its own lognormal seed noise exp(sd z);
+    n_train ``n``, training error 0 from P >= n."""
+    rng = rng or np.random.default_rng(0)
+    cells = []
+    for seed in seeds:
+        z = rng.standard_normal((2, len(widths)))
+        for i, w in enumerate(widths):
+            loss, sq = float(risk[i] * np.exp(sd * z[0, i])), float(norm[i] * np.exp(sd * z[1, i]))
+            metrics = {"train_error": 0.0 if w >= n else 0.5, "test_loss": loss, "test_error": min(loss, 1.0),
+                       "ridge_sq_norm": sq, "n_train": float(n), "ridge": ridge}
+            cells.append(CellView(f"{seed}-{w}", "random_features", {}, {}, w, 0.0, 0, seed, "done", 10 * w,
+                                  metrics, {}, {}))
+    return ResultTable(cells, lambda k: {})

@@ -5,12 +5,17 @@ cell), not the parameter count. Risk = ``test_loss`` (MSE on one-hot targets for
 RF specs). ``n`` is the cell metric ``n_train`` written by the closed-form trainer.
 Claims on random-features strata (cells carrying ``ridge_sq_norm`` and ``n_train``):
 
-(a) ``peaks_coincide``: the argmax over P of the risk and of the norm both lie near
+(a) ``peaks_coincide``: the maximum over P of the risk and of the norm both lie near
     n and within ``grid_points`` of each other. "Near n" = within ``near`` (10%)
     of n, or one of the two grid points that bracket n (a geometric grid may have
-    no point within 10%). Statistic: the number of grid steps by which the worse of
-    (risk peak to the near-n window, norm peak to it, peak gap beyond
-    ``grid_points``) misses; holds when < 0.5 (i.e. 0).
+    no point within 10%). Statistic: a peak margin, continuous in the curves (an
+    argmax distance is 0 in every replicate, a degenerate distribution with no
+    interval and no test of its own): for a run V of ``grid_points`` + 1 consecutive
+    near-n grid points and a curve c, ``(max_V c - max_(not V) c) / (max c - min c)``;
+    the statistic is the max over V of the smaller of the risk's and the norm's
+    margins; holds when > 0. Its least-favourable null (:func:`tie_null`): the largest
+    value outside V tied with the largest inside, with the replicates' noise. The old
+    argmax distances are recorded in the detail, not tested.
 (b) ``fall_together``: on P >= 1.5 n, margin = min(Pearson(risk, norm) - 0.95,
     -0.9 - Spearman(P, risk), -0.9 - Spearman(P, norm)); holds when > 0. One
     claim, the three parts are in the detail.
@@ -52,6 +57,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..registry import hypotheses
 from ..stats.rowstats import row_pearson as _row_pearson
 from ..stats.rowstats import row_spearman as _row_spearman
+from ..stats.threshold import peak_margin, tie_null
 from .base import HypothesisPlugin
 from .core import StratumCore, null_fields, paired_correlation
 from .curves import WidthCurve, width_curve
@@ -91,6 +97,20 @@ def peak_miss(risk: np.ndarray, norm: np.ndarray, window: np.ndarray, grid_point
     return np.maximum(np.maximum(off(i_r), off(i_n)), gap).astype(float)
 
 
+def sub_windows(window: np.ndarray, grid_points: int) -> list[np.ndarray]:
+    """Runs of ``grid_points`` + 1 consecutive entries of ``window`` (the whole window when it is not longer)."""
+    k = grid_points + 1
+    return [window] if len(window) <= k else [window[i:i + k] for i in range(len(window) - k + 1)]
+
+
+def coincide_margin(risk: np.ndarray, norm: np.ndarray, runs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of (R, W): max over the runs V of min(peak_margin(risk, V), peak_margin(norm, V)), and the best run's index."""
+    per_run = np.stack([np.minimum(peak_margin(risk, v), peak_margin(norm, v)) for v in runs])
+    with np.errstate(invalid="ignore"):
+        best = np.argmax(np.where(np.isnan(per_run), -np.inf, per_run), axis=0)
+    return per_run[best, np.arange(per_run.shape[1])], best
+
+
 def fall_margin(P: np.ndarray, risk: np.ndarray, norm: np.ndarray, min_pearson: float,
                 max_spearman: float) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     """Rows of (R, k): min(Pearson(risk, norm) - min_pearson, max_spearman - Spearman(P, risk), ... norm)."""
@@ -128,7 +148,7 @@ def _vals(v: Any) -> list[float | None]:
 # ------------------------------------------------------------------ the plugin
 
 
-@hypotheses.register(H, version="1")
+@hypotheses.register(H, version="2")  # 2: peaks_coincide is a peak margin, no longer an argmax distance
 class NormCapacity(HypothesisPlugin):
     description = "the squared norm of the learned weights, not the parameter count, tracks the test risk"
     # Only the trained-net extension reads the weight_norm probe, and says not_applicable without it;
@@ -137,8 +157,9 @@ class NormCapacity(HypothesisPlugin):
     located_claims = ("peaks_coincide",)
     reference = "Wang, Chen, Rosasco, Liu (norm-based capacity of random features); docs/science.md, norm_capacity"
     claims = {
-        "peaks_coincide": "random features: test risk and ||a||^2 peak together near P = n (within 10% of n or the "
-                          "bracketing grid points, and within grid_points of each other)",
+        "peaks_coincide": "random features: test risk and ||a||^2 peak together near P = n (their maxima within 10% of n "
+                          "or at the bracketing grid points, and within grid_points of each other); statistic = the "
+                          "smaller of the two peak margins (max near n - max elsewhere, over the curve's range)",
         "fall_together": "random features: for P >= 1.5 n risk and ||a||^2 fall together (Pearson >= 0.95, both "
                          "Spearman with P < -0.9); statistic = the smallest margin",
         "unimodal_in_norm": "random features: against ||a||^2 each branch (P <= n, P >= n) of the risk has no interior "
@@ -220,18 +241,39 @@ class NormCapacity(HypothesisPlugin):
         for e in evs:
             if e.samples is not None:
                 e.unit, e.n_units = curve.scheme, curve.n_units
+                if curve.scheme != "seeds":
+                    e.reason = ("||a||^2 has no per-point values: the test-point bootstrap holds it fixed, so the "
+                                "replicates cover test sampling only (3 or more seeds resample it)")
             if untested and e.applicable:
                 e.applicable, e.reason = False, untested
         return evs, summary
 
     def _peaks(self, stratum, widths, r, R, m, M, n, config, base) -> Evidence:
         window = near_window(widths, n, config.near)
-        stat = float(peak_miss(r[None], m[None], window, config.grid_points)[0])
-        reps = peak_miss(R, M, window, config.grid_points)
-        detail = dict(base, near_n_widths=widths[window].tolist(), risk_peak_width=float(widths[int(np.argmax(r))]),
-                      norm_peak_width=float(widths[int(np.argmax(m))]),
-                      risk_peak_over_n=float(widths[int(np.argmax(r))] / n), norm_peak_over_n=float(widths[int(np.argmax(m))] / n))
-        return Evidence(f"{H}.peaks_coincide", stratum, stat, reps, 0.5, "less", detail=detail)
+        runs = sub_windows(window, config.grid_points)
+        i_r, i_m = int(np.argmax(r)), int(np.argmax(m))
+        detail = dict(base, near_n_widths=widths[window].tolist(), risk_peak_width=float(widths[i_r]),
+                      norm_peak_width=float(widths[i_m]), risk_peak_over_n=float(widths[i_r] / n),
+                      norm_peak_over_n=float(widths[i_m] / n),
+                      # the argmax distance this claim was once decided on (0 in every replicate): recorded only
+                      argmax_miss_grid_steps=float(peak_miss(r[None], m[None], window, config.grid_points)[0]))
+        if len(window) == len(widths):
+            return not_applicable(f"{H}.peaks_coincide", stratum, f"every grid point is near n = {n:g}; add widths "
+                                  "further from n", 0.0, "greater", detail)
+        stat, best = coincide_margin(r[None], m[None], runs)
+        run = runs[int(best[0])]
+        reps, _ = coincide_margin(R, M, runs)
+        detail.update(margin_widths=widths[run].tolist(), risk_margin=float(peak_margin(r, run)[0]),
+                      norm_margin=float(peak_margin(m, run)[0]))
+        if not np.isfinite(stat[0]):
+            return not_applicable(f"{H}.peaks_coincide", stratum, "the risk or ||a||^2 curve is constant or has a "
+                                  "missing value: it has no peak margin", 0.0, "greater", detail)
+        # least-favourable null on the side of the statistic: for "holds", either curve may be the one whose
+        # maxima are tied (the larger of the two draws); for "fails", both may be (the smaller)
+        pick = np.maximum if stat[0] > 0 else np.minimum
+        null = pick(tie_null(r, R, run), tie_null(m, M, run))
+        return Evidence(f"{H}.peaks_coincide", stratum, float(stat[0]), reps, 0.0, "greater", detail=detail,
+                        bounds=(-1.0, 1.0), null_samples=null)
 
     def _fall(self, stratum, widths, r, R, m, M, n, config, base) -> Evidence:
         over = np.flatnonzero(widths >= config.over_factor * n)
@@ -319,7 +361,7 @@ class NormCapacity(HypothesisPlugin):
 
 
 def _RF_THRESHOLDS(config: Any) -> list[tuple[str, float, str]]:
-    return [("peaks_coincide", 0.5, "less"), ("fall_together", 0.0, "greater"),
+    return [("peaks_coincide", 0.0, "greater"), ("fall_together", 0.0, "greater"),
             ("unimodal_in_norm", config.unimodal_tol, "less")]
 
 

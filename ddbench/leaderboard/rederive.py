@@ -84,15 +84,18 @@ def rederive(board: Leaderboard, power: bool = True) -> list[Verdict]:
 def rederive_board(board: Leaderboard) -> Leaderboard:
     """``board`` decided again by this ddbench from its own rows (``ddbench leaderboard rederive``): the
     verdicts, power estimates and analysis record ``ddbench analyse`` of its run would now give (its claims
-    read only rows), the rows and run provenance unchanged; ``summary["rederived"]`` says when, by which
-    version, and from which board (its content hash)."""
-    from .. import __version__
+    read only rows) and the hypothesis versions that gave them, the rows and run provenance unchanged;
+    ``summary["rederived"]`` says when, by which version, and from which board (its content hash)."""
+    from .. import __version__, registry
 
     verdicts, analysis = _derive(board, fresh=True)
+    # the verdicts are this ddbench's hypotheses': the board says which versions decided them
+    plugins = {**board.plugins, "hypotheses": {name: registry.hypotheses.get(name).plugin_version
+                                               for name in board.plugins.get("hypotheses", {})}}
     if "strata" in board.analysis:
         analysis = {**analysis, "strata": board.analysis["strata"]}
     summary = {**board.summary, "rederived": {"ddbench_version": __version__, "from_content_hash": board.content_hash,
                                               "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}}
-    new = board.model_copy(update={"verdicts": verdicts, "analysis": analysis, "summary": summary})
+    new = board.model_copy(update={"verdicts": verdicts, "analysis": analysis, "summary": summary, "plugins": plugins})
     new.content_hash = content_hash(board_data(new))
     return new

@@ -11,6 +11,11 @@ The peak window holds the interior grid indices within ``grid_points`` (default 
 k*'s index, or whose width lies in [k*/2, 2 k*]. The peak is the grid point of the
 window with the largest value of the curve; its excess is how far it rises above both
 the best smaller-width and the best larger-width value.
+
+The peak margin of a curve over a set of grid points (``peak_margin``, used where the place of the
+peak is itself the claim, as "peaks near P = n") is how far its largest value there rises above its
+largest value elsewhere, relative to the curve's range: continuous in the curve, where an argmax is
+not. Its least-favourable null (``tie_null``) ties the two.
 """
 
 from __future__ import annotations
@@ -86,3 +91,25 @@ def straddle_problem(widths: Sequence[float], k_index: int | None, train_error: 
             f"(e.g. geomspace [1, {widths[0]:g}, 6])"
         )
     return ""
+
+
+def peak_margin(curve: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Rows of (R, W): (max over ``inside`` - max over the other grid points) / (max - min of the row).
+
+    > 0 when the row's maximum lies inside (by that share of the curve's range), < 0 when it lies outside;
+    NaN for a constant row."""
+    curve = np.atleast_2d(np.asarray(curve, dtype=float))
+    out = np.setdiff1d(np.arange(curve.shape[1]), inside)
+    with np.errstate(all="ignore"):
+        return (curve[:, inside].max(axis=1) - curve[:, out].max(axis=1)) / np.ptp(curve, axis=1)
+
+
+def tie_null(point: np.ndarray, reps: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    """Draws of ``peak_margin`` at its least-favourable null: the point curve with the smaller of its largest
+    values inside and outside ``inside`` raised to the larger (a tie: margin 0), plus the replicates' noise
+    around the point curve (``reps - point``)."""
+    out = np.setdiff1d(np.arange(len(point)), inside)
+    i, o = inside[int(np.argmax(point[inside]))], out[int(np.argmax(point[out]))]
+    tied = point.astype(float).copy()
+    tied[i] = tied[o] = max(point[i], point[o])
+    return peak_margin(tied[None, :] + (reps - point[None, :]), inside)

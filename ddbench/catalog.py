@@ -8,7 +8,7 @@ that runs beside an editable install of another checkout reads its own directori
 
 Wherever a spec or a leaderboard file is accepted, :func:`resolve` turns a bare name (no directory,
 no suffix) into the packaged file: a path that exists always wins, and an unknown name is refused
-with the names there are and a "did you mean".
+with the names there are and a "did you mean", or, for a recipe that was renamed, its new name.
 """
 
 from __future__ import annotations
@@ -34,6 +34,13 @@ class Shelf:
 
 RECIPES = Shelf("ddbench.recipes", "specs", ".yaml", "recipe", "ddbench list recipes")
 BOARDS = Shelf("ddbench.published", "leaderboards", ".json", "published leaderboard", "ddbench leaderboard summary")
+
+#: recipes (and their published leaderboards) that were renamed: old name -> new name. The old
+#: names said what the paper trains, not what the CPU recipe trains.
+RENAMED = {
+    "gamba-cifar10-cnn-cpu": "gamba-mnist1d-mlp-cpu",
+    "nakkiran-resnet18-cpu": "nakkiran-mnist1d-cnn5-cpu",
+}
 
 
 def directory(shelf: Shelf) -> Path | None:
@@ -78,6 +85,9 @@ def is_bare_name(arg: str) -> bool:
 def unknown(shelf: Shelf, name: str) -> str:
     """The message for a name that is neither a file nor on the shelf."""
     known = names(shelf)
+    new = RENAMED.get(name)
+    if new is not None and new in known:
+        return f"{name!r} is not a {shelf.what} any more: renamed: use {new!r}."
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     listing = (f" The {shelf.what}s: {', '.join(known)} ({shelf.listing})." if known

@@ -1,6 +1,6 @@
 """Recipes and published leaderboards by name: ``ddbench run quickstart``, ``validate``, ``plan``,
 ``leaderboard show|compare NAME``, ``report NAME``, ``list recipes``; a path always wins, and an
-unknown name is refused with the names there are and a "did you mean"."""
+unknown name is refused with the names there are and a "did you mean" (a renamed recipe: its new name)."""
 
 import subprocess
 import sys
@@ -59,6 +59,16 @@ def test_an_unknown_name_lists_the_names_and_a_guess():
     with pytest.raises(UserError) as info:
         catalog.resolve(catalog.BOARDS, "zzz")
     assert "did you mean" not in str(info.value) and "quickstart-3seeds" in str(info.value)
+
+
+@pytest.mark.parametrize("shelf", [catalog.RECIPES, catalog.BOARDS], ids=["recipe", "board"])
+def test_a_renamed_recipe_names_its_new_name(shelf):
+    assert catalog.RENAMED, "the mapping is empty: drop this test with it"
+    for old, new in catalog.RENAMED.items():
+        assert catalog.find(shelf, old) is None and catalog.find(shelf, new) is not None
+        with pytest.raises(UserError) as info:
+            catalog.resolve(shelf, old)
+        assert info.value.exit_code == 2 and f"renamed: use {new!r}" in str(info.value)
 
 
 def test_validate_and_plan_take_a_recipe_name(tmp_path, monkeypatch):

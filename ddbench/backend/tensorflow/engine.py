@@ -61,7 +61,7 @@ def use_xla(models: list[Any], platform: str) -> bool:
 
     XLA's CPU convolutions are far slower than TensorFlow's own kernels, while it fuses an MLP's
     step well. Measured on 2 cores (time between ``epochs_done`` events of one bundle):
-    the 27-cell cnn5 bundle of ``nakkiran-resnet18-cpu`` took 14.5 s an epoch with XLA and 1.7 s
+    the 27-cell cnn5 bundle of ``nakkiran-mnist1d-cnn5-cpu`` took 14.5 s an epoch with XLA and 1.7 s
     without; the 14-cell MLP bundle of the quickstart 0.09 s with and 0.19 s without. A kernel
     of rank 3 or more is a convolution's.
     """

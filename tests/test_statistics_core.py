@@ -195,3 +195,122 @@ def test_core_record_matches_the_verdicts():
             assert rec["k_star"] == e.detail["k_star"] == 16 and rec["unit"] == "seeds" and rec["seeds"] == 3
             assert rec["test_error_peak"]["width"] == e.detail["peak_width"] == 16
             assert rec["peak_window"] == [4, 8, 16, 32, 64]
+
+
+# ------------------------------------------------------------------ degenerate replicates and the permutation test
+
+
+def test_exact_permutation_distribution_is_every_arrangement_of_every_seed():
+    from itertools import permutations, product
+
+    from ddbench.stats.inference import null_p
+    from ddbench.stats.permutation import arrangement_test, pooled_test
+    from ddbench.stats.rowstats import row_spearman
+
+    rng = np.random.default_rng(3)
+    x = np.array([1.0, 2.0, 4.0, 8.0])
+    Y = rng.normal(size=(4, 2))
+    Y[1, 1] = Y[2, 1]  # a tie in the second seed
+    plan = ResamplingPlan(100, 0)
+    t = arrangement_test(x, Y, "spearman", plan.unit_permutations)
+    assert t.exact and "24^2 = 576 arrangements" in t.name and t.weights.sum() == pytest.approx(1.0)
+
+    def rho(y):
+        return row_spearman(x[None], np.asarray(y)[None])[0]
+
+    brute = np.array([(rho(Y[list(p), 0]) + rho(Y[list(q), 1])) / 2 for p, q in product(permutations(range(4)), repeat=2)])
+    observed = (rho(Y[:, 0]) + rho(Y[:, 1])) / 2
+    assert t.observed == pytest.approx(observed)
+    assert null_p(t.observed, t.values, "greater", t.weights, 0.5e-9) == pytest.approx(np.mean(brute >= observed - 1e-9))
+    assert null_p(t.observed, t.values, "less", t.weights, 0.5e-9) == pytest.approx(np.mean(brute <= observed + 1e-9))
+    # two strata: the mean's distribution is the convolution of theirs
+    t3 = arrangement_test(x[:3], rng.normal(size=(3, 1)), "spearman", plan.unit_permutations)
+    both = pooled_test([t, t3], "claim")
+    pairs = (brute[:, None] + np.array([rho3 for rho3 in t3.values])[None, :]) / 2
+    w = np.ones(len(brute))[:, None] / len(brute) * t3.weights[None, :]
+    assert both.exact and null_p(both.observed, both.values, "greater", both.weights, 0.5e-9) == pytest.approx(
+        w[pairs >= both.observed - 1e-9].sum())
+    # identical seeds are one seed; constant ones carry no order
+    copies = np.repeat(rng.normal(size=(5, 1)), 3, axis=1)
+    assert "all 120 arrangements of the seed's values" in arrangement_test(np.arange(5.0), copies, "spearman",
+                                                                           plan.unit_permutations).name
+    assert arrangement_test(np.arange(5.0), np.ones((5, 3)), "spearman", plan.unit_permutations) is None
+
+
+def _trend_zoo(seeds, identical=False, slope=-0.1):
+    """Probe values falling with width in every seed (so the seed bootstrap is degenerate above k*)."""
+    def probes(rate, s, i):
+        j = 0.0 if identical else 0.01 * s
+        return {"class_activation": {"cam_ho_similarity": 0.9 + slope * i + j, "cam_ih_similarity": 0.1,
+                                     "activation_ratio": 0.9 + slope * i + j}}
+
+    return zoo(lambda r, s, i: 0.3, seeds=seeds, n_test=50, probes=probes, identical_seeds=identical)
+
+
+def _decided(plugin, table, bootstrap=200):
+    analysis = AnalysisSpec(bootstrap=bootstrap)
+    out, _ = decide([(plugin, plugin().evidence(table, plugin.Config(), analysis))], 0.05)
+    return {v.claim.split(".", 1)[1]: v for v in out}
+
+
+def test_every_seed_monotone_is_decided_by_the_exact_test_not_by_an_interval():
+    v = _decided(ClassActivationHypothesis, _trend_zoo((0, 1, 2)))
+    cam = v["cam_similarity_decreases"]  # 4 widths above k* = 16, 3 seeds, each monotone: Spearman -1 in every replicate
+    assert cam.verdict == "holds" and cam.ci is None and "degenerate resampling distribution" in cam.reason
+    assert "decided by the exact permutation test (all 24^3 = 13,824 arrangements" in cam.reason
+    assert cam.p_value == pytest.approx(2 / 24**3)
+    up = _decided(ClassActivationHypothesis, _trend_zoo((0, 1, 2), slope=0.1))["cam_similarity_decreases"]
+    assert up.verdict == "fails" and "exact" in up.reason  # monotone the other way: the claim fails
+
+
+def test_identical_seeds_are_one_seed_for_the_exact_test():
+    v = _decided(ClassActivationHypothesis, _trend_zoo((0, 1, 2), identical=True))
+    cam, ratio = v["cam_similarity_decreases"], v["activation_ratio_decreases"]
+    # three copies of one seed are one seed: over 4 widths no arrangement test can go below 2/24
+    assert cam.verdict == "inconclusive" and cam.p_value == pytest.approx(2 / 24)
+    assert "cannot give p below 0.0833" in cam.reason
+    # over all 7 widths one monotone seed can decide: p = 2/7!
+    assert ratio.verdict == "holds" and ratio.p_value == pytest.approx(2 / 5040) and "exact" in ratio.reason
+
+
+def test_a_degenerate_statistic_without_a_test_of_its_own_is_inconclusive():
+    class P:
+        plugin_name, plugin_version, claims = "p", "1", {}
+
+    flat = np.full(1000, 9.0)
+    # an argmax distance that never moves, and a degenerate statistic whose null draws come from the same
+    # (degenerate) bootstrap: neither is decided
+    evs = [Evidence("p.argmax", {"noise_rate": 0.1}, 9.0, flat, 2.5, "less"),
+           Evidence("p.peak", {"noise_rate": 0.1}, 0.05, np.full(1000, 0.05), 0.01, null_samples=np.full(1000, 0.01))]
+    for v in decide([(P, evs)], 0.05)[0]:
+        assert v.verdict == "inconclusive" and v.ci is None and v.p_value is None
+        assert "degenerate resampling distribution" in v.reason and "has no test of its own" in v.reason
+    # identical seeds make a double-descent peak's seed bootstrap degenerate: not a peak that holds
+    table = zoo(lambda r, s, i: PEAKED[i], seeds=(0, 1, 2), identical_seeds=True)
+    peak = _decided(DoubleDescent, table)["peak"]
+    assert peak.verdict == "inconclusive" and "degenerate" in peak.reason
+
+
+def test_a_p_value_equal_to_a_holm_cut_is_not_below_it():
+    levels, _ = holm([2 / 120, 2 / 120, 2 / 120], 0.05)  # 2/120 = 0.05/3 exactly
+    assert levels == pytest.approx([1 - 0.05 / 3] * 3)
+    from ddbench.stats.inference import p_below
+
+    assert not p_below(2 / 120, 0.05 / 3) and p_below(0.0166, 0.05 / 3)
+
+
+def test_malformed_null_fields_are_refused_at_the_boundary():
+    from ddbench.hypotheses.evaluate import EvidenceError, checked_evidence
+
+    class P:
+        plugin_name = "p"
+
+    ok = Evidence("p.a", {}, -1.0, np.full(10, -1.0), null_samples=np.array([-1.0, 1.0]),
+                  null_weights=np.array([0.5, 0.5]), null_observed=-1.0, null_test="exact permutation test")
+    assert checked_evidence(P, [ok]) == [ok]
+    for bad, why in ((dict(null_weights=np.array([0.5, 0.6])), "not probabilities"),
+                     (dict(null_weights=np.array([1.0])), "same length"),
+                     (dict(null_observed="x"), "null_observed"), (dict(null_test=3), "null_test")):
+        e = Evidence("p.a", {}, -1.0, np.full(10, -1.0), null_samples=np.array([-1.0, 1.0]), **bad)
+        with pytest.raises(EvidenceError, match=why):
+            checked_evidence(P, [e])

@@ -16,18 +16,23 @@ TRAIN = [0.6, 0.4, 0.2, 0.0, 0.0, 0.0, 0.0]  # k* = 16 (index 3)
 
 def zoo(test_error: Callable[[float, int, int], float], *, rates=(0.2,), seeds=(0,), n_test=400, widths=WIDTHS,
         train=TRAIN, probes: Callable[[float, int, int], dict[str, Any]] | None = None,
-        rng: np.random.Generator | None = None, failed: set[tuple[float, int, int]] = frozenset()) -> ResultTable:
+        rng: np.random.Generator | None = None, failed: set[tuple[float, int, int]] = frozenset(),
+        identical_seeds: bool = False) -> ResultTable:
     """Cells whose per-point test correctness is Bernoulli(1 - test_error(rate, seed, i)) (sampled with ``rng``),
     with test losses 2 x wrong + noise, training errors ``train`` and probe values ``probes(rate, seed, i)``.
-    Cells in ``failed`` ((rate, seed, width)) are recorded with status ``failed``."""
+    Cells in ``failed`` ((rate, seed, width)) are recorded with status ``failed``. ``identical_seeds``: every
+    seed gets the first seed's draws (copies, as a seed-independent computation would give)."""
     rng = rng or np.random.default_rng(0)
     cells, arrays = [], {}
+    draws: dict[tuple[float, int], tuple[np.ndarray, np.ndarray]] = {}
     for rate in rates:
         for seed in seeds:
             for i, w in enumerate(widths):
                 e = float(np.clip(test_error(rate, seed, i), 0, 1))
-                wrong = rng.random(n_test) < e
-                loss = (2.0 * wrong + 0.1 * rng.random(n_test)).astype(np.float32)
+                if not identical_seeds or (rate, i) not in draws:
+                    draws[(rate, i)] = (rng.random(n_test) < e, rng.random(n_test))
+                wrong, jitter = draws[(rate, i)]
+                loss = (2.0 * wrong + 0.1 * jitter).astype(np.float32)
                 key = f"{rate}-{seed}-{w}"
                 arrays[key] = {"test_correct": ~wrong, "test_loss": loss}
                 status = "failed" if (rate, seed, w) in failed else "done"

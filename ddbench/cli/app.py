@@ -60,6 +60,7 @@ plugin_app.command("test")(plugin.plugin_test)
 board_app.command("show")(board.board_show)
 board_app.command("compare")(board.board_compare)
 board_app.command("summary")(board.board_summary)
+board_app.command("rederive")(board.board_rederive)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(app())

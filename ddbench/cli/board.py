@@ -125,3 +125,31 @@ def board_summary(
     else:
         for item in view.rich_items(rows, labels):
             common.console.print(item)
+
+
+def board_rederive(
+    path: Path = typer.Argument(..., help=_BOARD),
+    output: Path = typer.Option(..., "--output", "-o", help="Directory for the re-derived leaderboard.json, .md, "
+                                "the report leaderboard.html and its figures (created; files there are replaced)."),
+) -> None:
+    """Decide a leaderboard again from its own rows with this ddbench's statistics, write it, and line it up
+    against the original (agree / resolution change / flip).
+
+    What ``ddbench analyse`` of its run would now give, without the run's store: possible where every claim
+    is resampled over seeds (3 or more), since then the rows hold all a hypothesis reads. Exits 2 otherwise.
+    """
+    from ..leaderboard import compare_render as view
+    from ..leaderboard.compare import compare
+    from ..leaderboard.rederive import NotRederivable, rederive_board
+    from ..run.analyse import write_outputs
+
+    board = _load(path)
+    try:
+        again = rederive_board(board)
+    except NotRederivable as exc:
+        common.fail(f"{path}: cannot be re-derived from its rows: {exc}; run `ddbench analyse` on its run "
+                    "directory instead", code=2)
+    output.mkdir(parents=True, exist_ok=True)
+    paths = write_outputs(again, output)
+    view.print_comparison(compare(board, again), common.console, False)
+    common.console.print(f"written: {', '.join(str(p) for p in paths.values())}", highlight=False)

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, ConfigDict
 
 from ..leaderboard.schema import StratumVerdict, Verdict
-from ..stats.inference import INTERVAL, NONFINITE_LIMIT, holm, make_test
+from ..stats.inference import INTERVAL, NONFINITE_LIMIT, holm, make_test, p_below
 from .evidence import Evidence, finite_or_none
 from .table import ResultTable
 
@@ -67,7 +67,8 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
         tested = [i for i, e in enumerate(evs) if e.applicable and e.samples is not None and e.statistic is not None
                   and math.isfinite(float(e.statistic))]
         tests = {i: make_test(float(evs[i].statistic), float(evs[i].threshold), evs[i].samples, evs[i].n_units,
-                              evs[i].side, evs[i].null_samples) for i in tested}
+                              evs[i].side, evs[i].null_samples, evs[i].null_weights, evs[i].null_observed,
+                              evs[i].null_test) for i in tested}
         levels, adjusted = holm([tests[i].p_value for i in tested], alpha)
         level_of = dict(zip(tested, levels))
         adjusted_of = dict(zip(tested, adjusted))
@@ -89,13 +90,21 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
                     reason = f"{reason}; {t.reason}" if reason else t.reason
             if not e.applicable:
                 v = "not_applicable"
+            elif i in tests and tests[i].by_null:  # degenerate replicates: the null test alone decides
+                v, note = _decided_by_null(e, tests[i], level_of[i])
+                reason = f"{reason}; {note}" if reason else note
             else:
                 v = verdict_of(e.statistic, ci, e.threshold, e.side)
-                if v in ("holds", "fails") and i in tests and tests[i].p_null is not None \
-                        and not 2 * tests[i].p_null < 1 - level_of[i] + 1e-15:
-                    v = "inconclusive"
-                    note = (f"the interval excludes the threshold but the null test does not "
-                            f"(p_null = {tests[i].p_null:.3g}, one-sided)")
+                note = ""
+                if v in ("holds", "fails") and i in tests and tests[i].p_null is not None:
+                    p2 = min(1.0, 2 * tests[i].p_null)
+                    if not p_below(2 * tests[i].p_null, 1 - level_of[i]):
+                        v = "inconclusive"
+                        note = (f"the interval excludes the threshold but the {e.null_test or 'null test'} does not "
+                                f"(p_null = {tests[i].p_null:.3g}, one-sided)")
+                    elif e.null_test:
+                        note = f"the {e.null_test} agrees (p = {p2:.3g})"
+                if note:
                     reason = f"{reason}; {note}" if reason else note
             by_claim.setdefault(e.claim, []).append(
                 StratumVerdict(stratum=e.stratum, verdict=v, statistic=finite_or_none(e.statistic), ci=ci,
@@ -121,6 +130,20 @@ def decide(plugins: Iterable[tuple[Any, list[Evidence]]], alpha: float) -> tuple
             )
     return verdicts, {"alpha": alpha, "correction": "holm", "family": "each hypothesis: its claims x strata",
                       "families": families, "interval": INTERVAL, "nonfinite_limit": NONFINITE_LIMIT}
+
+
+def _decided_by_null(e: Evidence, test: Any, level: float) -> tuple[str, str]:
+    """The verdict of a test with degenerate replicates, from its own test's p-value at its Holm step:
+    rejected on the claimed side of the threshold, holds; on the other side, fails; not rejected,
+    inconclusive (saying when the test cannot go below the level at all: more widths or seeds are needed)."""
+    p, cut = test.p_value, 1.0 - level
+    if p is None or not p_below(p, cut):
+        floor = test.p_floor
+        limit = (f"; with these widths and units this test cannot give p below {floor:.3g}"
+                 if floor is not None and not p_below(floor, cut) else "")
+        return "inconclusive", f"p = {p:.3g}, not below {cut:.3g} (Holm){limit}"
+    on_side = e.statistic > e.threshold if e.side == "greater" else e.statistic < e.threshold
+    return ("holds" if on_side else "fails"), f"p = {p:.3g} < {cut:.3g} (Holm)"
 
 
 def _combine(strata: list[StratumVerdict]) -> tuple[str, float | None, Any, float | None, str]:

@@ -107,7 +107,7 @@ class ClassActivationHypothesis(HypothesisPlugin):
                                       config.complexity_correlation, "greater", base))
         else:
             unit = "seeds" if core.unit == "seeds" else "grid_points"
-            point, reps, unit, n_units = paired_correlation(Y_c[ok], Y_l[ok], core.plan, unit)
+            point, reps, unit, n_units, _ = paired_correlation(Y_c[ok], Y_l[ok], core.plan, unit)
             if np.isfinite(point):
                 out.append(Evidence(track_claim, stratum, point, reps, config.complexity_correlation, "greater",
                                     detail={**base, "bootstrap": unit, "n": int(ok.sum())}, unit=unit, n_units=n_units,

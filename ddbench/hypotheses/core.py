@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from ..stats.permutation import NullTest, arrangement_test
 from ..stats.plan import ResamplingPlan
 from ..stats.rowstats import correlation
 from ..stats.threshold import (
@@ -238,33 +239,48 @@ def correlation_evidence(claim: str, stratum: dict[str, Any], x: np.ndarray, Y: 
     if not np.isfinite(point):
         return Evidence(claim, stratum, None, threshold=threshold, side=side, applicable=False, detail=detail,
                         reason=f"{method} is undefined (constant values)")
-    null = None
+    test: NullTest | None = None
     if unit != "grid_points" and Y.shape[1] >= MIN_SEEDS:
         reps = fn(x[None, :], plan.mean(unit, Y))
         n_units = Y.shape[1]
+        if threshold == 0:  # values unrelated to x: each unit's values arranged over the grid
+            test = null_test(x, Y, method, plan, unit)
     else:
         unit, n_units = "grid_points", len(x)
         idx = plan.indices("grid_points", len(x))
         reps = fn(x[idx], y[idx])
-        if threshold == 0:  # widths and values unrelated: the exact permutation null
-            null = fn(x[None, :], y[plan.permutations(len(x))])
+        if threshold == 0:  # values unrelated to x: the mean curve's values arranged over the grid
+            test = null_test(x, y[:, None], method, plan, unit)
     return Evidence(claim, stratum, point, reps, threshold, side, detail=detail, unit=unit, n_units=n_units,
-                    null_samples=null, bounds=(-1.0, 1.0))
+                    bounds=(-1.0, 1.0), **null_fields(test))
 
 
-def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str,
-                       method: str = "spearman") -> tuple[float, np.ndarray, str, int]:
-    """corr of two per-width quantities given as (W, S) matrices, with the same replicate indices for both."""
+def null_test(x: np.ndarray, Y: np.ndarray, method: str, plan: ResamplingPlan, unit: str) -> NullTest | None:
+    """The permutation test of "values unrelated to x" (:func:`ddbench.stats.permutation.arrangement_test`) with
+    the plan's random arrangements where the exact distribution is too large. ``unit``: what Y's columns are
+    (``seeds``, ``cells``; ``grid_points``: one column, the mean curve)."""
+    word = {"seeds": "seed", "cells": "cell", "grid_points": "mean curve"}.get(unit, unit)
+    return arrangement_test(x, Y, method, plan.unit_permutations, unit=word, points="grid points")
+
+
+def null_fields(test: NullTest | None) -> dict[str, Any]:
+    """The :class:`Evidence` fields of a permutation test (none without one)."""
+    if test is None:
+        return {}
+    return {"null_samples": test.values, "null_weights": test.weights, "null_observed": test.observed,
+            "null_test": test.name, "null_key": test.key}
+
+
+def paired_correlation(A: np.ndarray, B: np.ndarray, plan: ResamplingPlan, unit: str, method: str = "spearman",
+                       test: bool = False) -> tuple[float, np.ndarray, str, int, NullTest | None]:
+    """corr of two per-width quantities given as (W, S) matrices, with the same replicate indices for both;
+    ``test``: also the permutation test of "A and B unrelated" (B's values arranged against A's, per unit)."""
     fn = correlation(method)
     a, b = _row_mean(A), _row_mean(B)
     point = float(fn(a[None, :], b[None, :])[0])
     if unit != "grid_points" and A.shape[1] >= MIN_SEEDS:
-        return point, fn(plan.mean(unit, A), plan.mean(unit, B)), unit, A.shape[1]
+        return (point, fn(plan.mean(unit, A), plan.mean(unit, B)), unit, A.shape[1],
+                null_test(A, B, method, plan, unit) if test else None)
     idx = plan.indices("grid_points", len(a))
-    return point, fn(a[idx], b[idx]), "grid_points", len(a)
-
-
-def permutation_null(a: np.ndarray, b: np.ndarray, plan: ResamplingPlan, method: str = "spearman") -> np.ndarray:
-    """corr(a, b[perm]) for the plan's permutations: the statistic when a and b are unrelated."""
-    a, b = np.asarray(a, float), np.asarray(b, float)
-    return correlation(method)(a[None, :], b[plan.permutations(len(b))])
+    return (point, fn(a[idx], b[idx]), "grid_points", len(a),
+            null_test(a[:, None], b[:, None], method, plan, "grid_points") if test else None)

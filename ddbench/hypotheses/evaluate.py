@@ -126,10 +126,21 @@ def _problem(e: Evidence) -> str:
         return f"side is {e.side!r}; allowed: greater, less"
     if not isinstance(e.reason, str) or not isinstance(e.unit, str) or not isinstance(e.applicable, (bool, np.bool_)):
         return "reason and unit must be strings, applicable true or false"
-    for field in ("samples", "null_samples"):
+    for field in ("samples", "null_samples", "null_weights"):
         v = getattr(e, field)
         if v is not None and not _replicates(v):
             return f"{field} is {_kind(v)}, not a non-empty one-dimensional array of numbers"
+    if e.null_weights is not None:
+        w = np.asarray(e.null_weights, dtype=float)
+        if e.null_samples is None or len(w) != len(np.asarray(e.null_samples)):
+            return "null_weights needs null_samples of the same length (the probability of each null value)"
+        if not (np.isfinite(w).all() and (w >= 0).all() and abs(w.sum() - 1.0) < 1e-6):
+            return "null_weights are not probabilities (non-negative, summing to 1)"
+    if e.null_observed is not None and not _real(e.null_observed):
+        return f"null_observed is {_kind(e.null_observed)}, not a number"
+    for field in ("null_test", "null_key"):
+        if not isinstance(getattr(e, field), str):
+            return f"{field} is {_kind(getattr(e, field))}, not a string"
     if e.n_units is not None and (not isinstance(e.n_units, numbers.Integral) or isinstance(e.n_units, bool)):
         return f"n_units is {_kind(e.n_units)}, not an integer"
     if e.bounds is not None and not (isinstance(e.bounds, (list, tuple, np.ndarray)) and len(e.bounds) == 2

@@ -32,6 +32,19 @@ class Evidence:
     #: draws of the statistic under the least-favourable null (a flat curve at the threshold, a permutation of
     #: widths): "holds" then also needs this one-sided test (docs/science.md, Statistics, "Null replicates")
     null_samples: np.ndarray | None = None
+    #: the probabilities of ``null_samples`` when they are the whole null distribution (an exact test); None:
+    #: random draws
+    null_weights: np.ndarray | None = None
+    #: the observed value of the null test's own statistic, where it is not ``statistic`` (e.g. the mean of
+    #: per-seed rank correlations)
+    null_observed: float | None = None
+    #: the name of the test the null draws make on their own (a permutation test, valid without any
+    #: interval: it alone decides a claim whose replicates are degenerate); "" for null draws derived from
+    #: the bootstrap replicates, which decide only together with the interval
+    null_test: str = ""
+    #: a fingerprint of the values the null test arranged: pooled strata with the same one are copies (a
+    #: quantity that does not depend on the stratum) and count once in the pooled test
+    null_key: str = ""
     #: the statistic's range (e.g. (-1, 1) for a correlation): intervals are clipped to it (verdicts unchanged)
     bounds: tuple[float, float] | None = None
 

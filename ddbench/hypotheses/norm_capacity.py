@@ -53,7 +53,7 @@ from ..registry import hypotheses
 from ..stats.rowstats import row_pearson as _row_pearson
 from ..stats.rowstats import row_spearman as _row_spearman
 from .base import HypothesisPlugin
-from .core import StratumCore, paired_correlation, permutation_null
+from .core import StratumCore, null_fields, paired_correlation
 from .curves import WidthCurve, width_curve
 from .evidence import Evidence
 from .probe_curves import not_applicable, pooled, row_mean
@@ -308,15 +308,14 @@ class NormCapacity(HypothesisPlugin):
             return not_applicable(claim, stratum, f"{int(above.sum())} widths >= k* = {core.k_star}; need "
                                   f"{config.min_points} (add wider models)", 0.0, "greater", detail)
         unit = "seeds" if core.unit == "seeds" else "grid_points"
-        point, reps, unit, n_units = paired_correlation(A[above], E[above], core.plan, unit)
+        point, reps, unit, n_units, test = paired_correlation(A[above], E[above], core.plan, unit, test=True)
         point_total = spearman(row_mean(T[above]), row_mean(E[above]))
         detail.update(bootstrap=unit, widths_above=x[above].tolist(),
                       spearman_total_sq_norm=float(point_total) if np.isfinite(point_total) else None)
         if not np.isfinite(point):
             return not_applicable(claim, stratum, "Spearman is undefined (constant values)", 0.0, "greater", detail)
-        null = permutation_null(row_mean(A[above]), row_mean(E[above]), core.plan) if unit == "grid_points" else None
         return Evidence(claim, stratum, float(point), reps, 0.0, "greater", detail=detail, unit=unit, n_units=n_units,
-                        null_samples=null, bounds=(-1.0, 1.0))
+                        bounds=(-1.0, 1.0), **null_fields(test))
 
 
 def _RF_THRESHOLDS(config: Any) -> list[tuple[str, float, str]]:

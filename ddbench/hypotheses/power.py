@@ -220,3 +220,21 @@ def _key(r: ClaimPower) -> Key:
 
 def _join(reason: str, more: str) -> str:
     return f"{reason}; {more}" if reason else more
+
+
+def _strip(reason: str) -> str:
+    parts = reason.split("; ")
+    cut = next((i for i, p in enumerate(parts) if p.startswith("power ")), len(parts))  # every estimate's opening
+    return "; ".join(parts[:cut])
+
+
+def strip(verdicts: list[Any]) -> list[Any]:
+    """Copies of ``verdicts`` without what :func:`attach` added (the estimate closing an inconclusive reason,
+    a stratum's ``detail["power"]``): the verdicts as decided, to compare apart from their power estimates."""
+    out = []
+    for v in verdicts:
+        strata = [s.model_copy(update={"reason": _strip(s.reason),
+                                       "detail": {k: x for k, x in s.detail.items() if k != "power"}})
+                  for s in v.strata]
+        out.append(v.model_copy(update={"reason": _strip(v.reason), "strata": strata}))
+    return out

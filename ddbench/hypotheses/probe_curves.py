@@ -12,6 +12,9 @@ from typing import Any
 
 import numpy as np
 
+from ..stats.inference import is_degenerate
+from ..stats.permutation import NullTest, pooled_test
+from .core import null_fields
 from .evidence import Evidence
 
 
@@ -44,12 +47,35 @@ def pooled(evs: list[Evidence], claim: str) -> Evidence | None:
     first = items[0]
     units = {e.unit for e in items}
     n = [e.n_units for e in items]
-    nulls = [e.null_samples for e in items]
-    null = np.mean(np.stack(nulls), axis=0) if all(v is not None and len(v) == len(first.samples) for v in nulls) else None
+    flat = [e for e in items if is_degenerate(e.samples, e.statistic)]
+    if flat and not all(e.null_test for e in items):  # their zero spread would make the mean's interval too short
+        return Evidence(claim, {"pooled": True, "strata": len(items)}, float(np.mean([e.statistic for e in items])),
+                        None, first.threshold, first.side, unit=units.pop() if len(units) == 1 else "mixed",
+                        reason=f"mean over {len(items)} strata; not tested: {len(flat)} of them have a degenerate "
+                               "resampling distribution (every replicate equal), so the mean's replicates would "
+                               "understate its spread")
     return Evidence(claim, {"pooled": True, "strata": len(items)}, float(np.mean([e.statistic for e in items])),
                     np.mean(np.stack([e.samples for e in items]), axis=0), first.threshold, first.side,
                     reason=f"mean over {len(items)} strata", unit=units.pop() if len(units) == 1 else "mixed",
-                    n_units=None if any(v is None for v in n) else min(n), null_samples=null, bounds=first.bounds)
+                    n_units=None if any(v is None for v in n) else min(n), bounds=first.bounds,
+                    **_pooled_null(items, claim))
+
+
+def _pooled_null(items: list[Evidence], claim: str) -> dict[str, Any]:
+    """The null of the mean over strata: where every stratum carries a test of its own (a permutation test),
+    their combination (strata independent); where every stratum carries bootstrap-derived null draws of the
+    same length, their row-wise mean; otherwise none."""
+    B = len(items[0].samples)
+    if any(e.null_samples is None for e in items):
+        return {}
+    if all(e.null_test for e in items):
+        tests = [NullTest(np.asarray(e.null_samples, float), None if e.null_weights is None else np.asarray(e.null_weights, float),
+                          float(e.statistic if e.null_observed is None else e.null_observed), e.null_test, e.null_key)
+                 for e in items]
+        return null_fields(pooled_test(tests, claim))
+    if not any(e.null_test or e.null_weights is not None for e in items) and all(len(e.null_samples) == B for e in items):
+        return {"null_samples": np.mean(np.stack([e.null_samples for e in items]), axis=0)}
+    return {}
 
 
 def not_applicable(claim: str, stratum: dict[str, Any], reason: str, threshold: float, side: str,

@@ -4,8 +4,10 @@
 - :mod:`.plan`: the resampling plan (seeded from the analysis seed and the resampling
   design, never from the order of hypotheses or claims);
 - :mod:`.rowstats`: vectorised statistics over replicate rows (ranks, correlations);
-- :mod:`.inference`: intervals, p-values, the non-finite rule and Holm's step-down
-  within one hypothesis.
+- :mod:`.inference`: intervals, p-values, the non-finite rule, the rule for degenerate
+  replicates and Holm's step-down within one hypothesis;
+- :mod:`.permutation`: the permutation test of "values unrelated to the axis" (exact
+  where it can be enumerated), which decides where no interval is valid.
 
 The exact definitions are in ``docs/science.md, "Statistics"``.
 """

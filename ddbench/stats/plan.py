@@ -35,7 +35,7 @@ class ResamplingPlan:
 
     def __init__(self, n_boot: int, seed: int):
         self.n_boot, self.seed = int(n_boot), int(seed)
-        self._indices: dict[tuple[str, int], np.ndarray] = {}
+        self._indices: dict[tuple, np.ndarray] = {}
         self._counts: dict[tuple[str, int], np.ndarray] = {}
 
     def indices(self, unit: str, n: int) -> np.ndarray:
@@ -79,12 +79,13 @@ class ResamplingPlan:
             out = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         return out.reshape((len(C), *M.shape[:-1]))
 
-    def permutations(self, n: int) -> np.ndarray:
-        """(B, n) int matrix: row b is a random permutation of range(n) (for permutation nulls)."""
-        key = ("permutations", int(n))
+    def unit_permutations(self, n: int, units: int, draws: int) -> np.ndarray:
+        """(draws, units, n) int array: independent random permutations of range(n) for each unit (seed) in
+        each draw (a permutation test's random arrangements of each unit's values over the grid)."""
+        key = ("unit_permutations", int(n), int(units), int(draws))
         if key not in self._indices:
-            rng = stream("ddbench-resampling-plan", self.seed, "permutations", int(n))
-            self._indices[key] = np.argsort(rng.random((self.n_boot, n)), axis=1).astype(np.int32)
+            rng = stream("ddbench-resampling-plan", self.seed, "unit_permutations", int(n), int(units), int(draws))
+            self._indices[key] = np.argsort(rng.random((int(draws), units, n)), axis=2).astype(np.int32)
         return self._indices[key]
 
     def normal(self, shape: tuple[int, ...], *key: Any) -> np.ndarray:

@@ -12,6 +12,22 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 
+def _share_the_cores() -> None:
+    """Under pytest-xdist (``-n N``), give each worker its share of the cores for TensorFlow's and OpenMP's
+    thread pools (set before either is imported, and inherited by the scripts tests start), so that N
+    workers do not each spin a pool as wide as the machine: on 2 cores, 2 workers of 1 thread each."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if workers < 2:
+        return
+    share = str(max(1, (os.cpu_count() or 1) // workers))
+    for var in ("TF_NUM_INTRAOP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(var, share)
+    os.environ.setdefault("TF_NUM_INTEROP_THREADS", "1")
+
+
+_share_the_cores()
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _dataset_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Generate MNIST-1D at most once per test session, outside the user's home."""
@@ -26,3 +42,13 @@ def write_spec(tmp_path: Path):
         return path
 
     return write
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files that train models (``slow`` tests) first, the most of them first, each file's tests kept in
+    order: under ``-n auto --dist loadfile`` the long files start at once instead of ending the run alone."""
+    slow: dict[str, int] = {}
+    for item in items:
+        slow[item.module.__name__] = slow.get(item.module.__name__, 0) + (item.get_closest_marker("slow") is not None)
+    first = {name: i for i, name in enumerate(dict.fromkeys(item.module.__name__ for item in items))}
+    items.sort(key=lambda item: (-slow[item.module.__name__], first[item.module.__name__]))

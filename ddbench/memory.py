@@ -84,7 +84,7 @@ class CellCost:
             config = self.family.Config.model_validate(cell.family_config)
             model = self.family.build(config, cell.width, self.input_shape, self.num_classes, name="estimate")
             self._acts[key] = activation_count(model)
-            backend.clear_session()
+            backend.clear_session(free_memory=False)  # one small model: no garbage collection (about 1 s each)
         return self._acts[key]
 
     def param_bytes(self, cell: Cell) -> float:

@@ -4,7 +4,8 @@ Each spec is run twice from scratch, one after the other in the same invocation,
 it (``ddbench run SPEC``, a fresh process, a fresh run directory): with the default trainer
 (``auto``: the compiled bundle engine) and with the reference ``fit`` trainer (every cell its own
 ``model.fit``). It prints, per run, the wall time the user waits for and where it went
-(training, of it compiling, evaluation, probes: the run's own timings), model-epochs/s, the
+(training, of it compiling, evaluation, probes: the run's own timings; then each probe's seconds and
+what lies outside the cells: start-up, analysis, the outputs with their figures), model-epochs/s, the
 ratio fit/auto of wall and of training time, and how far the two runs' curves are apart (max |difference| of test
 error over every cell and recorded epoch; they train the same models from the same seeds, so
 the difference is float round-off growing through training).
@@ -55,6 +56,21 @@ def run_recipe(spec: Path, trainer: str, run_dir: Path, overrides: list[str]) ->
     return wall
 
 
+def outside_cells(run_dir: Path, wall: float) -> dict[str, float]:
+    """The run's seconds outside its cells, from its store: the training phase as a whole
+    (``wall_seconds``: bundles, probes, commits), the analysis and the outputs; start-up is the rest
+    of the process's wall time (imports, the spec, the data)."""
+    from ddbench.store.run_store import RunStore
+
+    store = RunStore.open_existing(run_dir)
+    try:
+        run, analyse, outputs = (float(store.meta(k) or 0.0) for k in ("wall_seconds", "analyse_seconds",
+                                                                         "outputs_seconds"))
+    finally:
+        store.close()
+    return {"run": run, "analyse": analyse, "outputs": outputs, "startup": wall - run - analyse - outputs}
+
+
 def breakdown(cells) -> dict[str, float]:
     """Where a run's time went, from its cells' timings (bundle times are shared out over their cells,
     so the sums are the bundles' totals; training includes compiling) and probe seconds."""
@@ -63,10 +79,12 @@ def breakdown(cells) -> dict[str, float]:
     def total(col: str) -> float:
         return float(done[col].fillna(0).sum()) if col in done else 0.0
 
-    probes = sum(total(c) for c in done.columns if c.endswith(".seconds") and not c.startswith("timing."))
+    per_probe = {c[: -len(".seconds")]: total(c) for c in done.columns
+                 if c.endswith(".seconds") and not c.startswith("timing.")}
     return {"cells": float(len(done)), "model_epochs": float(done["epochs"].sum()),
             "compile": total("timing.compile_seconds"), "train": total("timing.train_seconds"),
-            "eval": total("timing.eval_seconds"), "probes": probes}
+            "eval": total("timing.eval_seconds"), "probes": sum(per_probe.values()),
+            **{f"probe:{k}": v for k, v in per_probe.items()}}
 
 
 def curve_gap(ca, cb) -> tuple[float, int]:
@@ -113,6 +131,11 @@ def main(argv: list[str] | None = None) -> None:
             rate = b["model_epochs"] / max(b["train"], 1e-9)
             print(f"{name:<18} {trainer:<8} {wall:8.1f} {b['train']:8.1f} {b['compile']:13.1f} {b['eval']:7.1f} "
                   f"{b['probes']:8.1f} {rate:14.0f}")
+            out = outside_cells(run_dir, wall)
+            probes = ", ".join(f"{k[6:]} {v:.1f}" for k, v in sorted(b.items()) if k.startswith("probe:"))
+            print(f"  probes s: {probes or 'none'}\n  outside the cells s: start-up {out['startup']:.1f}, training phase "
+                  f"{out['run']:.1f}, analysis {out['analyse']:.1f}, outputs (figures, page) {out['outputs']:.1f}; "
+                  f"load average now {os.getloadavg()[0]:.1f}")
         wall, b, curves = seen["auto"]
         target = TARGETS_S.get(name) if not (args.epochs or args.smoke) else None
         print(f"  {int(b['cells'])} cells, {int(b['model_epochs'])} model-epochs"

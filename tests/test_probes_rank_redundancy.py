@@ -13,7 +13,7 @@ from ddbench.hypotheses.redundancy import RedundancyHypothesis, slope_margin, va
 from ddbench.hypotheses.table import ResultTable
 from ddbench.plan import Cell
 from ddbench.probes import low_rank as low_rank_module
-from ddbench.probes.base import ProbeContext, run_probe
+from ddbench.probes.base import ProbeContext, architecture_seed, run_probe
 from ddbench.probes.low_rank import (
     LowRank,
     effective_rank,
@@ -65,6 +65,10 @@ def test_gram_erank_is_erank_of_phi_phi_t():
     assert gram_effective_rank(phi)[0] == pytest.approx(effective_rank(phi @ phi.T)[0], rel=1e-10)
     # rank-r embeddings with orthogonal equal-norm columns: Gram erank is exactly r
     assert gram_effective_rank(orthonormal(40, 5) * 3.0)[0] == pytest.approx(5, abs=1e-9)
+    # more features than points: the points x points side is the one decomposed, same definition
+    wide = np.random.default_rng(1).standard_normal((12, 30)) @ np.diag(np.linspace(3, 0.1, 30))
+    assert gram_effective_rank(wide)[0] == pytest.approx(effective_rank(wide @ wide.T)[0], rel=1e-10)
+    assert gram_effective_rank(wide)[0] != pytest.approx(gram_effective_rank(phi)[0], rel=1e-3)
 
 
 # ------------------------------------------------------------------ redundancy: pure functions
@@ -279,7 +283,7 @@ def test_low_rank_init_is_the_mean_of_fresh_draws_with_its_standard_error():
     x = data.x_test[fixed_subset(len(data.x_test), 50, 0)]
     draws = []
     for d in range(3):  # the definition, written out: draw d is a clone after set_random_seed(seed of draw d)
-        keras.utils.set_random_seed(init_draw_seed(ctx.seed, d))
+        keras.utils.set_random_seed(init_draw_seed(architecture_seed(ctx.cell, "low_rank"), d))
         h0, _ = features(keras.models.clone_model(model), x)
         draws.append(gram_effective_rank(h0)[0])
     assert len(set(draws)) == 3 and v["n_init_draws"] == 3
@@ -288,6 +292,24 @@ def test_low_rank_init_is_the_mean_of_fresh_draws_with_its_standard_error():
     assert v["erank_init_per_width"] == pytest.approx(np.mean(draws) / 16, rel=1e-5)
     one = run_probe(LowRank, {"batch": 50, "init_draws": 1}, ctx).values
     assert one["erank_init"] == pytest.approx(draws[0], rel=1e-5) and one["erank_init_se"] is None
+
+
+def test_low_rank_init_draws_are_shared_across_noise_but_not_seeds():
+    model, data = tiny_model(6, 16, 3), tiny_data()
+
+    def init_values(**axes):
+        cell = Cell(family="mlp", config={}, width=8, key=f"k-{sorted(axes.items())}", **axes)
+        ctx = ProbeContext.for_cell(cell, model, data, "low_rank")
+        low_rank_module._INIT_CACHE.clear()  # each value computed from its own seeds, not read from the cache
+        v = run_probe(LowRank, {"batch": 50, "init_draws": 2}, ctx).values
+        return v["erank_init"], v["erank_init_se"]
+
+    clean = init_values(noise_rate=0.0, noise_seed=0, seed=0)
+    assert init_values(noise_rate=0.2, noise_seed=1, seed=0) == clean  # labels never enter an untrained model
+    assert init_values(noise_rate=0.0, noise_seed=0, seed=1) != clean  # another seed: other draws
+    other = Cell(family="mlp", config={}, width=9, key="k", seed=0)
+    assert architecture_seed(other, "low_rank") != architecture_seed(Cell(family="mlp", config={}, width=8, key="k"),
+                                                                     "low_rank")
 
 
 def test_low_rank_end_to_end_on_a_deep_linear_model():

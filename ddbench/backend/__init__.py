@@ -95,11 +95,12 @@ def set_seed(seed: int) -> None:
     keras.utils.set_random_seed(int(seed))
 
 
-def clear_session() -> None:
-    """Free graph/compilation state between bundles."""
+def clear_session(free_memory: bool = True) -> None:
+    """Free graph/compilation state between bundles; ``free_memory``: also run Python's garbage
+    collector (a second or more once TensorFlow is loaded: skip it where nothing large was freed)."""
     import keras
 
-    keras.backend.clear_session()
+    keras.backend.clear_session(free_memory=free_memory)
 
 
 def device() -> str:

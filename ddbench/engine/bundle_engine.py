@@ -133,10 +133,17 @@ class BundleEngine:
     def _forward_fn(self, bs: int) -> Callable[..., Any]:
         raise NotImplementedError
 
+    def eval_chunk(self, row_bytes: int) -> int:
+        """Rows per evaluation call. One size for the training and the test set where the smaller set
+        holds at least half a chunk (it then bounds the size), so the forward function is compiled once
+        per engine, not once per set; a set smaller than that is one call of its own size."""
+        bs = min(EVAL_BATCH, max(64, EVAL_CHUNK_BYTES // max(row_bytes, 1)))
+        smaller = min(len(self.data.y_train), len(self.data.y_test))
+        return min(bs, smaller) if 2 * smaller >= bs else bs
+
     def logits(self, x_dev: Any, n: int) -> list[np.ndarray]:
         """Logits of every cell on ``x_dev`` (n points), chunked; the last chunk overlaps the previous one."""
-        row_bytes = int(np.prod(x_dev.shape[1:])) * 4
-        bs = min(n, EVAL_BATCH, max(64, EVAL_CHUNK_BYTES // max(row_bytes, 1)))
+        bs = min(n, self.eval_chunk(int(np.prod(x_dev.shape[1:])) * 4))
         if bs not in self._forward:
             self._forward[bs] = self._forward_fn(bs)
         fn = self._forward[bs]

@@ -236,21 +236,20 @@ def curves_html(board: Leaderboard, arrays: Arrays | None, png: bytes | None = N
     return "\n".join(['<h2 id="curves">Error and loss vs width</h2>', fig])
 
 
-def figures_html(board: Leaderboard) -> str:
+PROBES_CAPTION = ("The probes' declared measures, one panel each, mean over seeds; band = pointwise interval (t over "
+                  "seeds, or the probe's own standard error for one seed); dashed: each group's k* (in the group's "
+                  "colour); x: cells whose probe failed or gave NaN.")
+
+
+def figures_html(board: Leaderboard, probes_png: bytes | None = None) -> str:
+    """The probe measures (``probes_png``: the figure already drawn for ``probes_vs_width.png``, the same
+    panels; drawn here only without it) and the epoch-wise curves."""
     out = []
-    keys = F.measure_keys(board)
-    if keys:
+    if F.measure_keys(board):
         out.append('<h2 id="probes">Probe measures vs width</h2>')
-        by_probe: dict[str, list[str]] = {}
-        for k in keys:
-            by_probe.setdefault(k.split(".", 1)[0], []).append(k)
-        for probe, ks in by_probe.items():
-            out.append(_figure_or_note(
-                lambda ks=ks, probe=probe: F.probes_figure(board, ks, title=f"probe {probe}: declared measures vs width"),
-                f"probe {probe} vs width",
-                f"{probe}: the probe's declared measures, mean over seeds, band = pointwise interval (t over seeds, "
-                "or the probe's own standard error for one seed); dashed: each group's k*; x: cells whose probe "
-                "failed or gave NaN."))
+        alt = "probe measures vs width"
+        out.append(_img_png(probes_png, alt, PROBES_CAPTION) if probes_png else
+                   _figure_or_note(lambda: F.probes_figure(board), alt, PROBES_CAPTION))
     if F.has_epoch_curves(board):
         out.append('<h2 id="epochs">Epoch-wise curves</h2>')
         out.append(_figure_or_note(lambda: F.epochs_figure(board), "epoch-wise curves",
@@ -333,11 +332,12 @@ def header_html(board: Leaderboard) -> str:
             f'<a href="#probes">probes</a> · <a href="#provenance">provenance</a></p>')
 
 
-def render_html(board: Leaderboard, *, arrays: Arrays | None = None, curves_png: bytes | None = None) -> str:
+def render_html(board: Leaderboard, *, arrays: Arrays | None = None, curves_png: bytes | None = None,
+                probes_png: bytes | None = None) -> str:
     """The page. ``arrays`` (a run store's ``arrays``) gives test-point bands for one or two seeds;
-    ``curves_png`` is the error/loss figure if it is already drawn."""
+    ``curves_png`` and ``probes_png`` are the error/loss and probe figures if they are already drawn."""
     body = "\n".join([header_html(board), glance_html(board), curves_html(board, arrays, curves_png), verdicts_html(board),
-                      figures_html(board), failures_html(board), tables_html(board), provenance_html(board)])
+                      figures_html(board, probes_png), failures_html(board), tables_html(board), provenance_html(board)])
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>ddbench: {esc(board.spec_name)}</title><style>{CSS}</style></head>"
@@ -345,10 +345,10 @@ def render_html(board: Leaderboard, *, arrays: Arrays | None = None, curves_png:
 
 
 def write_html(board: Leaderboard, path: str | Path, *, arrays: Arrays | None = None,
-               curves_png: bytes | None = None) -> Path:
+               curves_png: bytes | None = None, probes_png: bytes | None = None) -> Path:
     """Write the page atomically (:func:`ddbench.atomic.write_text`: a unique temporary name, then a rename,
     so a link planted at the page's path, or at a temporary name, is never written through)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(path, render_html(board, arrays=arrays, curves_png=curves_png))
+    atomic.write_text(path, render_html(board, arrays=arrays, curves_png=curves_png, probes_png=probes_png))
     return path

@@ -103,7 +103,8 @@ def metric_band(board: Leaderboard, group: CurveGroup, metric: str, arrays: Arra
         found = _detail_band(board, group, metric, level)
         if found is not None:
             return found
-    widths, mean, lo, hi, methods = [], [], [], [], []
+    widths, mean, values_at, intervals, methods = [], [], [], [], []
+    points: dict[int, np.ndarray] = {}  # width index -> its test points (mean over seeds), bootstrapped together
     for ws in group.widths:
         done = [r for r in group.rows if r.width == ws.width and r.status == "done" and getattr(r, metric) is not None]
         if not done:
@@ -111,25 +112,31 @@ def metric_band(board: Leaderboard, group: CurveGroup, metric: str, arrays: Arra
         values = [float(getattr(r, metric)) for r in done]
         widths.append(ws.width)
         mean.append(float(np.mean(values)))
+        values_at.append(values)
         interval, method = None, "none"
         if len(done) >= min_seeds:
             reps = boot.mean("seeds", np.array(values)[None, :])[:, 0]
             interval, method = _percentile(reps, level), "seeds"
         elif arrays is not None and metric in POINT_ARRAYS:
-            interval = _point_interval(done, metric, arrays, boot, level)
-            method = "test_points" if interval is not None else "none"
-        if interval is None and len(done) >= 2:
-            interval, method = _t_interval(values, level), "seeds (t)"
-        lo.append(None if interval is None else interval[0])
-        hi.append(None if interval is None else interval[1])
+            found = _point_means(done, metric, arrays)
+            if found is not None:
+                points[len(widths) - 1] = found
+        intervals.append(interval)
         methods.append(method)
+    for i, interval in _point_intervals(points, boot, level).items():
+        intervals[i], methods[i] = interval, "test_points"
+    for i, values in enumerate(values_at):
+        if intervals[i] is None and len(values) >= 2:
+            intervals[i], methods[i] = _t_interval(values, level), "seeds (t)"
     if not widths:
         return None
-    return Band(metric, widths, mean, lo, hi, "/".join(dict.fromkeys(methods)), level)
+    return Band(metric, widths, mean, [None if iv is None else iv[0] for iv in intervals],
+                [None if iv is None else iv[1] for iv in intervals], "/".join(dict.fromkeys(methods)), level)
 
 
-def _point_interval(cells: list[Row], metric: str, arrays: Arrays, boot: ResamplingPlan,
-                    level: float) -> tuple[float, float] | None:
+def _point_means(cells: list[Row], metric: str, arrays: Arrays) -> np.ndarray | None:
+    """The metric at every test point, averaged over the cells (seeds) point by point; None when a cell
+    has no usable per-point array, the lengths differ, or a value is not finite."""
     per_seed = []
     for r in cells:
         try:
@@ -143,9 +150,22 @@ def _point_interval(cells: list[Row], metric: str, arrays: Arrays, boot: Resampl
     if len({len(a) for a in per_seed}) != 1 or not len(per_seed[0]):
         return None
     points = np.mean(np.stack(per_seed), axis=0)
-    if not np.all(np.isfinite(points)):
-        return None
-    return _percentile(boot.mean("test_points", points[None, :])[:, 0], level)
+    return points if np.all(np.isfinite(points)) else None
+
+
+def _point_intervals(points: dict[int, np.ndarray], boot: ResamplingPlan,
+                     level: float) -> dict[int, tuple[float, float]]:
+    """Percentile bootstrap over test points of every width's mean, the widths of one length resampled in
+    one product (the same replicate indices for every width: paired, as before)."""
+    out: dict[int, tuple[float, float]] = {}
+    by_length: dict[int, list[int]] = {}
+    for i, p in points.items():
+        by_length.setdefault(len(p), []).append(i)
+    for idx in by_length.values():
+        reps = boot.mean("test_points", np.stack([points[i] for i in idx]))  # (B, widths)
+        for col, i in enumerate(idx):
+            out[i] = _percentile(reps[:, col], level)
+    return out
 
 
 def probe_band(group: CurveGroup, key: str, level: float) -> Band | None:

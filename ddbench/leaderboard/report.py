@@ -43,7 +43,7 @@ def write_report(board: Leaderboard, run_dir: str | Path, *, html_path: str | Pa
     """Write the PNG figures (``pngs``) and the HTML page; return the paths written."""
     run_dir = Path(run_dir)
     out: dict[str, Path] = {}
-    drawn: dict[str, bytes] = {}  # PNGs already drawn; the page reuses the error/loss one
+    drawn: dict[str, bytes] = {}  # PNGs already drawn; the page shows the same bytes (each figure drawn once)
     with store_arrays(run_dir) as arrays:
         if pngs:
             drawers = (("error_vs_width.png", lambda: F.curves_figure(board, arrays)),
@@ -60,7 +60,8 @@ def write_report(board: Leaderboard, run_dir: str | Path, *, html_path: str | Pa
                     warnings.warn(f"could not draw {run_dir / name}: {traceback.format_exc(limit=2)}")
         try:
             out["html"] = write_html(board, html_path or run_dir / HTML_NAME, arrays=arrays,
-                                     curves_png=drawn.get("error_vs_width.png"))
+                                     curves_png=drawn.get("error_vs_width.png"),
+                                     probes_png=drawn.get("probes_vs_width.png"))
         except Exception:  # noqa: BLE001 - nor the page
             warnings.warn(f"could not write {html_path or run_dir / HTML_NAME}: {traceback.format_exc(limit=2)}")
     return out

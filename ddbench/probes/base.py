@@ -12,12 +12,17 @@ position in the spec's ``probes:`` list, so reordering or adding probes changes 
 value. :meth:`ProbeContext.for_cell` derives two seeds:
 
 - ``seed``: from the cell's key and the probe name, for draws that belong to one
-  model (sign vectors, chunks of neurons, augmented copies, fresh initialisations;
+  model (sign vectors, chunks of neurons, augmented copies;
   add the draw index: ``np.random.default_rng([ctx.seed, tag, index])``);
 - ``points_seed``: from the probe name and the cell's data and seed axes (noise
   rate, noise seed, seed), not its width or family options, for draws of *points*
   (evaluation subsets), so every width of a curve is measured on the same points
   (a paired design, like the label-noise draw).
+
+Draws of *untrained* models (fresh initialisations) depend on neither the labels nor the
+training recipe, so :func:`architecture_seed` seeds them from the probe name, the family,
+its options, the width and the cell's seed only: cells that differ only in noise rate or
+noise seed share them (and a run computes them once).
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ def points_seed(cell: Cell, probe: str) -> int:
     """Seed of the probe's draws of points, shared by every width and family option of a
     (noise rate, noise seed, seed): probe name + those axes."""
     return derive_seed("probe-points", probe, f"{float(cell.noise_rate)!r}", int(cell.noise_seed), int(cell.seed))
+
+
+def architecture_seed(cell: Cell, probe: str) -> int:
+    """Seed of the probe's draws of untrained models of the cell's architecture, shared by every noise
+    rate, noise seed and recipe: probe name + family, family options, width and the cell's seed."""
+    return derive_seed("probe-architecture", probe, cell.family, sorted(cell.family_config.items()), int(cell.width),
+                       int(cell.seed))
 
 
 @dataclass
@@ -108,7 +120,7 @@ def run_probe(plugin_cls: type[ProbePlugin], params: dict[str, Any], ctx: ProbeC
     """
     t0 = time.perf_counter()
     try:
-        with limited(time_limit, on_stuck or _stuck_without_handler):
+        with limited(time_limit, on_stuck or _stuck_without_handler), one_blas_thread():
             values = plugin_cls().measure(ctx, plugin_cls.Config.model_validate(params))
     except ProbeTimeout as exc:
         return ProbeResult(status="failed", error=f"ProbeTimeout: {exc} (raise probes[].time_limit in the spec "
@@ -121,6 +133,20 @@ def run_probe(plugin_cls: type[ProbePlugin], params: dict[str, Any], ctx: ProbeC
     except ProbeOutputError as exc:
         return ProbeResult(status="failed", error=f"ProbeOutputError: {exc}", seconds=seconds)
     return ProbeResult(values=values, status="ok" if finite else "nan", seconds=seconds)
+
+
+def one_blas_thread() -> Any:
+    """NumPy's BLAS and LAPACK on one thread while a probe runs.
+
+    A probe's linear algebra is many small products and decompositions (a 300 x 300 eigenvalue
+    problem, per-class products of a few thousand rows), run beside the backend's own threads. With
+    its default two threads OpenBLAS waits for its second thread at every step, and on two shared
+    cores that second thread is often not running: measured on the quickstart's cells at load 2.5-3,
+    ``low_rank`` took 15.3 s on two threads and 6.6 s on one (one 300 x 300 Gram matrix and its
+    eigenvalues: 0.91 s against 0.008 s), ``class_activation`` 10.4 s and 3.1 s."""
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _stuck_without_handler() -> None:

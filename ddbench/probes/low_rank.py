@@ -12,10 +12,13 @@ Matrices measured:
 - ``erank_init``: the same at initialisation, the **mean over ``init_draws`` fresh
   draws** (default 5) of the same architecture, with its standard error
   (``erank_init_se``). Draw d is ``keras.models.clone_model`` after
-  ``keras.utils.set_random_seed`` with a seed derived from ``ctx.seed`` (cell key +
-  probe name) and d. The cell's exact initial weights are not stored, so these are
+  ``keras.utils.set_random_seed`` with a seed derived from the architecture seed
+  (:func:`~ddbench.probes.base.architecture_seed`: family, options, width and the
+  cell's seed, not its noise rate or noise seed, which an untrained model cannot
+  depend on) and d, so the cells of one architecture and seed share their draws,
+  computed once per run. The cell's exact initial weights are not stored, so these are
   draws from the same initial distribution, not the cell's own starting point
-  (version 1 reported a single draw);
+  (version 1 reported a single draw; version 2 seeded the draws from the cell key);
 - ``erank_end_to_end`` (and ``_init``): for deep linear models only (every layer
   a Dense-like map with no activation), the collapsed product ``W_1 ... W_L``
   from ``end_to_end_matrix`` (imported lazily; skipped when unavailable).
@@ -31,7 +34,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..registry import probes
-from .base import ProbeContext, ProbePlugin, derive_seed
+from .base import ProbeContext, ProbePlugin, architecture_seed, derive_seed
 from .features import features
 
 # ---------------------------------------------------------------- pure functions
@@ -64,12 +67,17 @@ def gram_effective_rank(phi: np.ndarray) -> tuple[float, float]:
     """``(erank, H)`` of ``Phi Phi^T`` for embeddings ``phi`` of shape (points, features).
 
     The Gram matrix is symmetric positive semi-definite, so its singular values are the absolute
-    values of its eigenvalues: ``eigvalsh`` gives them several times faster than an SVD."""
+    values of its eigenvalues: ``eigvalsh`` gives them several times faster than an SVD. Its
+    non-zero eigenvalues are those of ``Phi^T Phi`` (both are the squared singular values of
+    ``Phi``), so the smaller of the two is decomposed (features x features when there are fewer
+    features than points: a 300-wide layer on 512 points costs a fifth); the rest are zero, and
+    the numerical-rank tolerance stays that of the points x points Gram matrix."""
     phi = np.asarray(phi, dtype=np.float64).reshape(len(phi), -1)
-    gram = phi @ phi.T
-    if not np.all(np.isfinite(gram)):
+    n, d = phi.shape
+    small = phi.T @ phi if d < n else phi @ phi.T
+    if not np.all(np.isfinite(small)):
         return float("nan"), float("nan")
-    return erank_from_singular_values(np.linalg.eigvalsh(gram), gram.shape)
+    return erank_from_singular_values(np.linalg.eigvalsh(small), (n, n))
 
 
 def fixed_subset(n: int, size: int, seed: int) -> np.ndarray:
@@ -126,7 +134,8 @@ def fresh_init(model: Any, seed: int) -> Any:
 
 
 def init_draw_seed(seed: int, draw: int) -> int:
-    """Seed of fresh initialisation number ``draw`` of the probe whose context seed is ``seed``."""
+    """Seed of fresh initialisation number ``draw`` of an architecture whose
+    :func:`~ddbench.probes.base.architecture_seed` is ``seed``."""
     return derive_seed("low_rank-init", int(seed), int(draw))
 
 
@@ -159,14 +168,15 @@ def init_draws(model: Any, x: np.ndarray, seed: int, draws: int, batch_size: int
     return out
 
 
-#: (architecture, seed, points, draws) -> the fresh draws' values (see :func:`init_draws`)
+#: (architecture, architecture seed, points, draws) -> the fresh draws' values (see :func:`init_draws`):
+#: the cells of one architecture and seed (every noise rate and noise seed) share them
 _INIT_CACHE: dict[tuple[Any, ...], list[tuple[Any, ...]]] = {}
 
 
 # ---------------------------------------------------------------- the probe
 
 
-@probes.register("low_rank", version="2")
+@probes.register("low_rank", version="3")
 class LowRank(ProbePlugin):
     description = "effective rank of the penultimate Gram matrix (trained, and mean of fresh inits), and of deep-linear products (Huh)"
     measures = ("erank", "entropy", "erank_per_width", "erank_end_to_end")
@@ -201,10 +211,11 @@ class LowRank(ProbePlugin):
         if config.init:
             arch = (ctx.cell.family, repr(sorted(ctx.cell.family_config.items())), ctx.cell.width,
                     tuple(ctx.model.inputs[0].shape[1:]))
-            key = (arch, int(ctx.seed), hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(),
+            seed = architecture_seed(ctx.cell, "low_rank")
+            key = (arch, seed, hashlib.sha1(np.ascontiguousarray(x).tobytes()).hexdigest(),
                    e2e is not None, config.init_draws)
             if key not in _INIT_CACHE:
-                _INIT_CACHE[key] = init_draws(ctx.model, x, ctx.seed, config.init_draws, config.batch_size, e2e)
+                _INIT_CACHE[key] = init_draws(ctx.model, x, seed, config.init_draws, config.batch_size, e2e)
                 while len(_INIT_CACHE) > 256:
                     _INIT_CACHE.pop(next(iter(_INIT_CACHE)))
             draws = _INIT_CACHE[key]
@@ -214,6 +225,6 @@ class LowRank(ProbePlugin):
             out["erank_init_per_width"], out["erank_init_per_width_se"] = mean_se([d[2] for d in draws])
             if e2e is not None:
                 out["erank_end_to_end_init"], out["erank_end_to_end_init_se"] = mean_se([d[3] for d in draws])
-            out["init_note"] = (f"mean of {len(draws)} fresh draws of the same architecture (seeds from the cell key "
-                                "and the draw index), not the cell's own initial weights")
+            out["init_note"] = (f"mean of {len(draws)} fresh draws of the same architecture (seeds from the architecture, "
+                                "the cell's seed and the draw index), not the cell's own initial weights")
         return out

@@ -96,9 +96,12 @@ def _run(spec: Spec, session: RunSession, progress: Progress, retry_failed: bool
     wall = time.perf_counter() - t_start
     session.add_wall_seconds(wall)
     view = session.view()
+    t_analyse = time.perf_counter()
     board, notes = analyse(board_spec, view, session.provenance, progress, refinements=steps)
+    t_outputs = time.perf_counter()
     progress.phase("writing", None, "leaderboard.json, leaderboard.md, figures")
     write_outputs(board, session.dir)
+    session.record_output_seconds(t_outputs - t_analyse, time.perf_counter() - t_outputs)
     return RunResult(session.dir, board, view.counts(), wall, repairs + notes, trained, repairs)
 
 

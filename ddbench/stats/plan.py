@@ -21,6 +21,11 @@ from typing import Any
 import numpy as np
 
 CHUNK = 256  # rows drawn per generator call: fixed, so a plan is the same whatever B is split into
+#: the count matrices of the last few large designs, shared by every plan of this process with the same
+#: (B, seed): they are functions of the design only, and the report's bands ask for the test-point design the
+#: verdicts drew just before (1000 x 12,000 test points: 96 MB, a second or more to draw and count)
+_SHARED_COUNTS: dict[tuple[int, int, str, int], np.ndarray] = {}
+SHARED_COUNTS_MAX = 4
 
 
 def stream(*parts: Any) -> np.random.Generator:
@@ -55,9 +60,19 @@ class ResamplingPlan:
         float64 as :meth:`mean` uses it, so no call converts it again (12,000 test points: 96 MB)."""
         key = (unit, int(n))
         if key not in self._counts:
+            shared = (self.n_boot, self.seed, unit, int(n))
+            if shared in _SHARED_COUNTS:
+                self._counts[key] = _SHARED_COUNTS[shared]
+                return self._counts[key]
             idx = self.indices(unit, n)
             flat = (idx + n * np.arange(len(idx))[:, None]).ravel()
-            self._counts[key] = np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(np.float64)
+            counts = np.bincount(flat, minlength=len(idx) * n).reshape(len(idx), n).astype(np.float64)
+            counts.flags.writeable = False  # possibly shared: nobody may change it
+            self._counts[key] = counts
+            if n > 1000:  # large designs only (small ones cost nothing to redraw)
+                _SHARED_COUNTS[shared] = counts
+                while len(_SHARED_COUNTS) > SHARED_COUNTS_MAX:
+                    _SHARED_COUNTS.pop(next(iter(_SHARED_COUNTS)))
         return self._counts[key]
 
     def mean(self, unit: str, M: np.ndarray) -> np.ndarray:
@@ -70,11 +85,14 @@ class ResamplingPlan:
         C = self.counts(unit, n)
         ok = np.isfinite(M)
         flat = np.where(ok, M, 0.0).reshape(-1, n)
-        okf = ok.reshape(-1, n).astype(np.float64)
-        if C.shape[0] * n * flat.shape[0] > 5e7:  # large: BLAS
-            num, den = C @ flat.T, C @ okf.T
-        else:  # small: einsum (no BLAS thread start-up, which dominates small products)
-            num, den = np.einsum("bn,wn->bw", C, flat), np.einsum("bn,wn->bw", C, okf)
+        large = C.shape[0] * n * flat.shape[0] > 5e7
+        # large: BLAS; small: einsum (no BLAS thread start-up, which dominates small products)
+        num = C @ flat.T if large else np.einsum("bn,wn->bw", C, flat)
+        if ok.all():  # every unit has a value: each replicate's count is n (integer sums, exact in float64)
+            den = np.full(num.shape, float(n))
+        else:
+            okf = ok.reshape(-1, n).astype(np.float64)
+            den = C @ okf.T if large else np.einsum("bn,wn->bw", C, okf)
         with np.errstate(invalid="ignore", divide="ignore"):
             out = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
         return out.reshape((len(C), *M.shape[:-1]))

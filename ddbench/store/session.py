@@ -176,6 +176,11 @@ class RunSession:
     def add_wall_seconds(self, seconds: float) -> None:
         self.store.set_meta(wall_seconds=(self.store.meta("wall_seconds") or 0.0) + seconds)
 
+    def record_output_seconds(self, analyse: float, outputs: float) -> None:
+        """How long the last run's analysis (every hypothesis, the leaderboard) and its outputs (files,
+        figures, the page) took, after ``wall_seconds``: ``benchmarks/recipe_wall.py`` reports them."""
+        self.store.set_meta(analyse_seconds=analyse, outputs_seconds=outputs)
+
     # ------------------------------------------------------------ after training
 
     def view(self) -> StoreView:

@@ -44,11 +44,23 @@ def write_spec(tmp_path: Path):
     return write
 
 
+#: the files that took longest on 2 cores (``--durations``, 2026-12-08), in that order: under ``-n auto
+#: --dist loadfile`` each file runs whole on one worker, so the long ones go first instead of ending the
+#: run alone; other files follow, those with more ``slow`` (training) tests first
+LONGEST_FIRST = ("test_lanes", "test_conv_engine", "test_resume", "test_ray_executor", "test_scaffold", "test_wheel",
+                 "test_reload", "test_stateless", "test_run", "test_benchmark_smoke", "test_recipe_wall_smoke")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Files that train models (``slow`` tests) first, the most of them first, each file's tests kept in
-    order: under ``-n auto --dist loadfile`` the long files start at once instead of ending the run alone."""
+    """Long files first (:data:`LONGEST_FIRST`, then by their count of ``slow`` tests), each file's tests in order."""
     slow: dict[str, int] = {}
     for item in items:
         slow[item.module.__name__] = slow.get(item.module.__name__, 0) + (item.get_closest_marker("slow") is not None)
     first = {name: i for i, name in enumerate(dict.fromkeys(item.module.__name__ for item in items))}
-    items.sort(key=lambda item: (-slow[item.module.__name__], first[item.module.__name__]))
+
+    def rank(item: pytest.Item) -> tuple[int, int, int]:
+        name = item.module.__name__
+        known = LONGEST_FIRST.index(name) if name in LONGEST_FIRST else len(LONGEST_FIRST)
+        return known, -slow[name], first[name]
+
+    items.sort(key=rank)

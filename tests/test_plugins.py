@@ -88,19 +88,20 @@ def test_plugin_test_reports_failures_of_a_broken_probe():
 
 
 def _spearman_width(table, metric):
-    """Evidence helper of the test plugins: Spearman of width vs a metric in each stratum."""
+    """Evidence helper of the test plugins: Spearman of width vs a metric in each stratum, resampled over
+    grid points by the core's helper (so a monotone curve is decided by the exact permutation test)."""
     import numpy as np
 
-    from ddbench.hypotheses.evidence import Evidence
+    from ddbench.hypotheses.core import correlation_evidence
+    from ddbench.stats.plan import ResamplingPlan
 
     out = []
     for stratum, cells in table.strata():
         assert len(table.arrays(cells[0].key)) > 0  # per-point arrays can be read while the plugin runs
         w = np.array([c.width for c in cells], float)
-        m = np.array([c.metrics[metric] for c in cells], float)
-        rw, rm = np.argsort(np.argsort(w)), np.argsort(np.argsort(m))
-        stat = float(np.corrcoef(rw, rm)[0, 1])
-        out.append(Evidence("", stratum, stat, np.full(200, stat), threshold=0.0, side="less"))
+        m = np.array([[c.metrics[metric]] for c in cells], float)
+        out.append(correlation_evidence("", stratum, w, m, threshold=0.0, side="less", plan=ResamplingPlan(200, 0),
+                                        unit="grid_points"))
     return out
 
 

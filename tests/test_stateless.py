@@ -124,3 +124,35 @@ def test_multi_seed_bundle_matches_fit_tensorflow():
         assert fast.metrics["train_loss"] == pytest.approx(ref.metrics["train_loss"], rel=1e-5), key
         losses.add(round(ref.metrics["train_loss"], 6))
     assert len(losses) == 6  # the seeds really differ
+
+
+@pytest.mark.slow
+def test_tensorflow_engine_trains_the_next_noise_rate_without_recompiling_bitwise():
+    """The second bundle of the same shapes (another noise rate) reuses the first's engine and compiled
+    epoch, and trains exactly what a fresh engine trains; its outcomes carry the bundle's own models."""
+    from ddbench.train import stateless
+
+    spec = load_spec_text(tiny_spec_text(rates="[0.0, 0.2]", widths="[4, 16]", epochs=4))
+    first, second = make_bundles(plan_cells(spec))
+    trainer = get_trainer("stateless")
+
+    def train(bundle):
+        data = load_train_data(spec.dataset, bundle.noise_rate, bundle.noise_seed)
+        return {o.cell.width: o for o in trainer.train(bundle, data, spec.training, NullEvents())}
+
+    stateless._LAST[:] = [None, None]
+    train(first)
+    engine = stateless._LAST[1]
+    assert engine is not None and engine.reusable
+    reused = train(second)
+    assert stateless._LAST[1] is engine  # rebound, not rebuilt
+    stateless._LAST[:] = [None, None]
+    fresh = train(second)
+    assert stateless._LAST[1] is not engine
+    for w in (4, 16):
+        a, b = reused[w], fresh[w]
+        assert a.status == b.status == "done"
+        assert a.model not in engine.models and a.cell.key[:8] in a.model.name  # the bundle's own model
+        assert all(np.array_equal(x, y) for x, y in zip(a.model.get_weights(), b.model.get_weights()))
+        assert a.curves == b.curves and a.metrics == b.metrics
+        assert a.timings["compile_seconds"] < b.timings["compile_seconds"]  # no trace, no compile

@@ -63,25 +63,44 @@ class BundleEngine:
 
     def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
                  put: Callable[[np.ndarray], Any]):
-        self.cells, self.models, self.data, self.training = cells, models, data, training
+        self.cells, self.models, self.data, self.training = cells, models, None, training
         self.put = put
         self.n = len(data.y_train)
         self.batch = training.batch_size
         self.steps = steps_per_epoch(self.n, self.batch)
         self.seeds = sorted({c.seed for c in cells})
         self.seed_row = [self.seeds.index(c.seed) for c in cells]
-        self._y_host = targets(data, training)
         self.augmented = training.augmentation != "none"
-        self.x_dev = put(data.x_train)
-        # what the compiled step gathers its batches from (the padded images when augmenting)
-        self.x_src = put(augment.source(data.x_train, training.augmentation)) if self.augmented else self.x_dev
-        self.y_dev = put(self._y_host)
-        self.x_test_dev = put(data.x_test)
+        self.bind_data(data)
         self.epoch = 0  # epochs trained: the position in every seed's sequence of batch orders
         self.compile_seconds: float | None = None
         self.last_loss = float("nan")
         self._pending_loss: Any = None
         self._forward: dict[int, Callable[..., Any]] = {}
+
+    #: whether :meth:`rebind` can hand this engine, with its compiled programs, the next bundle of the same shapes
+    reusable = False
+
+    def bind_data(self, data: TrainData) -> None:
+        """Put ``data`` on the device: the labels always, the inputs unless they are those already there
+        (the noise rates of a dataset share them)."""
+        old = self.data
+        same_x = old is not None and all(a is b or np.array_equal(a, b) for a, b in
+                                         ((old.x_train, data.x_train), (old.x_test, data.x_test)))
+        self.data = data
+        self._y_host = targets(data, self.training)
+        self.y_dev = self.put(self._y_host)
+        if same_x:
+            return
+        self.x_dev = self.put(data.x_train)
+        # what the compiled step gathers its batches from (the padded images when augmenting)
+        self.x_src = self.put(augment.source(data.x_train, self.training.augmentation)) if self.augmented else self.x_dev
+        self.x_test_dev = self.put(data.x_test)
+
+    def rebind(self, cells: list[Cell], models: list[Any], data: TrainData) -> None:
+        """Train ``cells`` next (models ``models``, data ``data``) with this engine's compiled programs; only
+        for a bundle of the same shapes (:func:`ddbench.train.stateless.engine_key`). ``reusable`` engines."""
+        raise NotImplementedError
 
     def loss(self, yb: Any, logits: Any, extra: list[Any]) -> Any:
         return cell_loss(self.training, yb, logits, extra)

@@ -143,10 +143,18 @@ def one_blas_thread() -> Any:
     its default two threads OpenBLAS waits for its second thread at every step, and on two shared
     cores that second thread is often not running: measured on the quickstart's cells at load 2.5-3,
     ``low_rank`` took 15.3 s on two threads and 6.6 s on one (one 300 x 300 Gram matrix and its
-    eigenvalues: 0.91 s against 0.008 s), ``class_activation`` 10.4 s and 3.1 s."""
-    from threadpoolctl import threadpool_limits
+    eigenvalues: 0.91 s against 0.008 s), ``class_activation`` 10.4 s and 3.1 s. On an idle machine
+    the second thread helps a little (``class_activation`` 1.25 s against 1.86 s on 14 cells at load 1).
+    The libraries are looked up once per process (a lookup costs 6 ms with TensorFlow loaded)."""
+    global _BLAS
+    if _BLAS is None:
+        from threadpoolctl import ThreadpoolController
 
-    return threadpool_limits(limits=1, user_api="blas")
+        _BLAS = ThreadpoolController()
+    return _BLAS.limit(limits=1, user_api="blas")
+
+
+_BLAS: Any = None  # threadpoolctl's view of the loaded BLAS libraries, made on first use
 
 
 def _stuck_without_handler() -> None:

@@ -70,7 +70,15 @@ def use_xla(models: list[Any], platform: str) -> bool:
 
 class Engine(BundleEngine):
     """Every cell a chain of one compiled ``tf.while_loop`` (XLA where :func:`use_xla`), state in the
-    Keras variables."""
+    Keras variables.
+
+    Reusable (:meth:`rebind`): the compiled epoch reads this engine's own models' variables and takes the
+    data as arguments, so the next bundle of the same shapes (the other noise rates of a run: the same
+    architectures, seeds and initial weights, other labels) trains on it from the new models' initial
+    values, without tracing or compiling again; :meth:`write_back` copies the trained values into the
+    new models. Bitwise the same as a fresh engine (``tests/test_stateless.py``)."""
+
+    reusable = True
 
     def __init__(self, cells: list[Cell], models: list[Any], data: TrainData, training: TrainingSpec,
                  pad: Any = "auto", distribution: Any = None, epochs_per_call: int | None = None):
@@ -85,6 +93,8 @@ class Engine(BundleEngine):
         self.optimizer.build(variables)
         self.state = TrainState(variables, [v for m in models for v in m.non_trainable_variables],
                                 list(self.optimizer.variables))
+        self._initial_slots = [np.array(v.numpy()) for v in self.state.opt_slots]  # for rebind
+        self._targets = models  # the models write_back fills (the engine's own until a rebind)
         step = make_train_step(models, self.optimizer, variables, self.loss, self.seed_row, self.augmented,
                                len(self.seeds))
 
@@ -114,6 +124,24 @@ class Engine(BundleEngine):
         for v, a in zip(self._variables(), arrays, strict=True):
             v.assign(a)
         self.epoch = epoch
+
+    def rebind(self, cells: list[Cell], models: list[Any], data: TrainData) -> None:
+        """Train ``cells`` next from ``models``' initial values on ``data`` (same shapes as this engine's)."""
+        values = [np.asarray(v.numpy()) for m in models for v in m.trainable_variables]
+        values += [np.asarray(v.numpy()) for m in models for v in m.non_trainable_variables]
+        values += self._initial_slots
+        if [a.shape for a in values] != [tuple(v.shape) for v in self._variables()]:
+            raise ValueError("rebind: the models' variables differ in shape from the engine's")
+        self.import_state(values, 0)
+        self.bind_data(data)
+        self.cells, self._targets = cells, models
+        self.compile_seconds, self._pending_loss, self.last_loss = None, None, float("nan")
+
+    def write_back(self) -> None:
+        """After a :meth:`rebind`, copy the trained values into the bundle's own models."""
+        if self._targets is not self.models:
+            for src, dst in zip(self.models, self._targets, strict=True):
+                dst.set_weights(src.get_weights())
 
     def _forward_fn(self, bs: int) -> Callable[..., Any]:
         """The chunked evaluation forward: XLA only off the CPU. On a CPU, XLA-compiling the bundle's

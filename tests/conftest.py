@@ -47,7 +47,7 @@ def write_spec(tmp_path: Path):
 #: the files that took longest on 2 cores (``--durations``, 2026-12-08), in that order: under ``-n auto
 #: --dist loadfile`` each file runs whole on one worker, so the long ones go first instead of ending the
 #: run alone; other files follow, those with more ``slow`` (training) tests first
-LONGEST_FIRST = ("test_lanes", "test_conv_engine", "test_resume", "test_ray_executor", "test_scaffold", "test_wheel",
+LONGEST_FIRST = ("test_lanes", "test_conv_engine", "test_conv_sweep_smoke", "test_resume", "test_ray_executor", "test_scaffold", "test_wheel",
                  "test_reload", "test_stateless", "test_run", "test_benchmark_smoke", "test_recipe_wall_smoke")
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, ClassVar, Literal, Union
 
 import numpy as np
 from pydantic import Field, field_validator, model_serializer, model_validator
@@ -31,6 +31,22 @@ TRAINING_FIELDS = ("dataset", "model", "training", "seeds")
 
 
 # --------------------------------------------------------------------------- sections
+
+
+class _LateFields(_Strict):
+    """A section with fields added after runs were published (``_late_fields``: name -> default): each is left
+    out of the dump while at its default, so specs and leaderboards from before it keep their hashes."""
+
+    _late_fields: ClassVar[dict[str, Any]] = {}
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler: Any) -> Any:
+        out = handler(self)
+        if isinstance(out, dict):
+            for name, default in self._late_fields.items():
+                if name in out and out[name] == default:
+                    del out[name]
+        return out
 
 
 class NoiseSpec(_Strict):
@@ -156,7 +172,7 @@ class TrainingSpec(_Strict):
         return self
 
 
-class ModelSpec(_Strict):
+class ModelSpec(_LateFields):
     family: str = Field(description="a registered model family (ddbench list families)")
     config: dict[str, Any] = Field(default_factory=dict, description="the family's options (validated by the family)")
     widths: list[int] = Field(description="the width grid: a list, {geomspace: [a, b, n]} or {range: [a, b, step]}")
@@ -182,13 +198,8 @@ class ModelSpec(_Strict):
                 raise ValueError(f"grid axis {key!r} is empty")
         return v
 
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: Any) -> Any:
-        """No ``refine`` key unless one was asked for: specs from before the field keep their hashes."""
-        out = handler(self)
-        if isinstance(out, dict) and out.get("refine", 0) is None:
-            del out["refine"]
-        return out
+    #: left out of the dump at its default (:class:`_LateFields`)
+    _late_fields: ClassVar[dict[str, Any]] = {"refine": None}
 
     def with_widths(self, widths: list[int]) -> "ModelSpec":
         """This model section with ``widths`` added to its grid and no ``refine`` (the refined grid, as trained)."""
@@ -200,7 +211,7 @@ class HypothesisSpec(_Strict):
     params: dict[str, Any] = Field(default_factory=dict)
 
 
-class ProbeSpec(_Strict):
+class ProbeSpec(_LateFields):
     name: str
     params: dict[str, Any] = Field(default_factory=dict)
     time_limit: float = Field(
@@ -210,13 +221,8 @@ class ProbeSpec(_Strict):
         "it changes no spec hash",
     )
 
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: Any) -> Any:
-        """The default limit is not written: specs and leaderboards from before the field keep their hashes."""
-        out = handler(self)
-        if isinstance(out, dict) and out.get("time_limit") == DEFAULT_PROBE_TIME_LIMIT:
-            del out["time_limit"]
-        return out
+    #: left out of the dump at its default (:class:`_LateFields`)
+    _late_fields: ClassVar[dict[str, Any]] = {"time_limit": DEFAULT_PROBE_TIME_LIMIT}
 
 
 class _NamedList:
@@ -250,7 +256,7 @@ def _named_list(v: Any, what: str) -> Any:
     return out
 
 
-class AnalysisSpec(_Strict):
+class AnalysisSpec(_LateFields):
     """Settings shared by all hypotheses."""
 
     interpolation_threshold: float = Field(
@@ -266,13 +272,8 @@ class AnalysisSpec(_Strict):
         "so it changes no spec hash",
     )
 
-    @model_serializer(mode="wrap")
-    def _dump(self, handler: Any) -> Any:
-        """The default is not written: specs and leaderboards from before the field keep their hashes."""
-        out = handler(self)
-        if isinstance(out, dict) and out.get("power_simulations") == DEFAULT_POWER_SIMULATIONS:
-            del out["power_simulations"]
-        return out
+    #: left out of the dump at its default (:class:`_LateFields`)
+    _late_fields: ClassVar[dict[str, Any]] = {"power_simulations": DEFAULT_POWER_SIMULATIONS}
 
 
 class EngineSpec(_Strict):
